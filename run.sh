@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The two commands a newcomer needs:
+#   bash run.sh demo   set up .venv (once) and run the workflow on the demo trial into results/
+#   bash run.sh test   set up .venv (once) and run the test suite
+# Setup is idempotent: packages are reinstalled only when requirements.txt or constraints.txt change.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+VENV=.venv
+STAMP=$VENV/.requirements.sha256
+
+setup() {
+    if [[ ! -x $VENV/bin/python ]]; then
+        "$PYTHON" -m venv "$VENV"
+    fi
+    local want
+    want=$(cat requirements.txt constraints.txt | sha256sum | cut -d' ' -f1)
+    if [[ ! -f $STAMP || $(cat "$STAMP") != "$want" ]]; then
+        "$VENV/bin/python" -m pip install --quiet --upgrade pip
+        "$VENV/bin/python" -m pip install --quiet -r requirements.txt -c constraints.txt
+        echo "$want" > "$STAMP"
+    fi
+}
+
+case "${1:-}" in
+    demo)
+        setup
+        shift
+        "$VENV/bin/snakemake" --snakefile workflow/Snakefile --configfile config/config.yaml \
+            --cores "${CORES:-2}" --printshellcmds "$@"
+        ;;
+    test)
+        setup
+        shift
+        "$VENV/bin/python" -m pytest "$@"
+        ;;
+    *)
+        echo "usage: bash run.sh demo|test [extra snakemake or pytest arguments]" >&2
+        exit 2
+        ;;
+esac

@@ -1,0 +1,8 @@
+"""trialomics: candidate biomarkers of response from a small multi-omics immunotherapy trial.
+
+The package holds the science as pure functions on pandas/AnnData objects; the adapter scripts in
+``scripts/`` (one per Snakemake rule) only read inputs, call these functions and write outputs.
+"""
+
+MODALITIES = ("mutations", "copy_number", "rna", "proteins")
+ENDPOINTS = ("pfs", "os", "responder", "clinical_benefit")

@@ -1,0 +1,87 @@
+"""The one place that knows colours, fonts and how figures are saved.
+
+Every plotting function in the package calls :func:`new_figure` (or uses :data:`RESPONSE_COLOURS` /
+:data:`MODALITY_COLOURS`) and :func:`save_figure`, so all plots share one look and are saved
+deterministically (no timestamps in SVG/PDF metadata).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .tables import atomic_path  # noqa: E402
+
+# RECIST best overall response, colour-blind safe (Okabe–Ito), the same in every plot.
+RESPONSE_COLOURS = {
+    "CR": "#0072B2",
+    "PR": "#56B4E9",
+    "SD": "#E69F00",
+    "PD": "#D55E00",
+    "NE": "#999999",
+}
+RESPONSE_ORDER = ("CR", "PR", "SD", "PD", "NE")
+
+# Binary groups (responder, clinical benefit, altered...).
+GROUP_COLOURS = {"yes": "#0072B2", "no": "#D55E00", "NA": "#999999"}
+
+MODALITY_COLOURS = {
+    "mutations": "#CC79A7",
+    "copy_number": "#009E73",
+    "rna": "#0072B2",
+    "proteins": "#E69F00",
+    "pathways": "#56B4E9",
+    "clinical": "#999999",
+}
+
+# Qualitative palette for batches and other categories without a fixed meaning.
+CATEGORY_PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+                    "#000000")
+
+RC_PARAMS = {
+    "font.family": "DejaVu Sans",
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.fontsize": 9,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "savefig.bbox": "tight",
+    "svg.hashsalt": "trialomics",
+    "svg.fonttype": "none",
+}
+
+
+def category_colours(levels) -> dict:
+    """Stable colours for arbitrary category levels (sorted, then cycled through the palette)."""
+    ordered = sorted({str(level) for level in levels})
+    return {lvl: CATEGORY_PALETTE[i % len(CATEGORY_PALETTE)] for i, lvl in enumerate(ordered)}
+
+
+def new_figure(width: float = 6.0, height: float = 4.0, **subplot_kw):
+    """A figure and axes in the house style; ``subplot_kw`` goes to ``plt.subplots``."""
+    plt.rcParams.update(RC_PARAMS)
+    return plt.subplots(figsize=(width, height), **subplot_kw)
+
+
+def save_figure(fig, *paths: str | os.PathLike) -> None:
+    """Save ``fig`` to each path (format from the suffix: .png, .svg, .pdf) atomically, then close it."""
+    for path in paths:
+        fmt = Path(path).suffix.lstrip(".").lower()
+        metadata = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None},
+                    "pdf": {"CreationDate": None, "Producer": None, "Creator": None}}.get(fmt)
+        final, tmp = atomic_path(path)
+        try:
+            fig.savefig(tmp, format=fmt, metadata=metadata)
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+    plt.close(fig)
