@@ -24,7 +24,7 @@ def atomic_path(path: str | os.PathLike) -> tuple[Path, Path]:
     """Return ``(final, temporary)`` paths in the same directory, creating the directory."""
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".part{final.suffix}", dir=final.parent)
     os.close(fd)
     return final, Path(tmp)
 

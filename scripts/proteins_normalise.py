@@ -1,0 +1,28 @@
+"""Rule proteins_normalise: log2, missingness filter, normalisation, imputation, batch correction."""
+from trialomics import cohort, ingest, proteins, readers, runlog, style, tables
+
+log = runlog.start(snakemake)
+settings = dict(snakemake.params.settings)
+samples = cohort.sample_metadata_frame(snakemake.params.samples)
+values = ingest.collect_matrix_samples(snakemake.params.sources, readers.read_proteins)
+adata = proteins.normalise_proteins(
+    values, samples,
+    scale=settings["scale"],
+    max_missing_fraction=settings["max_missing_fraction"],
+    imputation=settings["imputation"],
+    downshift=settings["imputation_downshift"],
+    width=settings["imputation_width"],
+    normalisation=settings["normalisation"],
+    batch_correction=settings["batch_correction"],
+    seed=snakemake.params.seed,
+)
+log.info("%d of %d proteins kept (max missing fraction %s)", adata.n_vars, values.shape[0],
+         settings["max_missing_fraction"])
+log2_all = proteins.to_log2(values, settings["scale"])
+tables.write_tsv(proteins.missingness_table(log2_all, settings["max_missing_fraction"]), snakemake.output.missingness)
+style.save_figure(proteins.plot_missingness(log2_all), snakemake.output.missingness_plot)
+style.save_figure(
+    proteins.plot_pca_by_batch(proteins.uncorrected_matrix(adata), adata.to_df().T, adata.obs["batch"]),
+    snakemake.output.batch_plot,
+)
+tables.write_h5ad(adata, snakemake.output.adata)

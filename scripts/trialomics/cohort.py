@@ -1,0 +1,98 @@
+"""Join per-modality AnnData with patient labels and covariates; build the multi-omics cohort."""
+from __future__ import annotations
+
+import anndata as ad
+import pandas as pd
+
+LABEL_COLUMNS = ("bor", "responder", "clinical_benefit", "disease_control", "pfs_months", "pfs_event",
+                 "os_months", "os_event", "best_pct_change", "bor_unconfirmed")
+# Numeric label columns: labels.tsv is read as strings, these become floats (empty -> NaN).
+NUMERIC_LABELS = ("pfs_months", "pfs_event", "os_months", "os_event", "best_pct_change")
+
+
+def label_samples(adata: ad.AnnData, labels: pd.DataFrame, patients: pd.DataFrame) -> ad.AnnData:
+    """Return a copy of ``adata`` whose obs also holds each sample's patient labels and covariates.
+
+    ``labels`` is ``clinical/labels.tsv`` (one row per patient); ``patients`` is patients.tsv as read
+    by ``readers.read_patients``. Label columns win over same-named patients.tsv columns (derived
+    values are used when both exist). Every sample is kept; a patient without labels gets missing
+    values, never a dropped row.
+    """
+    out = adata.copy()
+    patient_table = patients.set_index("patient_id")
+    label_table = labels.set_index("patient_id")
+    covariates = patient_table.drop(columns=[c for c in patient_table.columns
+                                             if c in label_table.columns])
+    joined = label_table.join(covariates, how="outer")
+    joined = joined.drop(columns=[c for c in joined.columns if c in out.obs.columns])
+    extra = joined.reindex(out.obs["patient_id"].to_numpy())
+    extra.index = out.obs_names
+    for column in extra.columns:
+        series = extra[column]
+        if column in NUMERIC_LABELS:
+            series = pd.to_numeric(series.replace("", float("nan")), errors="coerce").astype(float)
+        elif pd.api.types.is_datetime64_any_dtype(series):
+            series = series.dt.strftime("%Y-%m-%d").fillna("")
+        elif series.dtype == object:
+            series = series.fillna("").astype(str)
+        out.obs[column] = series
+    return out
+
+
+def one_sample_per_patient(adata: ad.AnnData, timepoint: str = "baseline") -> ad.AnnData:
+    """Restrict to samples at ``timepoint`` and check that each patient has at most one.
+
+    Analyses by patient (differential, survival, models) use this view. Raises ValueError naming
+    the patient when two samples of one modality share the timepoint.
+    """
+    view = adata[adata.obs["timepoint"].astype(str) == timepoint]
+    counts = view.obs["patient_id"].value_counts()
+    duplicated = counts[counts > 1]
+    if len(duplicated):
+        raise ValueError(
+            f"patients with more than one {timepoint} sample: {', '.join(sorted(duplicated.index))}; "
+            "keep one sample per patient and timepoint in samples.tsv"
+        )
+    return view.copy()
+
+
+def sample_metadata_frame(metadata: dict) -> pd.DataFrame:
+    """The ``{sample_id: {patient_id, batch, timepoint}}`` mapping a rule receives, as a DataFrame."""
+    frame = pd.DataFrame.from_dict(metadata, orient="index", dtype=str)
+    frame = frame.reindex(columns=["patient_id", "batch", "timepoint"]).fillna("")
+    frame.index = frame.index.astype(str)
+    frame.index.name = "sample_id"
+    return frame.sort_index()
+
+
+def coverage_table(patient_ids, adatas: dict[str, ad.AnnData], modalities) -> pd.DataFrame:
+    """One row per patient, one yes/no column per modality: which data each patient has.
+
+    Every patient of patients.tsv is listed, including those with no omics at all; a patient counts
+    as covered when any sample of the modality (any timepoint) is theirs.
+    """
+    table = pd.DataFrame({"patient_id": sorted(str(p) for p in patient_ids)})
+    for modality in modalities:
+        have = set()
+        if modality in adatas:
+            have = set(adatas[modality].obs["patient_id"].astype(str))
+        table[modality] = ["yes" if p in have else "no" for p in table["patient_id"]]
+    table["n_modalities"] = (table[list(modalities)] == "yes").sum(axis=1)
+    return table
+
+
+def build_cohort(adatas: dict[str, ad.AnnData], labels: pd.DataFrame, patients: pd.DataFrame):
+    """A MuData with one labelled AnnData per modality (obs indexed by sample, with patient_id).
+
+    Modalities are joined through ``patient_id``: sample IDs differ between modalities, so the global
+    obs is the union of samples and each modality keeps its own. Patients missing a modality are
+    simply absent from that modality (see :func:`coverage_table`), never dropped from the others.
+    """
+    import mudata as md
+
+    md.set_options(pull_on_update=False)
+    labelled = {name: label_samples(adata, labels, patients) for name, adata in adatas.items()}
+    cohort = md.MuData(labelled)
+    cohort.uns["join_key"] = "patient_id"
+    cohort.uns["modalities"] = list(labelled)
+    return cohort

@@ -1,0 +1,58 @@
+# Somatic mutations: one ingestion job per sample (its MAF rows), then the patient-by-gene non-silent
+# alteration matrix and tumour mutational burden.
+
+
+rule mutations_ingest_sample:
+    input:
+        sample_file,
+    output:
+        "results/mutations/samples/{sample}.tsv",
+    params:
+        barcode=sample_column,
+    log:
+        "logs/mutations/mutations_ingest_sample/{sample}.log",
+    benchmark:
+        "benchmarks/mutations/mutations_ingest_sample/{sample}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../../scripts/mutations_ingest_sample.py"
+
+
+rule mutations_matrix:
+    input:
+        mafs=lambda wc: expand("results/mutations/samples/{sample}.tsv", sample=samples_of("mutations")),
+    output:
+        tmb=report(
+            "results/mutations/tmb.tsv",
+            caption="../report/mutations/tmb.rst",
+            category="Ingestion and normalisation",
+            subcategory="mutations",
+        ),
+        alterations=report(
+            "results/mutations/alterations.tsv",
+            caption="../report/mutations/alterations.rst",
+            category="Ingestion and normalisation",
+            subcategory="mutations",
+        ),
+        adata="results/mutations/normalised.h5ad",
+    params:
+        samples=lambda wc: sample_metadata("mutations"),
+        capture_size_mb=config["mutations"]["capture_size_mb"],
+        variant_classes=config["mutations"]["variant_classes"],
+    log:
+        "logs/mutations/mutations_matrix.log",
+    benchmark:
+        "benchmarks/mutations/mutations_matrix.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../../scripts/mutations_matrix.py"
