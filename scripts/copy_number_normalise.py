@@ -9,7 +9,5 @@ adata = copy_number.normalise_copy_number(
     values, samples, scale=settings.pop("values"), **settings
 )
 log.info("%d samples x %d genes", adata.n_obs, adata.n_vars)
-calls = adata.to_df(layer="calls").T
-calls.index.name = "gene"
-tables.write_tsv(calls.reset_index(), snakemake.output.calls)
+tables.write_tsv(copy_number.calls_table(adata), snakemake.output.calls)
 tables.write_h5ad(adata, snakemake.output.adata)

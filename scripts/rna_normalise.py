@@ -12,6 +12,9 @@ adata = rna.normalise_rna(
 )
 log.info("%d of %d genes kept after the low-count filter", adata.n_vars, counts.shape[0])
 tables.write_tsv(counts.reset_index(), snakemake.output.counts)
-tables.write_tsv(rna.low_count_filter_summary(counts, adata), snakemake.output.filtering)
+tables.write_tsv(
+    rna.low_count_filter_table(counts, snakemake.params.min_count, snakemake.params.min_samples),
+    snakemake.output.filtering,
+)
 tables.write_tsv(rna.size_factor_table(adata), snakemake.output.size_factors)
 tables.write_h5ad(adata, snakemake.output.adata)
