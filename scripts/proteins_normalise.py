@@ -19,10 +19,12 @@ adata = proteins.normalise_proteins(
 log.info("%d of %d proteins kept (max missing fraction %s)", adata.n_vars, values.shape[0],
          settings["max_missing_fraction"])
 log2_all = proteins.to_log2(values, settings["scale"])
-tables.write_tsv(proteins.missingness_table(log2_all, settings["max_missing_fraction"]), snakemake.output.missingness)
-style.save_figure(proteins.plot_missingness(log2_all), snakemake.output.missingness_plot)
+tables.write_tsv(proteins.protein_missingness(log2_all, settings["max_missing_fraction"]),
+                 snakemake.output.missingness)
+style.save_figure(proteins.plot_missingness(log2_all, settings["max_missing_fraction"]),
+                  snakemake.output.missingness_plot)
 style.save_figure(
-    proteins.plot_pca_by_batch(proteins.uncorrected_matrix(adata), adata.to_df().T, adata.obs["batch"]),
+    proteins.plot_pca_by_batch(adata.to_df(layer="imputed").T, adata.to_df().T, adata.obs["batch"]),
     snakemake.output.batch_plot,
 )
 tables.write_h5ad(adata, snakemake.output.adata)
