@@ -10,6 +10,30 @@ LABEL_COLUMNS = ("bor", "responder", "clinical_benefit", "disease_control", "pfs
 NUMERIC_LABELS = ("pfs_months", "pfs_event", "os_months", "os_event", "best_pct_change")
 
 
+OBS_COLUMNS = ("patient_id", "batch", "timepoint")
+
+
+def sample_obs(sample_ids, sample_meta: pd.DataFrame) -> pd.DataFrame:
+    """Return the AnnData ``obs`` for ``sample_ids``: patient_id, batch and timepoint as strings.
+
+    ``sample_meta`` is indexed by sample_id. Raises ValueError naming the samples it lacks.
+    """
+    sample_ids = [str(s) for s in sample_ids]
+    missing = [s for s in sample_ids if s not in sample_meta.index]
+    if missing:
+        raise ValueError(
+            f"samples missing from the sample metadata: {', '.join(missing)}; "
+            "every sample with data needs a row in samples.tsv"
+        )
+    absent_columns = [c for c in OBS_COLUMNS if c not in sample_meta.columns]
+    if absent_columns:
+        raise ValueError(f"sample metadata lacks column(s): {', '.join(absent_columns)}")
+    obs = sample_meta.loc[sample_ids, list(OBS_COLUMNS)].copy()
+    obs = obs.fillna("").astype(str)
+    obs.index = pd.Index(sample_ids, name="sample_id")
+    return obs
+
+
 def label_samples(adata: ad.AnnData, labels: pd.DataFrame, patients: pd.DataFrame) -> ad.AnnData:
     """Return a copy of ``adata`` whose obs also holds each sample's patient labels and covariates.
 

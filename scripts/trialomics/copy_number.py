@@ -10,7 +10,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from .rna import sample_obs
+from .cohort import sample_obs
 
 SCALES = ("log2_ratio", "calls")
 CALL_LEVELS = (-2, -1, 0, 1, 2)

@@ -12,7 +12,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from .rna import sample_obs
+from .cohort import sample_obs
 
 # MAF Variant_Classification values that change the protein (the "non-silent" classes used for TMB
 # by maftools and the TCGA MC3 analyses). Default of the config key mutations.variant_classes.

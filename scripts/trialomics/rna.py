@@ -14,31 +14,9 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from .cohort import sample_obs
+
 logger = logging.getLogger(__name__)
-
-OBS_COLUMNS = ("patient_id", "batch", "timepoint")
-
-
-def sample_obs(sample_ids, sample_meta: pd.DataFrame) -> pd.DataFrame:
-    """Return the AnnData ``obs`` for ``sample_ids``: patient_id, batch and timepoint as strings.
-
-    ``sample_meta`` is indexed by sample_id. Raises ValueError naming the samples it lacks.
-    """
-    sample_ids = [str(s) for s in sample_ids]
-    missing = [s for s in sample_ids if s not in sample_meta.index]
-    if missing:
-        raise ValueError(
-            f"samples missing from the sample metadata: {', '.join(missing)}; "
-            "every sample with data needs a row in samples.tsv"
-        )
-    absent_columns = [c for c in OBS_COLUMNS if c not in sample_meta.columns]
-    if absent_columns:
-        raise ValueError(f"sample metadata lacks column(s): {', '.join(absent_columns)}")
-    obs = sample_meta.loc[sample_ids, list(OBS_COLUMNS)].copy()
-    obs = obs.fillna("").astype(str)
-    obs.index = pd.Index(sample_ids, name="sample_id")
-    return obs
-
 
 def build_count_matrix(counts: Mapping[str, pd.Series]) -> pd.DataFrame:
     """Assemble per-sample counts into one genes x samples int64 matrix.

@@ -17,6 +17,7 @@ def start(snakemake) -> logging.Logger:
                         format="%(levelname)s %(name)s: %(message)s")
     logging.captureWarnings(True)
     warnings.simplefilter("default")
+    logging.getLogger("anndata").setLevel(logging.WARNING)  # its "storing as categorical" notes are noise
     logger = logging.getLogger(snakemake.rule)
 
     def log_uncaught(exc_type, exc, tb):

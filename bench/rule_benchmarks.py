@@ -1,0 +1,48 @@
+"""Print the time and memory of every rule of a finished run, from Snakemake's `benchmark:` files.
+
+Usage: python bench/rule_benchmarks.py [WORKDIR]   (default: the current directory)
+
+Rules with wildcards are summed over their jobs (count, total and maximum seconds, peak RSS), so the
+output shows where a run spends its time; figures are printed, not asserted.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+
+def collect(benchmark_dir: Path) -> pd.DataFrame:
+    rows = []
+    for path in sorted(benchmark_dir.rglob("*.tsv")):
+        table = pd.read_csv(path, sep="\t")
+        rule = path.relative_to(benchmark_dir).parts
+        # benchmarks/<stage>/<rule>[/<wildcards>].tsv
+        name = rule[1] if len(rule) > 2 else Path(rule[-1]).stem
+        rows.append({"stage": rule[0], "rule": name, "seconds": float(table["s"].iloc[0]),
+                     "max_rss_mb": float(pd.to_numeric(table["max_rss"], errors="coerce").iloc[0])})
+    return pd.DataFrame(rows)
+
+
+def summarise(jobs: pd.DataFrame) -> pd.DataFrame:
+    summary = jobs.groupby(["stage", "rule"]).agg(
+        jobs=("seconds", "size"), total_s=("seconds", "sum"), max_s=("seconds", "max"),
+        peak_rss_mb=("max_rss_mb", "max"),
+    )
+    return summary.sort_values("total_s", ascending=False)
+
+
+def main() -> None:
+    workdir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd()
+    jobs = collect(workdir / "benchmarks")
+    if jobs.empty:
+        sys.exit(f"no benchmark files under {workdir / 'benchmarks'}: run the workflow first")
+    summary = summarise(jobs)
+    with pd.option_context("display.width", 120, "display.float_format", "{:.1f}".format):
+        print(summary.to_string())
+    print(f"\n{len(jobs)} jobs, {jobs['seconds'].sum():.1f} s of job time in total")
+
+
+if __name__ == "__main__":
+    main()
