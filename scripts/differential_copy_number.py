@@ -1,0 +1,27 @@
+"""Rule differential_copy_number: exact tests of gains and losses per gene, and a volcano plot."""
+import anndata as ad
+
+from trialomics import differential as dx
+from trialomics import differential_plots as plots
+from trialomics import runlog, style, tables
+from trialomics.readers import read_patients
+
+log = runlog.start(snakemake)
+contrast = dx.Contrast.from_config(snakemake.params.contrast)
+alpha = snakemake.params.alpha
+adata = dx.baseline_patient_samples(ad.read_h5ad(snakemake.input.adata),
+                                    tables.read_tsv(snakemake.input.labels),
+                                    read_patients(snakemake.input.patients))
+dx.log_excluded(adata.obs, contrast, log)
+alterations = dx.copy_number_alterations(dx.feature_matrix(adata, "calls"),
+                                         min_level=snakemake.params.min_level)
+table = dx.exact_tests(alterations, adata.obs, contrast, "copy_number",
+                       min_altered=snakemake.params.min_altered,
+                       min_per_level=snakemake.params.min_patients_per_level)
+log.info("%s: %d gene gains/losses (|call| >= %d) in at least %d patients tested, %d with padj < %g",
+         contrast.describe(), len(table), snakemake.params.min_level, snakemake.params.min_altered,
+         int((table["padj"] < alpha).sum()), alpha)
+tables.write_tsv(table, snakemake.output.table)
+style.save_figure(plots.plot_volcano(table, f"Copy number, {contrast.describe()}",
+                                     "log odds ratio of the gain / loss", alpha=alpha),
+                  snakemake.output.volcano)

@@ -1,0 +1,28 @@
+"""Rule differential_proteins: limma moderated t-test of one contrast on log2 protein abundances."""
+import anndata as ad
+
+from trialomics import differential as dx
+from trialomics import differential_plots as plots
+from trialomics import runlog, style, tables
+from trialomics.readers import read_patients
+
+log = runlog.start(snakemake)
+contrast = dx.Contrast.from_config(snakemake.params.contrast)
+alpha = snakemake.params.alpha
+adata = dx.baseline_patient_samples(ad.read_h5ad(snakemake.input.adata),
+                                    tables.read_tsv(snakemake.input.labels),
+                                    read_patients(snakemake.input.patients))
+dx.log_excluded(adata.obs, contrast, log)
+values, layer = dx.protein_log2_values(adata, contrast)
+log.info("testing layers[%r] (%s)", layer,
+         "batch in the design" if contrast.batch else "batch corrected by the proteins stage")
+table = dx.limma_results(values, adata.obs, contrast,
+                         min_per_level=snakemake.params.min_patients_per_level,
+                         min_observed_per_level=snakemake.params.min_observed_per_level)
+log.info("%s: %d proteins tested (prior df %.3g), %d with padj < %g", contrast.describe(),
+         int(table["padj"].notna().sum()), float(table["df_prior"].iloc[0]),
+         int((table["padj"] < alpha).sum()), alpha)
+tables.write_tsv(table, snakemake.output.table)
+style.save_figure(plots.plot_volcano(table, f"Proteins, {contrast.describe()}",
+                                     "difference of mean log2 abundance", alpha=alpha),
+                  snakemake.output.volcano)

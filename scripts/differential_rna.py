@@ -1,0 +1,39 @@
+"""Rule differential_rna: Wald test of one contrast from its design's DESeq2 fit, and its figures."""
+import pickle
+
+import anndata as ad
+
+from trialomics import differential as dx
+from trialomics import differential_plots as plots
+from trialomics import runlog, style, tables
+from trialomics.readers import read_patients
+
+log = runlog.start(snakemake)
+contrast = dx.Contrast.from_config(snakemake.params.contrast)
+alpha = snakemake.params.alpha
+with open(snakemake.input.fit, "rb") as handle:
+    dds = pickle.load(handle)
+table = dx.deseq2_results(dds, contrast, shrink=snakemake.params.shrink, alpha=alpha,
+                          n_cpus=snakemake.threads)
+log.info("%s: %d genes tested, %d with padj < %g", contrast.describe(),
+         int(table["padj"].notna().sum()), int((table["padj"] < alpha).sum()), alpha)
+tables.write_tsv(table, snakemake.output.table)
+
+title = f"RNA, {contrast.describe()}"
+style.save_figure(plots.plot_volcano(table, title, "log2 fold change (MLE)", alpha=alpha),
+                  snakemake.output.volcano)
+style.save_figure(plots.plot_ma(table, title, alpha=alpha), snakemake.output.ma)
+
+# VST values (X of the RNA AnnData) of the contrast's samples, annotated with response.
+adata = dx.baseline_patient_samples(ad.read_h5ad(snakemake.input.adata),
+                                    tables.read_tsv(snakemake.input.labels),
+                                    read_patients(snakemake.input.patients))
+samples = list(dds.obs_names)
+obs = adata.obs.loc[samples].copy()
+obs[contrast.variable] = dx.as_levels(obs[contrast.variable])
+features = dx.top_features(table, snakemake.params.heatmap_genes)
+style.save_figure(
+    plots.plot_top_heatmap(dx.feature_matrix(adata).loc[samples], features, obs, contrast.variable,
+                           [contrast.reference, contrast.target],
+                           f"Top {len(features)} genes (VST z-scores), {contrast.describe()}"),
+    snakemake.output.heatmap)

@@ -1,0 +1,40 @@
+"""Rule differential_rna_fit: one DESeq2 fit (pydeseq2) per design, shared by its contrasts."""
+import os
+import pickle
+
+import anndata as ad
+
+from trialomics import differential as dx
+from trialomics import runlog, tables
+from trialomics.readers import read_patients
+
+log = runlog.start(snakemake)
+contrasts = dx.contrasts_from_config(snakemake.params.contrasts)
+adata = dx.baseline_patient_samples(ad.read_h5ad(snakemake.input.adata),
+                                    tables.read_tsv(snakemake.input.labels),
+                                    read_patients(snakemake.input.patients))
+min_per_level = snakemake.params.min_patients_per_level
+for contrast in contrasts:
+    dx.log_excluded(adata.obs, contrast, log)
+    dx.require_valid_contrast(contrast, adata.obs, min_per_level)
+
+design = contrasts[0]
+dds = dx.fit_deseq2(dx.feature_matrix(adata, "raw"), adata.obs, design, n_cpus=snakemake.threads,
+                    refit_cooks=snakemake.params.refit_cooks,
+                    min_replicates=snakemake.params.cooks_min_replicates,
+                    min_per_level=min_per_level)
+log.info("design %s (%s): %d samples x %d genes, formula %s; contrasts %s", design.id,
+         design.describe(), dds.n_obs, dds.n_vars, dds.uns["trialomics_contrast_design"]["formula"],
+         ", ".join(c.id for c in contrasts))
+log.info("Cook's distance: %d gene(s) with outlier counts replaced and refitted (groups of at "
+         "least %d replicates), %d gene(s) flagged (p-value set to missing)",
+         int(dds.var["refitted"].sum()) if "refitted" in dds.var else 0,
+         snakemake.params.cooks_min_replicates, int(dds.cooks_outlier().sum()))
+
+final, tmp = tables.atomic_path(snakemake.output.fit)
+try:
+    with open(tmp, "wb") as handle:
+        pickle.dump(dds, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, final)
+finally:
+    tmp.unlink(missing_ok=True)

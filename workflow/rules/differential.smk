@@ -1,0 +1,234 @@
+# Differential analysis by response: every configured contrast in every modality present.
+# RNA: one DESeq2 fit per design (variable, reference level, covariates, batch), pickled, then one
+# job per contrast computes its Wald test (and apeGLM shrinkage) from the shared fit, so contrasts
+# that share a design never refit it. Proteins: limma moderated t. Mutations and copy number:
+# Fisher exact tests; TMB by rank test.
+from trialomics.differential import Contrast, group_contrasts_by_design
+
+# design id (the first contrast of that design) -> ids of the contrasts that share it
+DIFFERENTIAL_DESIGNS = group_contrasts_by_design([Contrast.from_config(c) for c in CONTRASTS.values()])
+DESIGN_OF_CONTRAST = {c: design for design, ids in DIFFERENTIAL_DESIGNS.items() for c in ids}
+
+
+# Figures of each modality's contrast (results/differential/{modality}/plots/{contrast}.{plot}.png).
+DIFFERENTIAL_PLOTS = {
+    "rna": ["volcano", "ma", "heatmap"],
+    "proteins": ["volcano"],
+    "mutations": ["volcano", "tmb", "oncoprint"],
+    "copy_number": ["volcano"],
+}
+DIFFERENTIAL_TARGETS = (
+    [f"results/differential/{m}/{c}.tsv" for m in MODALITIES for c in CONTRASTS]
+    + [f"results/differential/{m}/plots/{c}.{plot}.png"
+       for m in MODALITIES for c in CONTRASTS for plot in DIFFERENTIAL_PLOTS[m]]
+    + [f"results/differential/mutations/{c}.tmb.tsv" for c in CONTRASTS if "mutations" in MODALITIES]
+)
+
+
+rule differential_rna_fit:
+    input:
+        adata="results/rna/normalised.h5ad",
+        labels=LABELS,
+        patients=PATIENTS_TABLE,
+    output:
+        fit="results/differential/rna/fits/{design}.pkl",
+    params:
+        contrasts=lambda wc: [CONTRASTS[c] for c in DIFFERENTIAL_DESIGNS[wc.design]],
+        min_patients_per_level=config["differential"]["min_patients_per_level"],
+        refit_cooks=config["differential"]["refit_cooks"],
+        cooks_min_replicates=config["differential"]["cooks_min_replicates"],
+    wildcard_constraints:
+        design="|".join(DIFFERENTIAL_DESIGNS) or "NO_DESIGNS",
+    log:
+        "logs/differential/differential_rna_fit/{design}.log",
+    benchmark:
+        "benchmarks/differential/differential_rna_fit/{design}.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/rna.yaml"
+    script:
+        "../../scripts/differential_rna_fit.py"
+
+
+rule differential_rna:
+    input:
+        fit=lambda wc: f"results/differential/rna/fits/{DESIGN_OF_CONTRAST[wc.contrast]}.pkl",
+        adata="results/rna/normalised.h5ad",
+        labels=LABELS,
+        patients=PATIENTS_TABLE,
+    output:
+        table=report(
+            "results/differential/rna/{contrast}.tsv",
+            caption="../report/differential/rna_table.rst",
+            category="Differential",
+            subcategory="rna",
+        ),
+        volcano=report(
+            "results/differential/rna/plots/{contrast}.volcano.png",
+            caption="../report/differential/rna_volcano.rst",
+            category="Differential",
+            subcategory="rna",
+        ),
+        ma=report(
+            "results/differential/rna/plots/{contrast}.ma.png",
+            caption="../report/differential/rna_ma.rst",
+            category="Differential",
+            subcategory="rna",
+        ),
+        heatmap=report(
+            "results/differential/rna/plots/{contrast}.heatmap.png",
+            caption="../report/differential/rna_heatmap.rst",
+            category="Differential",
+            subcategory="rna",
+        ),
+    params:
+        contrast=lambda wc: CONTRASTS[wc.contrast],
+        shrink=config["differential"]["rna_shrinkage"],
+        alpha=config["differential"]["alpha"],
+        heatmap_genes=config["differential"]["heatmap_features"],
+    log:
+        "logs/differential/differential_rna/{contrast}.log",
+    benchmark:
+        "benchmarks/differential/differential_rna/{contrast}.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/rna.yaml"
+    script:
+        "../../scripts/differential_rna.py"
+
+
+rule differential_proteins:
+    input:
+        adata="results/proteins/normalised.h5ad",
+        labels=LABELS,
+        patients=PATIENTS_TABLE,
+    output:
+        table=report(
+            "results/differential/proteins/{contrast}.tsv",
+            caption="../report/differential/proteins_table.rst",
+            category="Differential",
+            subcategory="proteins",
+        ),
+        volcano=report(
+            "results/differential/proteins/plots/{contrast}.volcano.png",
+            caption="../report/differential/proteins_volcano.rst",
+            category="Differential",
+            subcategory="proteins",
+        ),
+    params:
+        contrast=lambda wc: CONTRASTS[wc.contrast],
+        min_patients_per_level=config["differential"]["min_patients_per_level"],
+        min_observed_per_level=config["differential"]["min_observed_per_level"],
+        alpha=config["differential"]["alpha"],
+    log:
+        "logs/differential/differential_proteins/{contrast}.log",
+    benchmark:
+        "benchmarks/differential/differential_proteins/{contrast}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    conda:
+        "../../envs/proteins.yaml"
+    script:
+        "../../scripts/differential_proteins.py"
+
+
+rule differential_mutations:
+    input:
+        adata="results/mutations/normalised.h5ad",
+        labels=LABELS,
+        patients=PATIENTS_TABLE,
+    output:
+        table=report(
+            "results/differential/mutations/{contrast}.tsv",
+            caption="../report/differential/mutations_table.rst",
+            category="Differential",
+            subcategory="mutations",
+        ),
+        tmb=report(
+            "results/differential/mutations/{contrast}.tmb.tsv",
+            caption="../report/differential/tmb_table.rst",
+            category="Differential",
+            subcategory="mutations",
+        ),
+        volcano=report(
+            "results/differential/mutations/plots/{contrast}.volcano.png",
+            caption="../report/differential/exact_volcano.rst",
+            category="Differential",
+            subcategory="mutations",
+        ),
+        tmb_plot=report(
+            "results/differential/mutations/plots/{contrast}.tmb.png",
+            caption="../report/differential/tmb_box.rst",
+            category="Differential",
+            subcategory="mutations",
+        ),
+        oncoprint=report(
+            "results/differential/mutations/plots/{contrast}.oncoprint.png",
+            caption="../report/differential/oncoprint.rst",
+            category="Differential",
+            subcategory="mutations",
+        ),
+    params:
+        contrast=lambda wc: CONTRASTS[wc.contrast],
+        min_patients_per_level=config["differential"]["min_patients_per_level"],
+        min_altered=config["differential"]["min_altered"],
+        oncoprint_genes=config["differential"]["oncoprint_genes"],
+        alpha=config["differential"]["alpha"],
+    log:
+        "logs/differential/differential_mutations/{contrast}.log",
+    benchmark:
+        "benchmarks/differential/differential_mutations/{contrast}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../../scripts/differential_mutations.py"
+
+
+rule differential_copy_number:
+    input:
+        adata="results/copy_number/normalised.h5ad",
+        labels=LABELS,
+        patients=PATIENTS_TABLE,
+    output:
+        table=report(
+            "results/differential/copy_number/{contrast}.tsv",
+            caption="../report/differential/copy_number_table.rst",
+            category="Differential",
+            subcategory="copy_number",
+        ),
+        volcano=report(
+            "results/differential/copy_number/plots/{contrast}.volcano.png",
+            caption="../report/differential/exact_volcano.rst",
+            category="Differential",
+            subcategory="copy_number",
+        ),
+    params:
+        contrast=lambda wc: CONTRASTS[wc.contrast],
+        min_patients_per_level=config["differential"]["min_patients_per_level"],
+        min_altered=config["differential"]["min_altered"],
+        min_level=config["differential"]["copy_number_min_level"],
+        alpha=config["differential"]["alpha"],
+    log:
+        "logs/differential/differential_copy_number/{contrast}.log",
+    benchmark:
+        "benchmarks/differential/differential_copy_number/{contrast}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../../scripts/differential_copy_number.py"
