@@ -446,5 +446,7 @@ def test_config_readme_documents_every_key_and_default():
         default = subschema["default"]
         if default is None:
             assert "`null`" in rows[key], key
+        elif isinstance(default, bool):
+            assert f"`{str(default).lower()}`" in rows[key], f"README default of {key} differs from the schema"
         elif isinstance(default, (int, float, str)):
             assert f"`{default}`" in rows[key], f"README default of {key} differs from the schema"
