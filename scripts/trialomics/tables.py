@@ -26,6 +26,10 @@ def atomic_path(path: str | os.PathLike) -> tuple[Path, Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".part{final.suffix}", dir=final.parent)
     os.close(fd)
+    # mkstemp creates files readable by the owner only; give them the usual umask-based mode.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     return final, Path(tmp)
 
 

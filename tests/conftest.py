@@ -1,0 +1,52 @@
+"""Shared fixtures: the demo workflow run once per test session, in a temporary directory."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "resources" / "demo"
+SNAKEFILE = ROOT / "workflow" / "Snakefile"
+
+
+def snakemake_command(workdir: Path, configfile: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(workdir),
+            "--configfile", str(configfile), "--cores", "2", *extra]
+
+
+def run_snakemake(workdir: Path, configfile: Path, *extra: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    return subprocess.run(snakemake_command(workdir, configfile, *extra), capture_output=True, text=True,
+                          env=env, cwd=workdir)
+
+
+def minimal_demo_config(workdir: Path, **overrides) -> Path:
+    """A config naming only the demo's inputs (every other key takes its schema default)."""
+    config = {
+        "samples": str(DEMO / "samples.tsv"),
+        "clinical": {
+            "patients": str(DEMO / "patients.tsv"),
+            "recist": str(DEMO / "recist.tsv"),
+            "adverse_events": str(DEMO / "adverse_events.tsv"),
+        },
+    }
+    config.update(overrides)
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """Run the whole demo workflow once; tests read its results."""
+    workdir = tmp_path_factory.mktemp("demo_run")
+    configfile = minimal_demo_config(workdir)
+    result = run_snakemake(workdir, configfile)
+    if result.returncode != 0:
+        pytest.fail(f"demo workflow failed:\n{result.stderr[-6000:]}")
+    return workdir
