@@ -36,16 +36,29 @@ def minimal_demo_config(workdir: Path, **overrides) -> Path:
         },
     }
     config.update(overrides)
+    return write_config(workdir, config)
+
+
+def write_config(workdir: Path, config: dict) -> Path:
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
+
+
+# Fewer permutations and resamples than the defaults so that CI stays short; everything else is default.
+CI_SETTINGS = {
+    "models": {"permutations": 20, "repeats": 2, "stability_subsamples": 20, "bootstrap": 100},
+    "survival": {"cutpoint_permutations": 200},
+    "enrichment": {"permutations": 200},
+    "ranking": {"truth": str(DEMO / "truth.tsv")},
+}
 
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory):
     """Run the whole demo workflow once; tests read its results."""
     workdir = tmp_path_factory.mktemp("demo_run")
-    configfile = minimal_demo_config(workdir)
+    configfile = minimal_demo_config(workdir, **CI_SETTINGS)
     result = run_snakemake(workdir, configfile)
     if result.returncode != 0:
         pytest.fail(f"demo workflow failed:\n{result.stderr[-6000:]}")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import DEMO, ROOT, minimal_demo_config, run_snakemake
+from conftest import CI_SETTINGS, DEMO, ROOT, minimal_demo_config, run_snakemake
 
 pytestmark = pytest.mark.e2e
 
@@ -101,11 +101,12 @@ DETERMINISM_TARGETS = [
     "results/cohort/coverage.tsv", "results/qc/proteins/outliers.tsv", "results/qc/rna/pca.tsv",
     "results/differential/proteins/responder.tsv", "results/differential/mutations/responder.tsv",
     "results/differential/copy_number/responder.tsv", "results/enrichment/proteins/responder.prerank.tsv",
+    "results/models/responder/proteins.performance.tsv", "results/models/responder/proteins.stability.tsv",
 ]
 
 
 def test_tables_are_deterministic(demo_run, tmp_path):
-    configfile = minimal_demo_config(tmp_path)
+    configfile = minimal_demo_config(tmp_path, **CI_SETTINGS)
     result = run_snakemake(tmp_path, configfile, *DETERMINISM_TARGETS)
     assert result.returncode == 0, result.stderr[-3000:]
     digest = lambda path: hashlib.sha256(path.read_bytes()).hexdigest()  # noqa: E731
@@ -141,3 +142,32 @@ def test_snakemake_report_builds(demo_run):
     assert result.returncode == 0, result.stderr[-3000:]
     html = (demo_run / "report.html").read_text(errors="replace")
     assert "Clinical" in html and "Differential" in html
+
+
+def test_planted_biomarkers_lead_the_ranking(demo_run):
+    ranked = pd.read_csv(demo_run / "results/biomarkers/ranked.tsv", sep="\t", dtype={"feature": str})
+    truth = pd.read_csv(DEMO / "truth.tsv", sep="\t")
+    planted = set(zip(truth["modality"], truth["feature"]))
+    top = ranked.head(10)
+    hits = [pair for pair in zip(top["modality"], top["feature"]) if pair in planted]
+    # The chemokine proteins are the strongest planted signal: both must lead.
+    assert {("proteins", "CXCL9"), ("proteins", "CXCL10")} <= set(zip(ranked.head(5)["modality"], ranked.head(5)["feature"]))
+    assert len(hits) >= 4, top[["modality", "feature", "tier"]]
+    recovery = pd.read_csv(demo_run / "results/biomarkers/recovery.tsv", sep="\t")
+    assert not recovery.empty
+
+
+def test_models_report_out_of_fold_performance_with_intervals(demo_run):
+    for endpoint in ("pfs", "os", "responder", "clinical_benefit"):
+        performance = pd.read_csv(demo_run / f"results/models/{endpoint}/performance.tsv", sep="\t")
+        assert {"model", "metric", "estimate", "ci_low", "ci_high", "permutation_p", "seed"} <= set(performance.columns)
+        primary = performance.dropna(subset=["estimate"])
+        assert (primary["ci_low"] <= primary["estimate"]).all() and (primary["estimate"] <= primary["ci_high"]).all()
+        assert primary["permutation_p"].between(1 / 21, 1).all()
+
+
+def test_summary_page_is_built(demo_run):
+    html = (demo_run / "results/report/summary.html").read_text()
+    for section in ("cohort", "efficacy", "safety", "differential", "enrichment", "models", "biomarkers", "provenance"):
+        assert f'id="{section}"' in html, section
+    assert "http://" not in html.replace("http://www.w3.org", "")

@@ -47,10 +47,11 @@ VISIT_INTERVAL_DAYS = 28
 # Planted effects. Response: coefficients of the latent-utility logistic model (per SD of the latent
 # variable). PFS: log hazard ratios of the Weibull progression model.
 RESPONSE_LOG_ODDS_IMMUNE = 3.0
-RESPONSE_LOG_ODDS_TMB = 1.0
+RESPONSE_LOG_ODDS_TMB = 1.5
+RESPONSE_LOG_ODDS_KRAS = -2.0
 PFS_LOG_HR_IMMUNE = -0.8
-PFS_LOG_HR_KRAS = 1.0
-PFS_LOG_HR_CDKN2A = 0.7
+PFS_LOG_HR_KRAS = 1.5
+PFS_LOG_HR_CDKN2A = 1.2
 RNA_IMMUNE_LOG2_PER_SD = 1.0
 PROTEIN_CHEMOKINE_LOG2_PER_SD = 1.2
 RNA_STROMAL_LOG2_PER_SD = 0.8
@@ -308,7 +309,8 @@ def _tmb_z(bio: pd.DataFrame) -> np.ndarray:
 
 def response_linear_predictor(bio: pd.DataFrame) -> np.ndarray:
     """Planted response log-odds per patient (latent-utility logistic model)."""
-    return RESPONSE_LOG_ODDS_IMMUNE * bio["immune_score"].to_numpy() + RESPONSE_LOG_ODDS_TMB * _tmb_z(bio)
+    return (RESPONSE_LOG_ODDS_IMMUNE * bio["immune_score"].to_numpy() + RESPONSE_LOG_ODDS_TMB * _tmb_z(bio)
+            + RESPONSE_LOG_ODDS_KRAS * bio["kras_mutant"].to_numpy(dtype=float))
 
 
 def pfs_linear_predictor(bio: pd.DataFrame) -> np.ndarray:

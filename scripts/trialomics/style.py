@@ -6,10 +6,12 @@ deterministically (no timestamps in SVG/PDF metadata).
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -85,3 +87,45 @@ def save_figure(fig, *paths: str | os.PathLike) -> None:
         finally:
             tmp.unlink(missing_ok=True)
     plt.close(fig)
+
+
+# Evidence tiers of ranked biomarkers (trialomics.ranking.assign_tiers), strongest first.
+TIER_COLOURS = {"strong": "#009E73", "supported": "#56B4E9", "exploratory": "#999999"}
+
+
+def format_display_number(value, significant: int = 3) -> str:
+    """``value`` rounded to ``significant`` digits for display only (tables keep full precision).
+
+    Integers are shown whole; magnitudes of 1000 or more are rounded to a whole number, below 0.001
+    shown in scientific notation; missing values (None, NaN) are shown as an empty string.
+    """
+    if value is None:
+        return ""
+    number = float(value)
+    if math.isnan(number):
+        return ""
+    if math.isinf(number):
+        return "inf" if number > 0 else "-inf"
+    if number == 0:
+        return "0"
+    if number.is_integer() and isinstance(value, (int, np.integer)):
+        return str(int(number))
+    magnitude = abs(number)
+    if magnitude >= 1000:
+        return f"{number:.0f}"
+    if magnitude < 1e-3:
+        return f"{number:.{significant - 1}e}"
+    decimals = max(0, significant - 1 - math.floor(math.log10(magnitude)))
+    return f"{number:.{decimals}f}"
+
+
+def format_display_pvalue(value, significant: int = 2) -> str:
+    """A p- or q-value for display: scientific notation with ``significant`` digits (``1`` stays ``1``)."""
+    if value is None:
+        return ""
+    number = float(value)
+    if math.isnan(number):
+        return ""
+    if number >= 1:
+        return "1"
+    return f"{number:.{significant - 1}e}"

@@ -1,4 +1,5 @@
 # Validation, the sample sheet, input functions and wildcard constraints. Nothing scientific here.
+import os
 import sys
 from pathlib import Path
 
@@ -8,6 +9,7 @@ sys.path.insert(0, str(Path(workflow.basedir).parent / "scripts"))
 
 from trialomics import MODALITIES as ALL_MODALITIES
 from trialomics.errors import InputValidationError
+from trialomics.report import classify_output, results_relative
 from trialomics.seeds import derive_seed
 from trialomics.validation import validate_inputs
 
@@ -83,3 +85,42 @@ def normalised_modalities():
 def seed_for(rule_name, *keys):
     """The seed of one stochastic step (see trialomics.seeds.derive_seed)."""
     return derive_seed(SEED, rule_name, *keys)
+
+
+# Input functions and report helpers of the later stages (they read names those stages define).
+def survival_report(path, caption):
+    return report(path, caption=f"../report/survival/{caption}.rst", category="Survival", subcategory="{block}")
+
+
+def models_report(path, caption, subcategory="{endpoint}"):
+    return report(path, caption=f"../report/models/{caption}.rst", category="Models", subcategory=subcategory)
+
+
+def model_adatas(wildcards):
+    """The normalised AnnData of every modality in one model's block, in block order."""
+    return [f"results/{modality}/normalised.h5ad" for modality in MODEL_BLOCKS[wildcards.model]]
+
+
+def stage_targets(name):
+    """The targets a stage exposes as a list or a function returning one; [] when it is not included."""
+    targets = globals().get(name, [])
+    return list(targets() if callable(targets) else targets)
+
+
+def summary_inputs(wildcards):
+    """Every stage output the summary page reads (tables and PNGs it recognises), by stage."""
+    wanted = {}
+    for name in REPORT_STAGE_TARGETS:
+        stage = name[: -len("_TARGETS")].lower()
+        wanted[stage] = sorted(
+            path for path in stage_targets(name)
+            if classify_output(results_relative(path), MODALITIES, list(CONTRASTS), ENDPOINTS) is not None
+        )
+    return wanted
+
+
+def checksummed_inputs():
+    """The user's input files: the config's tables, every file of the sample sheet, the gene-set files."""
+    clinical = config["clinical"]
+    tables = [config["samples"], clinical["patients"], clinical.get("recist"), clinical.get("adverse_events")]
+    return sorted({str(p) for p in [*tables, *SAMPLES["path"], *globals().get("GENE_SET_FILES", [])] if p})

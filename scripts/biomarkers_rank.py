@@ -1,0 +1,35 @@
+"""Rule biomarkers_rank: gather every piece of evidence per candidate, aggregate, tier, rank."""
+import anndata as ad
+
+from trialomics import runlog, tables
+from trialomics.ranking import gather_evidence, genes_from_var, rank_candidates
+
+log = runlog.start(snakemake)
+params = snakemake.params
+inputs = snakemake.input
+
+
+def keyed(keys, paths):
+    return {tuple(key) if isinstance(key, (list, tuple)) else key: tables.read_tsv(path)
+            for key, path in zip(keys, paths)}
+
+
+genes = {modality: genes_from_var(ad.read_h5ad(path, backed="r").var)
+         for modality, path in zip(params.gene_modalities, inputs.adatas)}
+evidence = gather_evidence(
+    differential=keyed(params.differential_keys, inputs.differential),
+    univariate=keyed(params.univariate_keys, inputs.univariate),
+    stability=keyed(params.model_endpoints, inputs.stability),
+    performance=keyed(params.model_endpoints, inputs.performance),
+    enrichment=keyed(params.enrichment_keys, inputs.enrichment),
+    tmb=keyed(params.tmb_contrasts, inputs.tmb), genes=genes,
+    enrichment_fdr=params.enrichment_fdr, concordance_p=params.concordance_p)
+ranked = rank_candidates(evidence, strong_q=params.strong_q, supported_q=params.supported_q,
+                         stability_threshold=params.stability_threshold,
+                         supported_stability=params.supported_stability, model_p=params.model_p)
+counts = ranked["tier"].value_counts()
+log.info("%d candidates: %d strong, %d supported, %d exploratory", len(ranked), counts.get("strong", 0),
+         counts.get("supported", 0), counts.get("exploratory", 0))
+for row in ranked.head(10).itertuples():
+    log.info("#%d %s %s (%s): score %.2f, %s", row.rank, row.modality, row.feature, row.gene, row.score, row.tier)
+tables.write_tsv(ranked, snakemake.output.ranked)

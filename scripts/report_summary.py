@@ -1,0 +1,35 @@
+"""Rule report_summary: the self-contained summary page results/report/summary.html."""
+import os
+from pathlib import Path
+
+from trialomics import runlog
+
+log = runlog.start(snakemake)
+
+from trialomics import report  # noqa: E402
+from trialomics.tables import atomic_path  # noqa: E402
+
+params = snakemake.params
+working_dir = Path.cwd()
+provenance = report.Provenance(
+    config=report.display_config(params.config, working_dir),
+    checksums=report.checksum_table(params.input_files, working_dir),
+    versions=report.software_versions(),
+    seed=params.seed,
+    date=report.report_date(os.environ),
+    command=report.reproduce_command(params.snakefile, params.configfiles),
+)
+inputs = report.read_summary_inputs(list(snakemake.input), params.modalities, params.contrasts,
+                                    params.endpoints, provenance=provenance)
+page = report.build_summary_page(inputs, top_features=params.top_features,
+                                 top_biomarkers=params.top_biomarkers, alpha=params.alpha,
+                                 enrichment_fdr=params.enrichment_fdr)
+
+final, tmp = atomic_path(snakemake.output.html)
+try:
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, final)
+finally:
+    tmp.unlink(missing_ok=True)
+log.info("summary page: %d bytes, %d input files checksummed, %d tables/figures read", len(page.encode("utf-8")),
+         len(provenance.checksums), len(snakemake.input))

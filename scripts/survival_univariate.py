@@ -1,0 +1,28 @@
+"""Rule survival_univariate: Cox screen of one modality for one survival endpoint, and KM splits."""
+import anndata as ad
+
+from trialomics import model_plots, runlog, style, tables
+from trialomics.readers import read_patients
+from trialomics.survival import baseline_matrix, endpoint_labels, feature_kinds, patient_annotations, screen_modality
+
+log = runlog.start(snakemake)
+params = snakemake.params
+block, endpoint = snakemake.wildcards.block, snakemake.wildcards.endpoint
+obs = patient_annotations(tables.read_tsv(snakemake.input.labels), read_patients(snakemake.input.patients))
+values = baseline_matrix(ad.read_h5ad(snakemake.input.adata), block)
+table, km = screen_modality(values, obs, block, endpoint, covariates=list(params.covariates),
+                            max_missing=params.max_missing, min_altered=params.min_altered,
+                            min_altered_fraction=params.min_altered_fraction, top_variance=params.top_variance,
+                            n_km_features=params.km_features, n_permutations=params.cutpoint_permutations,
+                            seed=params.seed)
+log.info("%s / %s: %d features tested in %d patients (%d events); %d with q < 0.05; %d fits with notes",
+         block, endpoint, len(table), int(table["n"].max()) if len(table) else 0,
+         int(table["n_events"].max()) if len(table) else 0, int((table["padj"] < 0.05).sum()),
+         int((table["note"] != "").sum()))
+tables.write_tsv(table, snakemake.output.table)
+tables.write_tsv(km.assign(seed=params.seed), snakemake.output.km)
+
+outcome = endpoint_labels(obs, endpoint)
+style.save_figure(model_plots.km_grid(values, feature_kinds(values), outcome, km,
+                                      f"{block}: {model_plots.ENDPOINT_TITLES[endpoint]}"),
+                  snakemake.output.km_plot)

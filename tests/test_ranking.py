@@ -1,0 +1,138 @@
+"""Ranking of candidate biomarkers: evidence gathering, rank aggregation, tiers, recovery of the truth."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trialomics import ranking
+
+
+def differential_tables():
+    rna = pd.DataFrame({"feature": ["CXCL9", "GZMB", "ACTB", "KRAS"], "effect": [2.0, 1.5, 0.1, -0.3],
+                        "stat": [4.0, 3.0, 0.2, -1.0], "pvalue": [0.0001, 0.001, 0.8, 0.02],
+                        "padj": [0.002, 0.01, 0.9, 0.2]})
+    proteins = pd.DataFrame({"feature": ["CXCL9", "IL6"], "effect": [1.0, -0.5], "stat": [3.0, -0.5],
+                             "pvalue": [0.004, 0.6], "padj": [0.008, 0.6]})
+    mutations = pd.DataFrame({"feature": ["KRAS", "TP53"], "effect": [-1.2, 0.2], "stat": [-2.0, 0.3],
+                              "pvalue": [0.03, 0.7], "padj": [0.06, 0.7]})
+    # As read from TSV: strings.
+    return {(m, "responder"): t.astype(str) for m, t in
+            (("rna", rna), ("proteins", proteins), ("mutations", mutations))}
+
+
+def evidence_fixture():
+    univariate = {("mutations", "pfs"): pd.DataFrame({"feature": ["KRAS", "TP53", "TMB"], "hr": [3.0, 1.1, 0.8],
+                                                       "pvalue": [0.001, 0.8, 0.04],
+                                                       "padj": [0.003, 0.8, 0.06]}).astype(str)}
+    stability = {"responder": pd.DataFrame({
+        "model": ["rna", "joint", "joint", "proteins"], "modality": ["rna", "rna", "proteins", "proteins"],
+        "feature": ["CXCL9", "CXCL9", "CXCL9", "CXCL9"], "selection_frequency": [0.7, 0.8, 0.3, 0.65],
+        "mean_coefficient_sign": [1.0, 1.0, 1.0, 1.0]}).astype(str),
+        "pfs": pd.DataFrame({"model": ["mutations"], "modality": ["mutations"], "feature": ["KRAS"],
+                             "selection_frequency": ["0.9"], "mean_coefficient_sign": ["1"]})}
+    performance = {"responder": pd.DataFrame({"model": ["rna", "joint", "proteins"], "metric": ["auc"] * 3,
+                                              "permutation_p": ["0.01", "0.03", "0.2"]}),
+                   "pfs": pd.DataFrame({"model": ["mutations", "mutations"], "metric": ["c_index", "c_index_uno"],
+                                        "permutation_p": ["0.02", "0.5"]})}
+    enrichment = {("rna", "responder"): pd.DataFrame({
+        "gene_set": ["IFNG_RESPONSE", "MYC_TARGETS"], "es": ["0.8", "-0.3"], "nes": ["2.1", "-1.0"],
+        "pvalue": ["0.001", "0.4"], "fdr": ["0.01", "0.5"], "leading_edge": ["CXCL9;GZMB;STAT1", "MYC"]})}
+    return ranking.gather_evidence(differential_tables(), univariate, stability, performance, enrichment)
+
+
+def test_gather_evidence_collects_every_piece_per_candidate():
+    evidence = evidence_fixture().set_index(["modality", "feature"])
+    assert evidence.index.tolist()[:3] == [("mutations", "KRAS"), ("mutations", "TMB"), ("mutations", "TP53")]
+    cxcl9 = evidence.loc[("rna", "CXCL9")]
+    assert cxcl9["diff_responder_padj"] == 0.002 and cxcl9["diff_responder_effect"] == 2.0
+    # Highest frequency over the rna and joint models; permutation p of the model it came from.
+    assert cxcl9["stability_responder"] == 0.8 and cxcl9["stability_responder_model"] == "joint"
+    assert cxcl9["model_responder_permutation_p"] == 0.03
+    assert cxcl9["enriched_gene_sets"] == "IFNG_RESPONSE" and cxcl9["n_enriched_gene_sets"] == 1
+    # Higher in responders in RNA (p 1e-4) and in protein (p 0.004): concordant.
+    assert cxcl9["concordant_modalities"] == "rna;proteins" and cxcl9["concordance_direction"] == "up"
+    assert evidence.loc[("proteins", "CXCL9"), "n_concordant_modalities"] == 2
+    # KRAS: down in RNA (p 0.02) and less often mutated in responders (p 0.03).
+    assert evidence.loc[("mutations", "KRAS"), "concordant_modalities"] == "mutations;rna"
+    assert evidence.loc[("rna", "ACTB"), "n_concordant_modalities"] == 0
+    assert evidence.loc[("mutations", "KRAS"), "cox_pfs_hr"] == 3.0
+    assert evidence.loc[("mutations", "TMB"), "gene"] == ""
+    assert evidence.loc[("rna", "GZMB"), "enriched_gene_sets"] == "IFNG_RESPONSE"
+    assert np.isnan(evidence.loc[("rna", "GZMB"), "stability_responder"])
+
+
+def test_normalised_ranks_share_the_worst_rank_of_ties_and_put_missing_last():
+    strengths = pd.DataFrame({"a": [3.0, 2.0, 2.0, np.nan]})
+    assert ranking.normalised_ranks(strengths)["a"].tolist() == [0.25, 0.75, 0.75, 1.0]
+
+
+def test_robust_rank_aggregation_by_hand():
+    ranks = pd.DataFrame({"l1": [0.1, 0.5, 1.0], "l2": [0.2, 0.5, 0.05]}, index=["A", "B", "C"])
+    result = ranking.robust_rank_aggregation(ranks)
+    # A: sorted (0.1, 0.2); beta_1 = 1 - 0.9^2 = 0.19, beta_2 = 0.2^2 = 0.04 -> rho 0.04.
+    # B: (0.5, 0.5): 0.75 and 0.25 -> 0.25.  C: (0.05, 1.0): 1 - 0.95^2 = 0.0975 and 1 -> 0.0975.
+    np.testing.assert_allclose(result["rho"], [0.04, 0.25, 0.0975])
+    np.testing.assert_allclose(result["rra_p"], [0.08, 0.5, 0.195])
+    assert result["score"].sort_values(ascending=False).index.tolist() == ["A", "C", "B"]
+
+
+def test_tiers_follow_the_written_rules():
+    evidence = pd.DataFrame({
+        "diff_responder_padj": [0.01, 0.01, 0.01, 0.2, 0.2, 0.9],
+        "cox_pfs_padj": [np.nan] * 6,
+        "stability_responder": [0.7, 0.7, 0.5, 0.1, 0.0, 0.9],
+        "stability_responder_model": ["rna"] * 6,
+        "stability_responder_sign": [1.0] * 6,
+        "model_responder_permutation_p": [0.01, 0.2, 0.01, 0.01, 0.01, 0.01],
+        "n_concordant_modalities": [0, 0, 0, 2, 0, 0],
+        "n_enriched_gene_sets": [0, 0, 0, 0, 1, 0],
+    })
+    tiers = ranking.assign_tiers(evidence).tolist()
+    # 0: all three strong conditions. 1: model not better than permuted labels -> screen + stability.
+    # 2: stability below 0.6 but >= 0.4 -> supported. 3: screen q < 0.25 and concordant -> supported.
+    # 4: screen q 0.2 and one enriched set -> supported. 5: stability only -> exploratory.
+    assert tiers == ["strong", "supported", "supported", "supported", "supported", "exploratory"]
+
+
+def test_rank_candidates_puts_consistent_evidence_first_and_is_deterministic():
+    evidence = evidence_fixture()
+    ranked = ranking.rank_candidates(evidence)
+    assert list(ranked.columns[:7]) == ["rank", "modality", "feature", "gene", "score", "tier", "rra_p"]
+    assert ranked["rank"].tolist() == list(range(1, len(ranked) + 1))
+    assert ranked["score"].is_monotonic_decreasing
+    top = ranked.head(3)[["modality", "feature"]].apply(tuple, axis=1).tolist()
+    assert ("rna", "CXCL9") in top and ("mutations", "KRAS") in top
+    assert ranked.set_index(["modality", "feature"]).loc[("rna", "CXCL9"), "tier"] == "strong"
+    assert ranked.set_index(["modality", "feature"]).loc[("mutations", "KRAS"), "tier"] == "strong"
+    assert ranked.set_index(["modality", "feature"]).loc[("rna", "ACTB"), "tier"] == "exploratory"
+    pd.testing.assert_frame_equal(ranked, ranking.rank_candidates(evidence_fixture()))
+
+
+def test_recovery_against_truth_by_hand():
+    ranked = pd.DataFrame({"rank": range(1, 7), "modality": ["rna", "proteins", "rna", "mutations", "rna", "rna"],
+                           "feature": ["CXCL9", "cxcl10", "ACTB", "KRAS", "GZMB", "MYC"],
+                           "tier": ["strong", "strong", "exploratory", "supported", "exploratory", "exploratory"]})
+    truth = pd.DataFrame({"modality": ["rna", "rna", "proteins", "mutations", "mutations"],
+                          "feature": ["CXCL9", "GZMB", "CXCL10", "KRAS", "TMB"],
+                          "programme": ["ifng", "ifng", "chemokine", "kras", "tmb"]})
+    summary, per_feature = ranking.recovery_against_truth(ranked, truth, k=4)
+    values = summary.set_index("metric")["value"]
+    # Top 4 holds CXCL9, CXCL10 (case-insensitive) and KRAS: 3 of 4 are planted, 3 of 5 recovered.
+    assert values["precision_at_k"] == pytest.approx(0.75)
+    assert values["recall_at_k"] == pytest.approx(0.6)
+    assert values["programmes_recovered"] == pytest.approx(0.75)  # ifng, chemokine, kras of 4
+    assert values["n_truth_ranked"] == 4
+    assert per_feature.set_index("feature")["rank"].to_dict()["GZMB"] == 5
+    assert np.isnan(per_feature.set_index("feature").loc["TMB", "rank"])
+
+
+def test_copy_number_events_are_merged_per_gene_with_a_signed_effect():
+    table = pd.DataFrame({"feature": ["MTAP:gain", "MTAP:loss", "ERBB2:gain", "TMB"],
+                          "effect": ["0.5", "2.0", "1.5", "0.1"], "pvalue": ["0.5", "0.01", "0.04", "0.9"],
+                          "padj": ["0.6", "0.05", "0.1", "0.9"]})
+    merged = ranking.copy_number_by_gene(table).set_index("feature")
+    assert sorted(merged.index) == ["ERBB2", "MTAP", "TMB"]
+    # The loss is the stronger MTAP event: lost more often in the target group = lower copy number.
+    assert merged.loc["MTAP", "effect"] == -2.0 and merged.loc["MTAP", "pvalue"] == "0.01"
+    assert merged.loc["ERBB2", "effect"] == 1.5

@@ -1,0 +1,49 @@
+# Univariate survival screens: one Cox model per feature for PFS and OS in every modality present
+# (plus per-sample pathway scores), Benjamini-Hochberg within modality x endpoint, and Kaplan-Meier
+# plots of the top features at pre-specified cuts. The wildcard is {block} (not {modality}) because
+# "pathways" is a block here but not an input modality.
+SURVIVAL_BLOCKS = MODALITIES + (["pathways"] if "rna" in MODALITIES and config["models"]["include_pathways"] else [])
+SURVIVAL_ENDPOINTS = [e for e in ENDPOINTS if e in ("pfs", "os")]
+
+
+SURVIVAL_TARGETS = [
+    f"results/survival/{block}/{name}"
+    for block in SURVIVAL_BLOCKS
+    for endpoint in SURVIVAL_ENDPOINTS
+    for name in (f"{endpoint}.univariate.tsv", f"{endpoint}.km.tsv", f"plots/{endpoint}.km.png")
+]
+
+
+rule survival_univariate:
+    input:
+        adata="results/{block}/normalised.h5ad",
+        labels=LABELS,
+        patients=PATIENTS_TABLE,
+    output:
+        table=survival_report("results/survival/{block}/{endpoint}.univariate.tsv", "univariate"),
+        km=survival_report("results/survival/{block}/{endpoint}.km.tsv", "km_table"),
+        km_plot=survival_report("results/survival/{block}/plots/{endpoint}.km.png", "km_plot"),
+    params:
+        covariates=config["survival"]["covariates"],
+        max_missing=config["survival"]["max_missing"],
+        min_altered=config["survival"]["min_altered"],
+        min_altered_fraction=config["survival"]["min_altered_fraction"],
+        top_variance=config["survival"]["top_variance"],
+        km_features=config["survival"]["km_features"],
+        cutpoint_permutations=config["survival"]["cutpoint_permutations"],
+        seed=lambda wc: derive_seed(SEED, "survival_univariate", wc.block, wc.endpoint),
+    wildcard_constraints:
+        block="|".join(SURVIVAL_BLOCKS) or "NO_BLOCKS",
+        endpoint="pfs|os",
+    log:
+        "logs/survival/survival_univariate/{block}/{endpoint}.log",
+    benchmark:
+        "benchmarks/survival/survival_univariate/{block}/{endpoint}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    conda:
+        "../../envs/models.yaml"
+    script:
+        "../../scripts/survival_univariate.py"
