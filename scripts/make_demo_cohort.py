@@ -1,7 +1,7 @@
 """Write the synthetic demo trial (resources/demo) in the input-contract formats.
 
     python scripts/make_demo_cohort.py --out resources/demo --patients 20 --genes 20000 \\
-        --proteins 3000 --seed 343
+        --proteins 3000 --seed 3152
 
 Same arguments, same bytes. ``--null`` keeps the omics and makes the outcomes independent of them.
 """

@@ -32,7 +32,7 @@ import pandas as pd
 from .seeds import derive_seed
 from .tables import atomic_path, write_tsv
 
-DEFAULT_SEED = 343
+DEFAULT_SEED = 3152
 DAYS_PER_MONTH = 30.4375
 CAPTURE_SIZE_MB = 35.0
 CONFIRMATION_DAYS = 28
@@ -58,9 +58,9 @@ RNA_STROMAL_LOG2_PER_SD = 0.8
 RNA_PROLIFERATION_LOG2_PER_SD = 0.7
 
 PFS_WEIBULL_SHAPE = 1.3
-PFS_MEDIAN_DAYS_AT_ZERO = 150.0
+PFS_MEDIAN_DAYS_AT_ZERO = 190.0
 PPS_WEIBULL_SHAPE = 1.2
-PPS_MEDIAN_DAYS_AT_ZERO = 270.0
+PPS_MEDIAN_DAYS_AT_ZERO = 300.0
 
 # log2(TMB per Mb) of BTC exomes: median about 2.8 mutations/Mb.
 LOG2_TMB_MEAN = math.log2(2.8)
@@ -367,9 +367,10 @@ def simulate_outcomes(rng: np.random.Generator, bio: pd.DataFrame) -> dict[str, 
     Responders are the ``round(0.2 n)`` patients with the largest planted response log-odds plus
     standard logistic noise; their progression is delayed until a confirmed response can be observed
     (three assessments showing the response, the first at visit 1 or 2). One non-responder dies before
-    the first assessment. Among the other non-responders, patients are given the RECIST edge cases
-    (unconfirmed PR, new lesion with shrinking targets, an increase of >= 20% but < 5 mm, not-evaluable
-    visits, a scan after progression) when their visit schedule allows.
+    the first assessment and ``round(0.1 n)`` others die without radiological progression. Among the
+    other non-responders, patients are given the RECIST edge cases (unconfirmed PR, new lesion with
+    shrinking targets, an increase of >= 20% but < 5 mm, not-evaluable visits, a scan after
+    progression) when their visit schedule allows.
     """
     n = len(bio)
     ids = list(bio.index)
@@ -381,13 +382,17 @@ def simulate_outcomes(rng: np.random.Generator, bio: pd.DataFrame) -> dict[str, 
     pfs_lp = pfs_linear_predictor(bio)
     progression = _weibull(rng, PFS_MEDIAN_DAYS_AT_ZERO, PFS_WEIBULL_SHAPE, pfs_lp)
     post_progression = _weibull(rng, PPS_MEDIAN_DAYS_AT_ZERO, PPS_WEIBULL_SHAPE, 0.5 * pfs_lp)
-    dies_first = rng.uniform(size=n) < 0.1
+    death_priority = rng.uniform(size=n)
     death_fraction = rng.uniform(0.5, 0.95, n)
     response_onset = rng.integers(1, 3, n)
     responder_delay = rng.uniform(0, 120, n)
     non_responders = [i for i in range(n) if i not in responders]
     early_death = non_responders[int(np.argmax(pfs_lp[non_responders]
                                                + rng.gumbel(size=len(non_responders))))]
+    # round(0.1 n) non-responders die without radiological progression, after at least one assessment
+    can_die_first = [i for i in non_responders
+                     if i != early_death and death_fraction[i] * progression[i] > 2 * VISIT_INTERVAL_DAYS]
+    dies_first = set(sorted(can_die_first, key=lambda i: death_priority[i])[:round(0.1 * n)])
     courses: dict[str, _Course] = {}
     for i, pid in enumerate(ids):
         role = "responder" if i in responders else "standard"
@@ -398,8 +403,7 @@ def simulate_outcomes(rng: np.random.Generator, bio: pd.DataFrame) -> dict[str, 
             death = prog + post_progression[i]
         elif i == early_death:
             role, prog, death = "early_death", math.inf, float(rng.integers(12, 23))
-        elif dies_first[i] and death_fraction[i] * prog > 2 * VISIT_INTERVAL_DAYS:
-            # death without radiological progression, after at least one assessment
+        elif i in dies_first:
             prog, death = math.inf, death_fraction[i] * prog
         death = math.ceil(death)
         patient_cutoff = cutoff - int(starts[i])
@@ -882,7 +886,7 @@ def planted_truth(null: bool = False) -> pd.DataFrame:
     rows.append(("mutations", "TMB", "tumour_mutational_burden", RESPONSE_LOG_ODDS_TMB, 0.0,
                  f"non-synonymous mutations per Mb; log2 TMB ~ N(log2 2.8, {LOG2_TMB_SD}); effects per SD "
                  "of log2 TMB"))
-    rows.append(("mutations", "KRAS", "kras_mutation", 0.0, PFS_LOG_HR_KRAS,
+    rows.append(("mutations", "KRAS", "kras_mutation", RESPONSE_LOG_ODDS_KRAS, PFS_LOG_HR_KRAS,
                  "non-silent KRAS mutation (hotspots G12/G13/Q61), carriers vs others"))
     for gene in CDKN2A_LOCUS_GENES:
         rows.append(("copy_number", gene, "cdkn2a_deletion", 0.0, PFS_LOG_HR_CDKN2A,
