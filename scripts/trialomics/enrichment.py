@@ -188,7 +188,7 @@ def correlation_adjusted_set_test(z: pd.Series, residuals: pd.DataFrame,
     score), ``residuals`` the standardised residual effects of the same features
     (:func:`residual_effects`). For a set of ``m`` features the variance of its mean statistic is
     inflated by ``VIF = 1 + (m - 1) * rho``, with ``rho`` the set's mean inter-gene correlation
-    estimated from the residuals, so that a programme of co-regulated genes that happens to move
+    estimated from the residuals (floored at 0), so that a programme of co-regulated genes that happens to move
     with the groups is not mistaken for m independent signals (which gene permutation assumes).
     Two-sided t-test of the set's mean against the other features on ``G - 2`` df; ``fdr`` is
     Benjamini–Hochberg over the sets tested. Columns: gene_set, size, inter_gene_correlation,
@@ -210,7 +210,9 @@ def correlation_adjusted_set_test(z: pd.Series, residuals: pd.DataFrame,
         m = len(index)
         if not min_size <= m <= max_size or m >= total - 1:
             continue
-        vif = m * float(np.mean(units[:, index].mean(axis=1) ** 2))
+        # rho is floored at 0: a negative mean correlation estimated from ~20 samples is noise, and
+        # letting VIF fall below 1 made the test anti-conservative on null cohorts.
+        vif = max(1.0, m * float(np.mean(units[:, index].mean(axis=1) ** 2)))
         delta = total / (total - m) * (stat[index].mean() - mean_all)
         var_pooled = ((total - 1) * var_all - delta ** 2 * m * (total - m) / total) / (total - 2)
         t = delta / np.sqrt(var_pooled * (vif / m + 1.0 / (total - m)))

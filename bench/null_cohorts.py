@@ -1,0 +1,239 @@
+"""Calibration of the whole workflow on null demo cohorts: what does it call when there is nothing to find?
+
+    .venv/bin/python bench/null_cohorts.py [--seeds 101 102 103] [--workdir DIR] [--cores 2]
+        [--permutations 20] [--genes 5000] [--proteins 3000] [--patients 20]
+
+For each seed S, ``scripts/make_demo_cohort.py --null`` writes a cohort whose outcomes are independent
+of its omics into ``DIR/seed_S/inputs`` (skipped when that folder already holds a ``samples.tsv``, so
+an interrupted benchmark resumes; delete ``DIR/seed_S`` to regenerate). The workflow then runs in
+``DIR/seed_S`` with a config naming those inputs, the workflow seed S, the test suite's reduced
+resampling (``--permutations`` per model, 2 repeats, 20 stability subsamples, 100 bootstraps, 200
+cut-point permutations; enrichment keeps its default permutations) and ``ranking.truth`` set to the
+null ``truth.tsv``. Only the targets read here are built: the preranked enrichment tables, the model
+performance tables and ``biomarkers/ranked.tsv``. Snakemake's output goes to ``DIR/seed_S/snakemake.log``.
+
+Printed, per seed and pooled over seeds: gene sets with ``fdr`` < 0.05 and with ``camera_fdr`` < 0.05
+in each prerank table and whether any table has one; the out-of-fold primary metric (C-index for
+pfs/os, AUC for responder/clinical_benefit) of every model and its mean over models; the primary
+metric's permutation p-values (mean, fraction < 0.05, Kolmogorov-Smirnov test against the uniform);
+the candidates in the ``strong`` tier. Nothing is asserted: the exit status is 0 unless a workflow run
+fails (then 1, after printing the tail of its log and the figures of the seeds that finished).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from scipy.stats import kstest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from trialomics import tables  # noqa: E402
+from trialomics.models import PRIMARY_METRIC, task_of  # noqa: E402
+
+SNAKEFILE = ROOT / "workflow" / "Snakefile"
+GENERATOR = ROOT / "scripts" / "make_demo_cohort.py"
+ENRICHMENT_MODALITIES = ("rna", "proteins")
+CONTRASTS = ("responder", "clinical_benefit")
+ENDPOINTS = ("pfs", "os", "responder", "clinical_benefit")
+ALPHA = 0.05
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[101, 102, 103],
+                        help="one null cohort per seed (also the workflow's seed)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="folder for the cohorts and runs (default: a new temporary folder, kept)")
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--permutations", type=int, default=20, help="models.permutations")
+    parser.add_argument("--patients", type=int, default=20)
+    parser.add_argument("--genes", type=int, default=5000,
+                        help="RNA genes per cohort (the demo has 20000; fewer keeps a run to minutes)")
+    parser.add_argument("--proteins", type=int, default=3000)
+    return parser.parse_args(argv)
+
+
+def generate_null_cohort(inputs: Path, seed: int, patients: int, genes: int, proteins: int) -> None:
+    """Write a ``--null`` demo cohort into ``inputs`` unless a sample sheet is already there."""
+    if (inputs / "samples.tsv").exists():
+        print(f"  reusing the cohort in {inputs}")
+        return
+    command = [sys.executable, str(GENERATOR), "--out", str(inputs), "--patients", str(patients),
+               "--genes", str(genes), "--proteins", str(proteins), "--seed", str(seed), "--null"]
+    subprocess.run(command, check=True, capture_output=True, text=True)
+
+
+def write_null_config(run_dir: Path, inputs: Path, seed: int, permutations: int) -> Path:
+    """The run's config: the cohort's inputs (absolute paths), seed, reduced resampling and the null truth."""
+    config = {
+        "samples": str(inputs / "samples.tsv"),
+        "clinical": {
+            "patients": str(inputs / "patients.tsv"),
+            "recist": str(inputs / "recist.tsv"),
+            "adverse_events": str(inputs / "adverse_events.tsv"),
+        },
+        "seed": seed,
+        "models": {"permutations": permutations, "repeats": 2, "stability_subsamples": 20, "bootstrap": 100},
+        "survival": {"cutpoint_permutations": 200},
+        "ranking": {"truth": str(inputs / "truth.tsv")},
+    }
+    path = run_dir / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def workflow_targets() -> list[str]:
+    """The result files this benchmark reads (Snakemake builds what they need and nothing else)."""
+    return ([f"results/enrichment/{m}/{c}.prerank.tsv" for m in ENRICHMENT_MODALITIES for c in CONTRASTS]
+            + [f"results/models/{e}/performance.tsv" for e in ENDPOINTS]
+            + ["results/biomarkers/ranked.tsv"])
+
+
+def run_workflow(run_dir: Path, configfile: Path, cores: int) -> bool:
+    """Run Snakemake on the targets; its output goes to ``run_dir/snakemake.log``. True on success."""
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(run_dir),
+               "--configfile", str(configfile), "--cores", str(cores), *workflow_targets()]
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    log = run_dir / "snakemake.log"
+    with log.open("w") as handle:
+        result = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=run_dir)
+    if result.returncode != 0:
+        print(f"  workflow failed (exit {result.returncode}); end of {log}:")
+        print("\n".join(log.read_text().splitlines()[-40:]))
+    return result.returncode == 0
+
+
+def enrichment_calls(run_dir: Path) -> pd.DataFrame:
+    """Per prerank table: gene sets tested, with ``fdr`` < ALPHA and with ``camera_fdr`` < ALPHA."""
+    rows = []
+    for modality in ENRICHMENT_MODALITIES:
+        for contrast in CONTRASTS:
+            table = tables.read_tsv(run_dir / "results" / "enrichment" / modality / f"{contrast}.prerank.tsv")
+            fdr = pd.to_numeric(table["fdr"], errors="coerce")
+            camera = pd.to_numeric(table["camera_fdr"], errors="coerce")
+            rows.append({"table": f"{modality}/{contrast}", "gene_sets": len(table),
+                         "fdr_lt_05": int((fdr < ALPHA).sum()), "camera_fdr_lt_05": int((camera < ALPHA).sum())})
+    return pd.DataFrame(rows)
+
+
+def model_performance(run_dir: Path) -> pd.DataFrame:
+    """Every model's out-of-fold primary metric and its permutation p-value, one row per endpoint x model."""
+    parts = []
+    for endpoint in ENDPOINTS:
+        table = tables.read_tsv(run_dir / "results" / "models" / endpoint / "performance.tsv")
+        table = table[table["metric"] == PRIMARY_METRIC[task_of(endpoint)]]
+        parts.append(pd.DataFrame({
+            "endpoint": endpoint, "model": table["model"], "metric": table["metric"],
+            "estimate": pd.to_numeric(table["estimate"], errors="coerce"),
+            "permutation_p": pd.to_numeric(table["permutation_p"], errors="coerce")}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def strong_candidates(run_dir: Path) -> int:
+    """Candidates in the ``strong`` tier of ``biomarkers/ranked.tsv``."""
+    ranked = tables.read_tsv(run_dir / "results" / "biomarkers" / "ranked.tsv")
+    return int((ranked["tier"] == "strong").sum())
+
+
+def summarise_enrichment(calls: pd.DataFrame) -> str:
+    """The calls per table, then whether any table has a call by each FDR."""
+    any_fdr = bool((calls["fdr_lt_05"] > 0).any())
+    any_camera = bool((calls["camera_fdr_lt_05"] > 0).any())
+    return (calls.to_string(index=False)
+            + f"\n  any table with fdr < 0.05: {'yes' if any_fdr else 'no'}; "
+            f"with camera_fdr < 0.05: {'yes' if any_camera else 'no'}")
+
+
+def summarise_metrics(performance: pd.DataFrame) -> str:
+    """Primary metric per model (rows) and endpoint (columns), with the mean over models."""
+    wide = performance.pivot(index="model", columns="endpoint", values="estimate").reindex(columns=ENDPOINTS)
+    wide.loc["mean over models"] = wide.mean()
+    evaluated = performance["estimate"].notna()
+    return (wide.round(3).to_string()
+            + f"\n  mean over all {int(evaluated.sum())} evaluated models: {performance['estimate'].mean():.3f}"
+            + (f" ({int((~evaluated).sum())} not evaluated)" if (~evaluated).any() else ""))
+
+
+def summarise_permutation_p(p_values: pd.Series) -> str:
+    """Mean, fraction < 0.05 and a KS test against the uniform of the finite permutation p-values."""
+    p = p_values.dropna().to_numpy(dtype=np.float64)
+    if p.size == 0:
+        return "no permutation p-values"
+    test = kstest(p, "uniform")
+    return (f"{p.size} p-values: mean {p.mean():.3f}, fraction < 0.05 {np.mean(p < ALPHA):.3f} "
+            f"({int((p < ALPHA).sum())}), min {p.min():.3f}; KS vs uniform D = {test.statistic:.3f}, "
+            f"p = {test.pvalue:.3g}")
+
+
+def print_seed_summary(seed: int, calls: pd.DataFrame, performance: pd.DataFrame, strong: int) -> None:
+    print(f"\n=== seed {seed}")
+    print("gene sets called (prerank):")
+    print(summarise_enrichment(calls))
+    print("out-of-fold primary metric (C-index for pfs/os, AUC for responder/clinical_benefit):")
+    print(summarise_metrics(performance))
+    print("permutation p-values of the primary metric: " + summarise_permutation_p(performance["permutation_p"]))
+    print(f"candidates in the strong tier: {strong}")
+
+
+def print_pooled_summary(results: dict[int, dict]) -> None:
+    seeds = sorted(results)
+    print(f"\n=== pooled over seeds {', '.join(map(str, seeds))}")
+    calls = pd.concat([results[s]["calls"].assign(seed=s) for s in seeds], ignore_index=True)
+    per_table = calls.groupby("table", sort=False)[["gene_sets", "fdr_lt_05", "camera_fdr_lt_05"]].sum()
+    print("gene sets called, summed over seeds:")
+    print(per_table.to_string())
+    seeds_any_fdr = calls.groupby("seed")["fdr_lt_05"].sum().gt(0).sum()
+    seeds_any_camera = calls.groupby("seed")["camera_fdr_lt_05"].sum().gt(0).sum()
+    print(f"  seeds with a call in any table: fdr {seeds_any_fdr}/{len(seeds)}, "
+          f"camera_fdr {seeds_any_camera}/{len(seeds)}")
+    performance = pd.concat([results[s]["performance"].assign(seed=s) for s in seeds], ignore_index=True)
+    by_endpoint = performance.groupby("endpoint")["estimate"].agg(["mean", "std", "min", "max", "count"])
+    print("out-of-fold primary metric over models and seeds, per endpoint:")
+    print(by_endpoint.reindex(ENDPOINTS).round(3).to_string())
+    print(f"  mean over all models and seeds: {performance['estimate'].mean():.3f}")
+    print("permutation p-values of the primary metric: " + summarise_permutation_p(performance["permutation_p"]))
+    strong = [results[s]["strong"] for s in seeds]
+    print(f"candidates in the strong tier: {sum(strong)} in total ({', '.join(map(str, strong))} per seed)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="null_cohorts_"))).resolve()
+    print(f"working in {workdir}")
+    results, failed = {}, []
+    for seed in args.seeds:
+        run_dir = workdir / f"seed_{seed}"
+        inputs = run_dir / "inputs"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        print(f"seed {seed}:")
+        start = time.monotonic()
+        generate_null_cohort(inputs, seed, args.patients, args.genes, args.proteins)
+        configfile = write_null_config(run_dir, inputs, seed, args.permutations)
+        if not run_workflow(run_dir, configfile, args.cores):
+            failed.append(seed)
+            continue
+        print(f"  done in {(time.monotonic() - start) / 60:.1f} min")
+        results[seed] = {"calls": enrichment_calls(run_dir), "performance": model_performance(run_dir),
+                         "strong": strong_candidates(run_dir)}
+    pd.set_option("display.width", 160)
+    for seed, figures in results.items():
+        print_seed_summary(seed, figures["calls"], figures["performance"], figures["strong"])
+    if results:
+        print_pooled_summary(results)
+    if failed:
+        print(f"\nworkflow failed for seeds {', '.join(map(str, failed))}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
