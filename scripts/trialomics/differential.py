@@ -25,6 +25,8 @@ import pandas as pd
 from scipy import stats
 from scipy.stats.contingency import odds_ratio as contingency_odds_ratio
 
+from .multitest import benjamini_hochberg
+
 LOGGER = logging.getLogger(__name__)
 
 # What the ``effect`` column holds in each modality's table.
@@ -94,21 +96,6 @@ def group_contrasts_by_design(contrasts: Sequence[Contrast]) -> dict[str, list[s
     for contrast in contrasts:
         designs.setdefault(design_key(contrast), []).append(contrast.id)
     return {ids[0]: ids for ids in designs.values()}
-
-
-def benjamini_hochberg(pvalues) -> np.ndarray:
-    """Benjamini–Hochberg adjusted p-values; NaN p-values stay NaN and are not counted."""
-    p = np.asarray(pvalues, dtype=float)
-    adjusted = np.full(p.shape, np.nan)
-    tested = np.flatnonzero(~np.isnan(p))
-    m = tested.size
-    if m == 0:
-        return adjusted
-    order = tested[np.argsort(p[tested], kind="mergesort")]
-    scaled = p[order] * m / np.arange(1, m + 1)
-    # Step-up: each adjusted value is the smallest scaled value at its rank or beyond.
-    adjusted[order] = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
-    return adjusted
 
 
 def family_label(modality: str, contrast_id: str, note: str = "") -> str:

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .differential import Contrast, benjamini_hochberg, design_frame, design_matrix
+from .differential import Contrast, design_frame, design_matrix
+from .multitest import benjamini_hochberg
 from .errors import InputProblem
 
 LOGGER = logging.getLogger(__name__)

@@ -48,8 +48,9 @@ from sksurv.linear_model import CoxnetSurvivalAnalysis
 from sksurv.metrics import concordance_index_ipcw
 from sksurv.util import Surv
 
+from .multitest import benjamini_hochberg
 from .seeds import derive_seed
-from .survival import (CONTINUOUS, COVARIATE, SURVIVAL_ENDPOINTS, benjamini_hochberg, endpoint_labels,
+from .survival import (CONTINUOUS, COVARIATE, SURVIVAL_ENDPOINTS, endpoint_labels,
                        feature_kinds, prefilter_mask, univariate_cox)
 
 SURVIVAL = "survival"

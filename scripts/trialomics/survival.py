@@ -31,6 +31,7 @@ from scipy.stats import chi2 as chi2_distribution
 from scipy.stats import norm
 
 from .cohort import one_sample_per_patient
+from .multitest import benjamini_hochberg
 
 SURVIVAL_ENDPOINTS = {"pfs": ("pfs_months", "pfs_event"), "os": ("os_months", "os_event")}
 BINARY_ENDPOINTS = ("responder", "clinical_benefit")
@@ -199,21 +200,6 @@ def covariate_matrix(obs: pd.DataFrame, covariates: list[str]) -> pd.DataFrame:
             column = (raw.astype(str) == level).astype(np.float64)
             design[f"{name}={level}"] = column.where(raw.notna())
     return pd.DataFrame(design, index=table.index)
-
-
-def benjamini_hochberg(pvalues) -> np.ndarray:
-    """Benjamini–Hochberg adjusted p-values; NaN stays NaN and is not counted in the family."""
-    p = np.asarray(pvalues, dtype=np.float64)
-    out = np.full(p.shape, np.nan)
-    finite = np.flatnonzero(~np.isnan(p))
-    if finite.size == 0:
-        return out
-    order = finite[np.argsort(p[finite], kind="stable")]
-    m = finite.size
-    scaled = p[order] * m / np.arange(1, m + 1)
-    adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
 
 
 def _cox_one_feature(frame: pd.DataFrame, feature_column: str) -> dict:
