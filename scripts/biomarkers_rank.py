@@ -2,7 +2,8 @@
 import anndata as ad
 
 from trialomics import runlog, tables
-from trialomics.ranking import gather_evidence, genes_from_var, rank_candidates
+from trialomics.ranking import add_signals, correlated_signals, gather_evidence, genes_from_var, rank_candidates
+from trialomics.survival import baseline_matrix
 
 log = runlog.start(snakemake)
 params = snakemake.params
@@ -27,9 +28,16 @@ evidence = gather_evidence(
 ranked = rank_candidates(evidence, strong_q=params.strong_q, supported_q=params.supported_q,
                          stability_threshold=params.stability_threshold,
                          supported_stability=params.supported_stability, model_p=params.model_p)
+values = {block: baseline_matrix(ad.read_h5ad(path), block) for block, path in zip(params.blocks, inputs.blocks)}
+ranked = add_signals(ranked, correlated_signals(ranked, values, threshold=params.signal_correlation,
+                                                window=params.signal_window))
 counts = ranked["tier"].value_counts()
 log.info("%d candidates: %d strong, %d supported, %d exploratory", len(ranked), counts.get("strong", 0),
          counts.get("supported", 0), counts.get("exploratory", 0))
 for row in ranked.head(10).itertuples():
-    log.info("#%d %s %s (%s): score %.2f, %s", row.rank, row.modality, row.feature, row.gene, row.score, row.tier)
+    log.info("#%d %s %s (%s): score %.2f, %s, signal %d (%s)", row.rank, row.modality, row.feature, row.gene,
+             row.score, row.tier, row.signal_rank, row.signal)
+leads = ranked[ranked["signal_rank"].notna()].drop_duplicates("signal")
+log.info("%d independent signals among the top %d candidates (|rho| >= %.2f)", len(leads), params.signal_window,
+         params.signal_correlation)
 tables.write_tsv(ranked, snakemake.output.ranked)

@@ -136,3 +136,77 @@ def test_copy_number_events_are_merged_per_gene_with_a_signed_effect():
     # The loss is the stronger MTAP event: lost more often in the target group = lower copy number.
     assert merged.loc["MTAP", "effect"] == -2.0 and merged.loc["MTAP", "pvalue"] == "0.01"
     assert merged.loc["ERBB2", "effect"] == 1.5
+
+
+def signal_fixture():
+    """Six ranked candidates over 10 patients: an immune programme measured three times (rna CXCL9,
+    proteins CXCL9, rna GZMB = its negative), an unrelated gene, a mutation carried by 3 patients and
+    a pathway score without values."""
+    patients = [f"P{i:02d}" for i in range(10)]
+    immune = np.array([0.1, 1.2, -0.4, 2.0, 0.7, -1.5, 0.3, 1.1, -0.9, 0.0])
+    other = np.array([1.0, -1.0, 0.5, 0.2, -0.3, 0.8, -1.2, 0.4, 0.9, -0.6])
+    rna = pd.DataFrame({"CXCL9": immune, "GZMB": -immune * 2 + 0.01 * other, "ACTB": other}, index=patients)
+    proteins = pd.DataFrame({"CXCL9": immune ** 3}, index=patients)  # monotone: Spearman rho = 1
+    kras = np.zeros(10)
+    kras[[0, 6, 9]] = 1  # carriers with middling immune values: |rho| with the programme is small
+    mutations = pd.DataFrame({"KRAS": kras}, index=patients)
+    ranked = pd.DataFrame({"rank": range(1, 7),
+                           "modality": ["proteins", "rna", "mutations", "pathways", "rna", "rna"],
+                           "feature": ["CXCL9", "ACTB", "KRAS", "IFNG_SET", "CXCL9", "GZMB"],
+                           "tier": ["strong", "exploratory", "supported", "supported", "supported", "exploratory"],
+                           "rra_p": [0.01] * 6})
+    return ranked, {"rna": rna, "proteins": proteins, "mutations": mutations}
+
+
+def test_correlated_signals_groups_a_programme_under_its_best_ranked_lead():
+    ranked, values = signal_fixture()
+    signals = ranking.correlated_signals(ranked, values, threshold=0.7, window=6, min_patients=5)
+    assert signals["signal"].tolist() == ["proteins:CXCL9", "rna:ACTB", "mutations:KRAS", "pathways:IFNG_SET",
+                                          "proteins:CXCL9", "proteins:CXCL9"]
+    assert signals["signal_rank"].tolist() == [1, 2, 3, 4, 1, 1]
+    assert signals["signal_size"].tolist() == [3, 1, 1, 1, 3, 3]
+    rho = values["mutations"]["KRAS"].rank().corr(values["proteins"]["CXCL9"].rank())
+    assert abs(rho) < 0.3
+
+
+def test_correlated_signals_lets_a_lower_ranked_correlated_alteration_join_the_lead():
+    ranked, values = signal_fixture()
+    kras = np.zeros(10)
+    kras[[2, 5, 8]] = 1  # the three patients with the lowest immune values: rho = -0.80 with CXCL9
+    values = {**values, "mutations": pd.DataFrame({"KRAS": kras}, index=values["rna"].index)}
+    signals = ranking.correlated_signals(ranked, values, threshold=0.7, window=6, min_patients=5)
+    assert signals.loc[2, "signal"] == "proteins:CXCL9"
+    assert signals["signal_rank"].tolist() == [1, 2, 1, 3, 1, 1]
+
+
+def test_correlated_signals_leaves_candidates_beyond_the_window_ungrouped():
+    ranked, values = signal_fixture()
+    signals = ranking.correlated_signals(ranked, values, threshold=0.7, window=2, min_patients=5)
+    assert signals["signal"].tolist() == ["proteins:CXCL9", "rna:ACTB", "", "", "", ""]
+    assert signals["signal_rank"].iloc[:2].tolist() == [1, 2]
+    assert signals["signal_rank"].iloc[2:].isna().all()
+
+
+def test_correlated_signals_needs_enough_shared_patients():
+    ranked, values = signal_fixture()
+    values = {**values, "rna": values["rna"].iloc[:4]}  # rna measured in 4 patients only
+    signals = ranking.correlated_signals(ranked, values, threshold=0.7, window=6, min_patients=5)
+    assert signals.loc[4, "signal"] == "rna:CXCL9"  # too few shared patients to join proteins:CXCL9
+
+
+def test_add_signals_places_the_columns_after_rra_p_and_recovery_scores_signal_leads():
+    ranked, values = signal_fixture()
+    table = ranking.add_signals(ranked, ranking.correlated_signals(ranked, values, window=6, min_patients=5))
+    assert list(table.columns) == ["rank", "modality", "feature", "tier", "rra_p", "signal", "signal_rank",
+                                   "signal_size"]
+    truth = pd.DataFrame({"modality": ["rna", "proteins", "mutations", "copy_number"],
+                          "feature": ["CXCL9", "CXCL9", "KRAS", "CDKN2A"],
+                          "programme": ["ifng", "ifng", "kras", "cdkn2a"]})
+    summary, per_feature = ranking.recovery_against_truth(table, truth, k=3)
+    values = summary.set_index("metric")["value"]
+    # Top 3 signals: proteins:CXCL9 (planted), rna:ACTB, mutations:KRAS (planted); programmes ifng and
+    # kras lead one of them, cdkn2a does not.
+    assert values["signal_precision_at_k"] == pytest.approx(2 / 3)
+    assert values["programmes_leading_signals"] == pytest.approx(2 / 3)
+    assert per_feature.set_index("modality").loc["rna", "signal"] == "proteins:CXCL9"
+    assert per_feature.set_index("modality").loc["rna", "signal_rank"] == 1

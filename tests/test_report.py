@@ -110,7 +110,8 @@ def full_inputs() -> SummaryInputs:
     ranked = pd.DataFrame({
         "rank": ["1", "2"], "modality": ["rna", "proteins"], "feature": ["CXCL9", "CXCL10"],
         "gene": ["CXCL9", "CXCL10"], "score": ["3.2", "2.9"], "tier": ["strong", "exploratory"],
-        "rra_p": ["0.0004", "0.9"], "diff_responder_effect": ["1.6", ""], "diff_responder_pvalue": ["0.0003", ""],
+        "rra_p": ["0.0004", "0.9"], "signal": ["rna:CXCL9", "rna:CXCL9"], "signal_rank": ["1", "1"],
+        "signal_size": ["2", "2"], "diff_responder_effect": ["1.6", ""], "diff_responder_pvalue": ["0.0003", ""],
         "diff_responder_padj": ["0.012", ""], "cox_pfs_hr": ["0.5", ""], "cox_pfs_pvalue": ["0.01", ""],
         "cox_pfs_padj": ["0.2", ""], "stability_pfs": ["0.2", ""], "stability_pfs_model": ["rna", ""],
         "stability_pfs_sign": ["-1.0", ""], "model_pfs_permutation_p": ["0.0099", ""],
@@ -130,6 +131,9 @@ def full_inputs() -> SummaryInputs:
         performance={"pfs": Table("models/pfs/performance.tsv", performance)},
         stability={"pfs": Table("models/pfs/stability.tsv", stability)},
         ranked=Table("biomarkers/ranked.tsv", ranked),
+        recovery=Table("biomarkers/recovery.tsv", pd.DataFrame({
+            "metric": ["precision_at_k", "recall_at_k", "programmes_leading_signals", "n_truth"],
+            "k": ["10", "10", "10", "10"], "value": ["0.9", "0.47368421052631576", "0.75", "19.0"]})),
         cards={1: Figure("biomarkers/cards/001_rna_CXCL9.png", PNG)},
         provenance=provenance())
 
@@ -293,9 +297,19 @@ def test_biomarker_table_shows_the_strongest_screen_and_stability():
     cells = cells_of(parsed, "biomarkers-table")
     first_row = cells[:len(cells) // 2]
     texts = [text for attrs, text in first_row]
-    assert texts[7:9] == ["1.2e-02 responder", "0.200 pfs"]
-    assert first_row[7][0]["data-value"] == "diff_responder_padj=0.012"
-    assert [text for attrs, text in cells[len(cells) // 2:]][7:9] == ["", ""]
+    assert texts[7:9] == ["1", "rna:CXCL9"]  # signal rank and lead
+    assert texts[9:11] == ["1.2e-02 responder", "0.200 pfs"]
+    assert first_row[9][0]["data-value"] == "diff_responder_padj=0.012"
+    assert [text for attrs, text in cells[len(cells) // 2:]][9:11] == ["", ""]
+
+
+def test_recovery_of_planted_biomarkers_is_shown_with_readable_labels():
+    parsed = parse(report.build_summary_page(full_inputs()))
+    texts = [text for attrs, text in cells_of(parsed, "recovery-table")]
+    assert texts == ["planted among the top 10 candidates", "0.900",
+                     "planted features in the top 10 (of all planted)", "0.474",
+                     "planted programmes leading one of the top 10 signals", "0.750"]  # n_truth is not a fraction
+    assert "../biomarkers/recovery.tsv" in parsed.links
 
 
 def test_supporting_outputs_name_the_rule_outputs_in_evidence_order():
@@ -404,6 +418,7 @@ def test_outputs_are_classified_by_their_contract_paths():
     assert classify("models/pfs/plots/stability.png") is None
     assert classify("models/responder/stability.tsv") is None  # not a configured endpoint
     assert classify("biomarkers/ranked.tsv") == ("ranked", None)
+    assert classify("biomarkers/recovery.tsv") == ("recovery", None)
     assert classify("biomarkers/cards/012_rna_CXCL9.png") == ("cards", 12)
     assert classify("biomarkers/cards/rank_3.png") == ("cards", 3)
     assert classify("biomarkers/cards") == ("cards", None)

@@ -157,6 +157,23 @@ def test_planted_biomarkers_lead_the_ranking(demo_run):
     assert recovery.loc["precision_at_k", "value"] == pytest.approx(len(hits) / 10)
 
 
+def test_correlated_planted_features_form_one_signal_and_other_programmes_lead_their_own(demo_run):
+    ranked = pd.read_csv(demo_run / "results/biomarkers/ranked.tsv", sep="\t", dtype=str, keep_default_na=False)
+    truth = pd.read_csv(DEMO / "truth.tsv", sep="\t")
+    signal_of = dict(zip(zip(ranked["modality"], ranked["feature"]), ranked["signal"]))
+    immune = truth[truth["programme"] == "ifng_tcell_inflamed"]
+    immune_signals = pd.Series([signal_of[p] for p in zip(immune["modality"], immune["feature"])]).value_counts()
+    # The immune programme (12 transcripts, 2 proteins) is one signal, led by the top candidate.
+    assert immune_signals.index[0] == f"{ranked.loc[0, 'modality']}:{ranked.loc[0, 'feature']}"
+    assert immune_signals.iloc[0] >= 10, immune_signals
+    assert ranked.loc[0, "signal_rank"] == "1"
+    recovery = pd.read_csv(demo_run / "results/biomarkers/recovery.tsv", sep="\t").set_index("metric")
+    # Besides the immune programme, at least one of KRAS, TMB and the 9p21 deletion leads a top-10 signal.
+    assert recovery.loc["programmes_leading_signals", "value"] >= 0.5
+    features = pd.read_csv(demo_run / "results/biomarkers/recovery_features.tsv", sep="\t")
+    assert {"signal", "signal_rank"} <= set(features.columns)
+
+
 def test_models_report_out_of_fold_performance_with_intervals(demo_run):
     for endpoint in ("pfs", "os", "responder", "clinical_benefit"):
         performance = pd.read_csv(demo_run / f"results/models/{endpoint}/performance.tsv", sep="\t")

@@ -140,6 +140,7 @@ class SummaryInputs:
     stability: dict[str, Table] = field(default_factory=dict)
     model_figures: dict[str, list[Figure]] = field(default_factory=dict)
     ranked: Table | None = None
+    recovery: Table | None = None
     cards: dict[int, Figure] = field(default_factory=dict)
     provenance: Provenance | None = None
 
@@ -171,7 +172,7 @@ PAGE_FIGURES = {"qc": ("pca_by_response",), "differential": ("volcano",), "enric
                 "models": ("performance",)}
 
 # SummaryInputs fields holding one table, a dict of tables or figures, or a list of figures.
-SINGLE_SLOTS = {"coverage", "labels", "efficacy", "adverse_events", "ranked"}
+SINGLE_SLOTS = {"coverage", "labels", "efficacy", "adverse_events", "ranked", "recovery"}
 LIST_SLOTS = {"clinical_figures"}
 
 
@@ -221,6 +222,8 @@ def classify_output(path: str, modalities, contrasts, endpoints) -> tuple[str, o
         return None
     if path == "biomarkers/ranked.tsv":
         return "ranked", None
+    if path == "biomarkers/recovery.tsv":
+        return "recovery", None
     if stage == "biomarkers" and len(parts) == 3 and parts[1] == "cards" and is_png:
         rank = _card_rank(name)
         return ("cards", rank) if rank is not None else None
@@ -855,7 +858,13 @@ def supporting_outputs(candidate: pd.Series, inputs: SummaryInputs) -> list[str]
     return paths
 
 
-BIOMARKER_HEADLINE = ("rank", "modality", "feature", "gene", "tier", "score", "rra_p")
+BIOMARKER_HEADLINE = ("rank", "modality", "feature", "gene", "tier", "score", "rra_p", "signal_rank", "signal")
+
+RECOVERY_LABELS = {"precision_at_k": "planted among the top {k} candidates",
+                   "recall_at_k": "planted features in the top {k} (of all planted)",
+                   "programmes_recovered": "planted programmes with a feature in the top {k}",
+                   "signal_precision_at_k": "top {k} independent signals led by a planted feature",
+                   "programmes_leading_signals": "planted programmes leading one of the top {k} signals"}
 
 
 def biomarkers_section(inputs: SummaryInputs, top: int = 50) -> str:
@@ -891,6 +900,12 @@ def biomarkers_section(inputs: SummaryInputs, top: int = 50) -> str:
              "candidate's card, the last column opens the list of rule outputs holding its evidence.</p>",
              render_table("biomarkers-table", names, rows, caption="Ranked candidate biomarkers"),
              _sources([inputs.ranked.path])]
+    if "signal_rank" in frame:
+        parts.insert(1, "<p>Candidates whose baseline values correlate with a higher-ranked one join its "
+                        "independent signal (signal = its lead, signal_rank = the order of the leads), so a "
+                        "programme measured many times is read as one finding.</p>")
+    if inputs.recovery is not None:
+        parts.append(recovery_html(inputs.recovery))
     cards = []
     by_rank = {_rank_of(candidate.get("rank")): candidate for _, candidate in frame.iterrows()}
     for rank in sorted(inputs.cards):
@@ -911,6 +926,21 @@ def biomarkers_section(inputs: SummaryInputs, top: int = 50) -> str:
     if cards:
         parts.append(f'<h3 id="cards">Candidate cards</h3>{"".join(cards)}')
     return "\n".join(parts)
+
+
+def recovery_html(recovery: Table) -> str:
+    """The recovery of the planted biomarkers of a simulated cohort (``biomarkers/recovery.tsv``)."""
+    frame = recovery.frame
+    rows = []
+    for metric, k, value in zip(frame["metric"], frame["k"], frame["value"]):
+        if str(metric) in RECOVERY_LABELS:
+            label = RECOVERY_LABELS[str(metric)].format(k=k)
+            number = _as_float(_text_of(value))
+            rows.append([Cell(label), Cell(style.format_display_number(number), full=_text_of(value), sort=number)])
+    return ('<h3 id="recovery">Recovery of the planted biomarkers</h3><p>This cohort is simulated with a table '
+            "of planted biomarkers (ranking.truth): the fractions below score the ranking against it.</p>"
+            + render_table("recovery-table", ["measure", "fraction"], rows, caption="Recovery of planted biomarkers")
+            + _sources([recovery.path]))
 
 
 def _evidence_cell(paths: list[str]) -> Cell:

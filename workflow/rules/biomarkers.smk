@@ -22,6 +22,7 @@ rule biomarkers_rank:
         performance=[f"results/models/{e}/performance.tsv" for e in ENDPOINTS],
         enrichment=[f"results/enrichment/{m}/{c}.prerank.tsv" for m, c in BIOMARKER_ENRICHMENT_KEYS],
         adatas=[f"results/{m}/normalised.h5ad" for m in MODALITIES],
+        blocks=[f"results/{b}/normalised.h5ad" for b in SURVIVAL_BLOCKS],
     output:
         ranked=report("results/biomarkers/ranked.tsv", caption="../report/biomarkers/ranked.rst",
                       category="Biomarkers", subcategory="ranked candidates"),
@@ -32,6 +33,9 @@ rule biomarkers_rank:
         model_endpoints=ENDPOINTS,
         enrichment_keys=BIOMARKER_ENRICHMENT_KEYS,
         gene_modalities=MODALITIES,
+        blocks=SURVIVAL_BLOCKS,
+        signal_correlation=config["ranking"]["signal_correlation"],
+        signal_window=config["ranking"]["signal_window"],
         enrichment_fdr=config["ranking"]["enrichment_fdr"],
         concordance_p=config["ranking"]["concordance_p"],
         strong_q=config["ranking"]["strong_q"],
