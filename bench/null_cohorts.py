@@ -1,7 +1,7 @@
 """Calibration of the whole workflow on null demo cohorts: what does it call when there is nothing to find?
 
     .venv/bin/python bench/null_cohorts.py [--seeds 101 102 103] [--workdir DIR] [--cores 2]
-        [--permutations 20] [--genes 5000] [--proteins 3000] [--patients 20]
+        [--permutations 20] [--genes 5000] [--proteins 3000] [--patients 20] [--stage all|enrichment]
 
 For each seed S, ``scripts/make_demo_cohort.py --null`` writes a cohort whose outcomes are independent
 of its omics into ``DIR/seed_S/inputs`` (skipped when that folder already holds a ``samples.tsv``, so
@@ -10,14 +10,16 @@ an interrupted benchmark resumes; delete ``DIR/seed_S`` to regenerate). The work
 resampling (``--permutations`` per model, 2 repeats, 20 stability subsamples, 100 bootstraps, 200
 cut-point permutations; enrichment keeps its default permutations) and ``ranking.truth`` set to the
 null ``truth.tsv``. Only the targets read here are built: the preranked enrichment tables, the model
-performance tables and ``biomarkers/ranked.tsv``. Snakemake's output goes to ``DIR/seed_S/snakemake.log``.
+performance tables and ``biomarkers/ranked.tsv`` (``--stage enrichment``: the enrichment tables
+only, a few minutes per seed). Snakemake's output goes to ``DIR/seed_S/snakemake.log``.
 
 Printed, per seed and pooled over seeds: gene sets with ``fdr`` < 0.05 and with ``camera_fdr`` < 0.05
-in each prerank table and whether any table has one; the out-of-fold primary metric (C-index for
-pfs/os, AUC for responder/clinical_benefit) of every model and its mean over models; the primary
-metric's permutation p-values (mean, fraction < 0.05, Kolmogorov-Smirnov test against the uniform);
-the candidates in the ``strong`` tier. Nothing is asserted: the exit status is 0 unless a workflow run
-fails (then 1, after printing the tail of its log and the figures of the seeds that finished).
+in each prerank table (counts and names) and whether any table has one; unless ``--stage
+enrichment``, the out-of-fold primary metric (C-index for pfs/os, AUC for responder/clinical_benefit)
+of every model and its mean over models, the primary metric's permutation p-values (mean, fraction
+< 0.05, Kolmogorov-Smirnov test against the uniform) and the candidates in the ``strong`` tier.
+Nothing is asserted: the exit status is 0 unless a workflow run fails (then 1, after printing the
+tail of its log and the figures of the seeds that finished).
 """
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ ENRICHMENT_MODALITIES = ("rna", "proteins")
 CONTRASTS = ("responder", "clinical_benefit")
 ENDPOINTS = ("pfs", "os", "responder", "clinical_benefit")
 ALPHA = 0.05
+STAGES = ("all", "enrichment")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -60,6 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--genes", type=int, default=5000,
                         help="RNA genes per cohort (the demo has 20000; fewer keeps a run to minutes)")
     parser.add_argument("--proteins", type=int, default=3000)
+    parser.add_argument("--stage", choices=STAGES, default="all",
+                        help="all: enrichment, models and ranking; enrichment: the prerank tables only")
     return parser.parse_args(argv)
 
 
@@ -92,17 +97,19 @@ def write_null_config(run_dir: Path, inputs: Path, seed: int, permutations: int)
     return path
 
 
-def workflow_targets() -> list[str]:
+def workflow_targets(stage: str = "all") -> list[str]:
     """The result files this benchmark reads (Snakemake builds what they need and nothing else)."""
-    return ([f"results/enrichment/{m}/{c}.prerank.tsv" for m in ENRICHMENT_MODALITIES for c in CONTRASTS]
-            + [f"results/models/{e}/performance.tsv" for e in ENDPOINTS]
+    enrichment = [f"results/enrichment/{m}/{c}.prerank.tsv" for m in ENRICHMENT_MODALITIES for c in CONTRASTS]
+    if stage == "enrichment":
+        return enrichment
+    return (enrichment + [f"results/models/{e}/performance.tsv" for e in ENDPOINTS]
             + ["results/biomarkers/ranked.tsv"])
 
 
-def run_workflow(run_dir: Path, configfile: Path, cores: int) -> bool:
+def run_workflow(run_dir: Path, configfile: Path, cores: int, stage: str = "all") -> bool:
     """Run Snakemake on the targets; its output goes to ``run_dir/snakemake.log``. True on success."""
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(run_dir),
-               "--configfile", str(configfile), "--cores", str(cores), *workflow_targets()]
+               "--configfile", str(configfile), "--cores", str(cores), *workflow_targets(stage)]
     env = dict(os.environ, PYTHONHASHSEED="0")
     log = run_dir / "snakemake.log"
     with log.open("w") as handle:
@@ -114,15 +121,21 @@ def run_workflow(run_dir: Path, configfile: Path, cores: int) -> bool:
 
 
 def enrichment_calls(run_dir: Path) -> pd.DataFrame:
-    """Per prerank table: gene sets tested, with ``fdr`` < ALPHA and with ``camera_fdr`` < ALPHA."""
+    """Per prerank table: gene sets tested, with ``fdr`` < ALPHA and with ``camera_fdr`` < ALPHA
+    (counts, then the names; a camera call carries its estimated inter-gene correlation)."""
     rows = []
     for modality in ENRICHMENT_MODALITIES:
         for contrast in CONTRASTS:
             table = tables.read_tsv(run_dir / "results" / "enrichment" / modality / f"{contrast}.prerank.tsv")
             fdr = pd.to_numeric(table["fdr"], errors="coerce")
             camera = pd.to_numeric(table["camera_fdr"], errors="coerce")
+            correlation = pd.to_numeric(table["inter_gene_correlation"], errors="coerce")
+            camera_called = table[camera < ALPHA]
             rows.append({"table": f"{modality}/{contrast}", "gene_sets": len(table),
-                         "fdr_lt_05": int((fdr < ALPHA).sum()), "camera_fdr_lt_05": int((camera < ALPHA).sum())})
+                         "fdr_lt_05": int((fdr < ALPHA).sum()), "camera_fdr_lt_05": len(camera_called),
+                         "fdr_sets": ";".join(table.loc[fdr < ALPHA, "gene_set"]),
+                         "camera_sets": ";".join(f"{name} (rho {rho:.2f})" for name, rho in
+                                                 zip(camera_called["gene_set"], correlation[camera < ALPHA]))})
     return pd.DataFrame(rows)
 
 
@@ -175,10 +188,13 @@ def summarise_permutation_p(p_values: pd.Series) -> str:
             f"p = {test.pvalue:.3g}")
 
 
-def print_seed_summary(seed: int, calls: pd.DataFrame, performance: pd.DataFrame, strong: int) -> None:
+def print_seed_summary(seed: int, calls: pd.DataFrame, performance: pd.DataFrame | None,
+                       strong: int | None) -> None:
     print(f"\n=== seed {seed}")
     print("gene sets called (prerank):")
     print(summarise_enrichment(calls))
+    if performance is None:
+        return
     print("out-of-fold primary metric (C-index for pfs/os, AUC for responder/clinical_benefit):")
     print(summarise_metrics(performance))
     print("permutation p-values of the primary metric: " + summarise_permutation_p(performance["permutation_p"]))
@@ -196,6 +212,8 @@ def print_pooled_summary(results: dict[int, dict]) -> None:
     seeds_any_camera = calls.groupby("seed")["camera_fdr_lt_05"].sum().gt(0).sum()
     print(f"  seeds with a call in any table: fdr {seeds_any_fdr}/{len(seeds)}, "
           f"camera_fdr {seeds_any_camera}/{len(seeds)}")
+    if any(results[s]["performance"] is None for s in seeds):
+        return
     performance = pd.concat([results[s]["performance"].assign(seed=s) for s in seeds], ignore_index=True)
     by_endpoint = performance.groupby("endpoint")["estimate"].agg(["mean", "std", "min", "max", "count"])
     print("out-of-fold primary metric over models and seeds, per endpoint:")
@@ -219,13 +237,16 @@ def main(argv: list[str] | None = None) -> int:
         start = time.monotonic()
         generate_null_cohort(inputs, seed, args.patients, args.genes, args.proteins)
         configfile = write_null_config(run_dir, inputs, seed, args.permutations)
-        if not run_workflow(run_dir, configfile, args.cores):
+        if not run_workflow(run_dir, configfile, args.cores, args.stage):
             failed.append(seed)
             continue
         print(f"  done in {(time.monotonic() - start) / 60:.1f} min")
-        results[seed] = {"calls": enrichment_calls(run_dir), "performance": model_performance(run_dir),
-                         "strong": strong_candidates(run_dir)}
+        whole = args.stage == "all"
+        results[seed] = {"calls": enrichment_calls(run_dir),
+                         "performance": model_performance(run_dir) if whole else None,
+                         "strong": strong_candidates(run_dir) if whole else None}
     pd.set_option("display.width", 160)
+    pd.set_option("display.max_colwidth", None)
     for seed, figures in results.items():
         print_seed_summary(seed, figures["calls"], figures["performance"], figures["strong"])
     if results:

@@ -23,5 +23,7 @@ for _, candidate in ranked.head(params.top).iterrows():
     feature = candidate["feature"]
     kind = feature_kinds(values[[feature]]).iloc[0]
     name = model_plots.card_filename(candidate["rank"], candidate["modality"], feature)
-    style.save_figure(model_plots.biomarker_card(candidate, values[feature], kind, obs), out / name)
+    # The PNG is the report's copy (the report lists *.png), the SVG beside it the publication copy.
+    style.save_figure(model_plots.biomarker_card(candidate, values[feature], kind, obs), out / name,
+                      (out / name).with_suffix(".svg"))
     log.info("card %s", name)

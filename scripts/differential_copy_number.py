@@ -24,4 +24,4 @@ log.info("%s: %d gene gains/losses (|call| >= %d) in at least %d patients tested
 tables.write_tsv(table, snakemake.output.table)
 style.save_figure(plots.plot_volcano(table, f"Copy number, {contrast.describe()}",
                                      "log odds ratio of the gain / loss", alpha=alpha),
-                  snakemake.output.volcano)
+                  snakemake.output.volcano, snakemake.output.volcano_svg)

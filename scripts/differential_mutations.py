@@ -25,7 +25,7 @@ tables.write_tsv(tmb, snakemake.output.tmb)
 
 title = f"Mutations, {contrast.describe()}"
 style.save_figure(plots.plot_volcano(table, title, "log odds ratio of mutation", alpha=alpha),
-                  snakemake.output.volcano)
+                  snakemake.output.volcano, snakemake.output.volcano_svg)
 samples = dx.contrast_samples(adata.obs, contrast)
 obs = adata.obs.loc[samples].copy()
 obs[contrast.variable] = dx.as_levels(obs[contrast.variable])
@@ -33,8 +33,8 @@ levels = [contrast.reference, contrast.target]
 compared = obs.index[obs[contrast.variable].isin(levels)]
 style.save_figure(plots.plot_tmb_box(obs.loc[compared], contrast.variable, levels,
                                      f"TMB, {contrast.describe()}", pvalue=float(tmb["pvalue"].iloc[0])),
-                  snakemake.output.tmb_plot)
+                  snakemake.output.tmb_plot, snakemake.output.tmb_plot_svg)
 style.save_figure(plots.plot_oncoprint(dx.feature_matrix(adata).loc[samples], obs,
                                        snakemake.params.oncoprint_genes, title, contrast.variable,
                                        levels),
-                  snakemake.output.oncoprint)
+                  snakemake.output.oncoprint, snakemake.output.oncoprint_svg)

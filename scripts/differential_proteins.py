@@ -25,4 +25,4 @@ log.info("%s: %d proteins tested (prior df %.3g), %d with padj < %g", contrast.d
 tables.write_tsv(table, snakemake.output.table)
 style.save_figure(plots.plot_volcano(table, f"Proteins, {contrast.describe()}",
                                      "difference of mean log2 abundance", alpha=alpha),
-                  snakemake.output.volcano)
+                  snakemake.output.volcano, snakemake.output.volcano_svg)

@@ -21,8 +21,8 @@ tables.write_tsv(table, snakemake.output.table)
 
 title = f"RNA, {contrast.describe()}"
 style.save_figure(plots.plot_volcano(table, title, "log2 fold change (MLE)", alpha=alpha),
-                  snakemake.output.volcano)
-style.save_figure(plots.plot_ma(table, title, alpha=alpha), snakemake.output.ma)
+                  snakemake.output.volcano, snakemake.output.volcano_svg)
+style.save_figure(plots.plot_ma(table, title, alpha=alpha), snakemake.output.ma, snakemake.output.ma_svg)
 
 # VST values (X of the RNA AnnData) of the contrast's samples, annotated with response.
 adata = dx.baseline_patient_samples(ad.read_h5ad(snakemake.input.adata),
@@ -36,4 +36,4 @@ style.save_figure(
     plots.plot_top_heatmap(dx.feature_matrix(adata).loc[samples], features, obs, contrast.variable,
                            [contrast.reference, contrast.target],
                            f"Top {len(features)} genes (VST z-scores), {contrast.describe()}"),
-    snakemake.output.heatmap)
+    snakemake.output.heatmap, snakemake.output.heatmap_svg)

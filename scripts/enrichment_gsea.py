@@ -43,7 +43,7 @@ colour = style.MODALITY_COLOURS[modality]
 title = f"{modality}, {contrast}: preranked GSEA on the {'Wald' if modality == 'rna' else 'moderated t'} statistic"
 style.save_figure(plots.plot_enrichment_dots(prerank, title, n_sets=params.dot_sets, fdr=params.fdr,
                                              colour=colour, fdr_column="camera_fdr"),
-                  snakemake.output.dots)
+                  snakemake.output.dots, snakemake.output.dots_svg)
 curves = en.leading_set_curves(ranking, prerank, collections, n_sets=params.running_sets)
 style.save_figure(plots.plot_running_scores(curves, f"{modality}, {contrast}", colour=colour),
-                  snakemake.output.running)
+                  snakemake.output.running, snakemake.output.running_svg)

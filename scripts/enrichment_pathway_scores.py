@@ -39,4 +39,4 @@ labelled = label_samples(rna, tables.read_tsv(snakemake.input.labels),
 style.save_figure(
     plots.plot_top_heatmap(scores, list(scores.columns), labelled.obs, "bor", list(RESPONSE_ORDER),
                            "Pathway scores (ssGSEA, z-scores across samples)", annotations=()),
-    snakemake.output.heatmap)
+    snakemake.output.heatmap, snakemake.output.heatmap_svg)

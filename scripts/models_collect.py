@@ -24,5 +24,7 @@ tables.write_tsv(performance, snakemake.output.performance)
 tables.write_tsv(stability, snakemake.output.stability)
 tables.write_tsv(summary, snakemake.output.stability_summary)
 tables.write_tsv(coefficients, snakemake.output.coefficients)
-style.save_figure(model_plots.performance_plot(performance, endpoint), snakemake.output.performance_plot)
-style.save_figure(model_plots.stability_plot(stability, summary, endpoint), snakemake.output.stability_plot)
+style.save_figure(model_plots.performance_plot(performance, endpoint), snakemake.output.performance_plot,
+                  snakemake.output.performance_plot_svg)
+style.save_figure(model_plots.stability_plot(stability, summary, endpoint), snakemake.output.stability_plot,
+                  snakemake.output.stability_plot_svg)

@@ -22,9 +22,9 @@ log2_all = proteins.to_log2(values, settings["scale"])
 tables.write_tsv(proteins.protein_missingness(log2_all, settings["max_missing_fraction"]),
                  snakemake.output.missingness)
 style.save_figure(proteins.plot_missingness(log2_all, settings["max_missing_fraction"]),
-                  snakemake.output.missingness_plot)
+                  snakemake.output.missingness_plot, snakemake.output.missingness_plot_svg)
 style.save_figure(
     proteins.plot_pca_by_batch(adata.to_df(layer="imputed").T, adata.to_df().T, adata.obs["batch"]),
-    snakemake.output.batch_plot,
+    snakemake.output.batch_plot, snakemake.output.batch_plot_svg,
 )
 tables.write_h5ad(adata, snakemake.output.adata)

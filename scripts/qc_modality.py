@@ -14,6 +14,8 @@ log.info("%s: %d samples, %d flagged as outliers", snakemake.wildcards.modality,
          int((outliers["outlier"] == "yes").sum()))
 tables.write_tsv(scores.reset_index(), snakemake.output.pca)
 tables.write_tsv(outliers, snakemake.output.outliers)
-style.save_figure(qc.plot_pca(scores, adata.obs, colour_by="batch"), snakemake.output.pca_by_batch)
-style.save_figure(qc.plot_pca(scores, adata.obs, colour_by="bor"), snakemake.output.pca_by_response)
-style.save_figure(qc.plot_correlation_heatmap(qc.sample_correlation(adata), adata.obs), snakemake.output.correlation)
+out = snakemake.output
+style.save_figure(qc.plot_pca(scores, adata.obs, colour_by="batch"), out.pca_by_batch, out.pca_by_batch_svg)
+style.save_figure(qc.plot_pca(scores, adata.obs, colour_by="bor"), out.pca_by_response, out.pca_by_response_svg)
+style.save_figure(qc.plot_correlation_heatmap(qc.sample_correlation(adata), adata.obs), out.correlation,
+                  out.correlation_svg)

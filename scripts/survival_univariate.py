@@ -25,4 +25,4 @@ tables.write_tsv(km.assign(seed=params.seed), snakemake.output.km)
 outcome = endpoint_labels(obs, endpoint)
 style.save_figure(model_plots.km_grid(values, feature_kinds(values), outcome, km,
                                       f"{block}: {model_plots.ENDPOINT_TITLES[endpoint]}"),
-                  snakemake.output.km_plot)
+                  snakemake.output.km_plot, snakemake.output.km_plot_svg)

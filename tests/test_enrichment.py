@@ -261,10 +261,11 @@ def test_identical_genes_count_as_one_and_independent_genes_as_many():
     assert rows.loc["COPIES", "inter_gene_correlation"] == pytest.approx(1.0)
     assert rows.loc["COPIES", "pvalue"] > 10 * rows.loc["INDEPENDENT", "pvalue"]
     # With VIF 1 + 9 * 1 = 10, ten identical genes carry the information of one: the statistic
-    # shrinks by sqrt(10) relative to independent genes with the same mean z.
+    # shrinks by sqrt(10) relative to independent genes with the same mean z (whose VIF is
+    # floored at 1 when their estimated correlation is negative).
+    independent_vif = max(1.0, 1 + 9 * rows.loc["INDEPENDENT", "inter_gene_correlation"])
     assert rows.loc["INDEPENDENT", "t"] / rows.loc["COPIES", "t"] == pytest.approx(
-        np.sqrt((10 / 10 + 1 / 190) / (rows.loc["INDEPENDENT", "inter_gene_correlation"] * 9 / 10
-                                       + 1 / 10 + 1 / 190)), rel=1e-6)
+        np.sqrt((10 / 10 + 1 / 190) / (independent_vif / 10 + 1 / 190)), rel=1e-6)
 
 
 def test_a_co_regulated_programme_unrelated_to_the_groups_is_rarely_called():
@@ -291,6 +292,92 @@ def test_a_co_regulated_programme_unrelated_to_the_groups_is_rarely_called():
         gsea_calls += gsea.loc["PROGRAMME", "pvalue"] < 0.05
     assert camera_calls <= 0.15 * trials
     assert gsea_calls >= 0.3 * trials
+
+
+# Known answers from R limma 3.54.1 (Debian 12), computed once with:
+#
+#   library(limma)
+#   G <- 40; n <- 10; s <- 1:n; g <- 1:G
+#   group <- rep(c(0, 1), each = 5); x <- s / 10; factor <- sin(2.1 * s)
+#   y <- outer(g, s, function(g, s) sin(0.37 * g * s) + 0.5 * cos(g + s))
+#   y[1:8, ] <- y[1:8, ] + matrix(factor + group, 8, n, byrow = TRUE)
+#   y[9:14, ] <- y[9:14, ] + 2 * matrix(group, 6, n, byrow = TRUE)
+#   rownames(y) <- sprintf("g%02d", g)
+#   design <- cbind(Intercept = 1, group = group, x = x)
+#   index <- list(PROGRAMME = 1:8, SHIFTED = 9:14, OTHER = 20:31)
+#   camera(y, index, design, contrast = 2, inter.gene.cor = NA, sort = FALSE)
+#   camera(y, index, design, contrast = 2, sort = FALSE)        # inter.gene.cor = 0.01
+#   fit <- eBayes(lmFit(y, design))
+#   zscoreT(fit$t[, 2], df = fit$df.total, approx = TRUE, method = "hill")   # camera's statistic
+#
+# The tested coefficient is not the design's last column (camera moves it there), and
+# PROGRAMME's genes share a latent factor (correlation 0.56), so its estimated-correlation p-value
+# is far above the fixed-correlation one.
+CAMERA_R_Z = [
+    0.786863239148, -0.538831364527, 2.418505569366, 0.859135066295, 1.394525692745,
+    2.026292017566, 0.953007283794, -0.019655507009, 1.095700632773, 1.486667293329,
+    1.586016332488, 3.013940411931, 2.356078304011, -1.102910602942, -0.130089973362,
+    -0.451694744551, 0.750296003157, 1.219585290034, -0.342649486830, 2.185632011718,
+    -1.399719528010, -1.144700084801, 1.156186572067, 0.838100719438, 0.432374987238,
+    0.337067127368, -0.904306250468, -1.848435598913, 0.275094487144, 1.064747578328,
+    -1.471105348879, 1.090434774134, -0.940401349911, -1.531093713691, -0.757035418517,
+    -0.190722493836, 3.172841445839, 0.097297989242, -0.846042827212, -0.164708379618]
+CAMERA_R_ESTIMATED = {  # NGenes, Correlation, Direction, PValue
+    "PROGRAMME": (8, 0.5580800016889248, "up", 0.5141122577479664),
+    "SHIFTED": (6, -0.0781270808012071, "up", 0.0728116981237693),
+    "OTHER": (12, -0.0889392762018646, "down", 0.1786586281282173)}
+CAMERA_R_FIXED = {"PROGRAMME": 0.1824394016122429, "SHIFTED": 0.0456622421284601,
+                  "OTHER": 0.1579959759214497}
+
+
+def camera_example():
+    """The matrix, design and sets of the R code above (samples x genes)."""
+    s, g = np.arange(1, 11), np.arange(1, 41)
+    group = np.repeat([0.0, 1.0], 5)
+    y = np.sin(0.37 * np.outer(g, s)) + 0.5 * np.cos(g[:, None] + s[None, :])
+    y[:8] += np.sin(2.1 * s) + group
+    y[8:14] += 2 * group
+    genes = [f"g{i:02d}" for i in g]
+    values = pd.DataFrame(y.T, index=[f"S{i}" for i in s], columns=genes)
+    design = pd.DataFrame({"Intercept": 1.0, "group": group, "x": s / 10}, index=values.index)
+    sets = {"PROGRAMME": genes[0:8], "SHIFTED": genes[8:14], "OTHER": genes[19:31]}
+    return values, design, sets, pd.Series(CAMERA_R_Z, index=genes)
+
+
+def test_correlation_adjusted_test_matches_limma_camera_with_estimated_correlation():
+    values, design, sets, z = camera_example()
+    table = en.correlation_adjusted_set_test(z, en.residual_effects(values, design), sets)
+    rows = table.set_index("gene_set")
+    for name, (size, correlation, direction, pvalue) in CAMERA_R_ESTIMATED.items():
+        assert rows.loc[name, "size"] == size
+        assert rows.loc[name, "inter_gene_correlation"] == pytest.approx(correlation, abs=1e-12)
+        assert rows.loc[name, "direction"] == direction
+        # The p-values are on min(residual df, G - 2) = 7 df; on G - 2 = 38 df PROGRAMME would
+        # get 0.50 and SHIFTED 0.042.
+        assert rows.loc[name, "pvalue"] == pytest.approx(pvalue, rel=1e-9)
+    np.testing.assert_allclose(rows.loc[["PROGRAMME", "SHIFTED", "OTHER"], "fdr"],
+                               [0.514112257747966, 0.218435094371308, 0.267987942192326], rtol=1e-9)
+
+
+def test_correlation_adjusted_test_matches_limma_camera_with_fixed_correlation():
+    values, design, sets, z = camera_example()
+    table = en.correlation_adjusted_set_test(z, en.residual_effects(values, design), sets,
+                                             inter_gene_correlation=0.01)
+    rows = table.set_index("gene_set")
+    assert (rows["inter_gene_correlation"] == 0.01).all()
+    for name, pvalue in CAMERA_R_FIXED.items():
+        assert rows.loc[name, "pvalue"] == pytest.approx(pvalue, rel=1e-9)
+
+
+def test_the_workflow_moderated_t_gives_camera_statistic():
+    """limma's moderated t (inmoose) as exact z-scores equals camera's Hill approximation here."""
+    from trialomics.differential import moderated_t_test
+
+    values, design, _, z = camera_example()
+    tested = moderated_t_test(values, design, "group")
+    assert tested["df_prior"].iloc[0] == pytest.approx(6.18468529009141, rel=1e-6)
+    ours = en.z_scores(tested.rename_axis("feature").reset_index())
+    np.testing.assert_allclose(ours[z.index], z, atol=1e-7)
 
 
 def test_z_scores_keep_the_sign_and_the_p_value():

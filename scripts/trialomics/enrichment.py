@@ -182,18 +182,32 @@ def contrast_residual_effects(values: pd.DataFrame, obs: pd.DataFrame,
 def correlation_adjusted_set_test(z: pd.Series, residuals: pd.DataFrame,
                                   gene_sets: Mapping[str, Iterable[str]],
                                   gene_of: Mapping[str, str] | None = None, min_size: int = 3,
-                                  max_size: int = 500) -> pd.DataFrame:
+                                  max_size: int = 500,
+                                  inter_gene_correlation: float | None = None) -> pd.DataFrame:
     """Competitive gene-set test allowing for inter-gene correlation (CAMERA, Wu & Smyth 2012).
 
-    ``z`` holds one z-statistic per feature (the differential statistic turned into a normal
-    score), ``residuals`` the standardised residual effects of the same features
-    (:func:`residual_effects`). For a set of ``m`` features the variance of its mean statistic is
-    inflated by ``VIF = 1 + (m - 1) * rho``, with ``rho`` the set's mean inter-gene correlation
-    estimated from the residuals (floored at 0), so that a programme of co-regulated genes that happens to move
-    with the groups is not mistaken for m independent signals (which gene permutation assumes).
-    Two-sided t-test of the set's mean against the other features on ``G - 2`` df; ``fdr`` is
-    Benjamini–Hochberg over the sets tested. Columns: gene_set, size, inter_gene_correlation,
-    mean_z, t, pvalue, fdr.
+    The definitions are those of limma's ``camera`` (checked against limma 3.54 by
+    ``bench/camera_vs_r.py``). ``z`` holds one normal score per feature (the differential
+    statistic turned into a z-score, :func:`z_scores`), ``residuals`` the ``d = n - p`` standardised
+    residual effects of the same features (:func:`residual_effects`). Of the ``G`` features with
+    both, a set has ``m``; with ``U`` its residual effects,
+
+    - ``rho = (VIF - 1) / (m - 1)``, ``VIF = m * mean over the d rows of (mean of U over the set)^2``
+      (the set's mean inter-gene correlation), unless ``inter_gene_correlation`` fixes ``rho``
+      (then ``VIF = 1 + (m - 1) * rho``; limma's default is 0.01);
+    - ``VIF`` is floored at 1 (limma's ``allow.neg.cor = FALSE``): a negative mean correlation
+      estimated from ~20 samples is noise and would make the test anti-conservative;
+    - ``delta = G / (G - m) * (mean z in set - mean z overall)``, the set's mean minus the others';
+      ``s2 = ((G - 1) var(z) - delta^2 m (G - m) / G) / (G - 2)``, the pooled variance;
+      ``t = delta / sqrt(s2 (VIF / m + 1 / (G - m)))``;
+    - ``t`` is referred to a t distribution on ``min(d, G - 2)`` df when ``rho`` is estimated
+      (the VIF is itself estimated from only ``d`` residual rows) and on ``G - 2`` df when it is
+      fixed; ``pvalue`` is two-sided, ``direction`` the sign of ``t`` (``up``: higher in target).
+
+    A programme of co-regulated genes that happens to move with the groups is thus not mistaken
+    for m independent signals (which gene permutation assumes). ``fdr`` is Benjamini–Hochberg over
+    the sets tested. Columns: gene_set, size, inter_gene_correlation (the estimate before the
+    floor, as limma reports it, or the fixed value), mean_z, t, direction, pvalue, fdr.
     """
     features = [f for f in z.index if f in residuals.columns and np.isfinite(z[f])
                 and np.isfinite(residuals[f]).all()]
@@ -204,6 +218,8 @@ def correlation_adjusted_set_test(z: pd.Series, residuals: pd.DataFrame,
     for i, gene in enumerate(genes):
         positions.setdefault(gene, []).append(i)
     total = len(features)
+    estimated = inter_gene_correlation is None
+    df = min(units.shape[0], total - 2) if estimated else total - 2
     mean_all, var_all = stat.mean(), stat.var(ddof=1)
     rows = []
     for name, members in gene_sets.items():
@@ -211,24 +227,34 @@ def correlation_adjusted_set_test(z: pd.Series, residuals: pd.DataFrame,
         m = len(index)
         if not min_size <= m <= max_size or m >= total - 1:
             continue
-        # rho is floored at 0: a negative mean correlation estimated from ~20 samples is noise, and
-        # letting VIF fall below 1 made the test anti-conservative on null cohorts.
-        vif = max(1.0, m * float(np.mean(units[:, index].mean(axis=1) ** 2)))
+        if estimated and m == 1:
+            vif, rho = 1.0, np.nan
+        elif estimated:
+            vif = m * float(np.mean(units[:, index].mean(axis=1) ** 2))
+            rho = (vif - 1) / (m - 1)
+        else:
+            rho = float(inter_gene_correlation)
+            vif = 1 + (m - 1) * rho
         delta = total / (total - m) * (stat[index].mean() - mean_all)
         var_pooled = ((total - 1) * var_all - delta ** 2 * m * (total - m) / total) / (total - 2)
-        t = delta / np.sqrt(var_pooled * (vif / m + 1.0 / (total - m)))
-        rows.append({"gene_set": name, "size": m, "inter_gene_correlation": (vif - 1) / (m - 1)
-                     if m > 1 else 0.0, "mean_z": float(stat[index].mean()), "t": float(t),
-                     "pvalue": float(2 * stats.t.sf(abs(t), total - 2))})
+        t = delta / np.sqrt(var_pooled * (max(vif, 1.0) / m + 1.0 / (total - m)))
+        rows.append({"gene_set": name, "size": m, "inter_gene_correlation": rho,
+                     "mean_z": float(stat[index].mean()), "t": float(t),
+                     "direction": "down" if t < 0 else "up",
+                     "pvalue": float(2 * stats.t.sf(abs(t), df))})
     table = pd.DataFrame(rows, columns=["gene_set", "size", "inter_gene_correlation", "mean_z", "t",
-                                        "pvalue"])
+                                        "direction", "pvalue"])
     table["fdr"] = benjamini_hochberg(table["pvalue"].to_numpy(dtype=float))
     return table
 
 
 def z_scores(table: pd.DataFrame) -> pd.Series:
-    """Per-feature normal scores with the differential test's two-sided p-value and sign
-    (the Wald statistic itself for DESeq2; the moderated t as limma's ``zscoreT`` for proteins)."""
+    """Per-feature normal scores with the differential test's two-sided p-value and sign.
+
+    For DESeq2 this is the Wald statistic itself; for a moderated t it is limma's ``zscoreT``
+    (exact quantile version; camera uses Hill's approximation, which differs by < 1e-7 in
+    ``tests/test_enrichment.py``).
+    """
     pvalue = pd.to_numeric(table["pvalue"], errors="coerce").to_numpy(dtype=float)
     sign = np.sign(pd.to_numeric(table["stat"], errors="coerce").to_numpy(dtype=float))
     z = sign * stats.norm.isf(np.clip(pvalue, 1e-300, 1.0) / 2)

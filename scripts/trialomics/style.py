@@ -57,8 +57,19 @@ RC_PARAMS = {
     "figure.dpi": 100,
     "savefig.dpi": 150,
     "savefig.bbox": "tight",
-    "svg.hashsalt": "trialomics",
-    "svg.fonttype": "none",
+}
+
+# Settings in force while a figure is written. Matplotlib derives the ids of SVG clip paths and
+# markers from random numbers unless a hash salt is set, and writes text as paths (fonts of this
+# machine) unless fonttype is none; both would make two saves of the same figure differ.
+SAVE_RC_PARAMS = {"svg.hashsalt": "trialomics", "svg.fonttype": "none"}
+
+# Metadata that records when and with which version a file was written: left out, so that the same
+# figure gives the same bytes.
+UNDATED_METADATA = {
+    "png": {"Software": None},
+    "svg": {"Date": None, "Creator": None},
+    "pdf": {"CreationDate": None, "Producer": None, "Creator": None},
 }
 
 
@@ -75,17 +86,25 @@ def new_figure(width: float = 6.0, height: float = 4.0, **subplot_kw):
 
 
 def save_figure(fig, *paths: str | os.PathLike) -> None:
-    """Save ``fig`` to each path (format from the suffix: .png, .svg, .pdf) atomically, then close it."""
-    for path in paths:
-        fmt = Path(path).suffix.lstrip(".").lower()
-        metadata = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None},
-                    "pdf": {"CreationDate": None, "Producer": None, "Creator": None}}.get(fmt)
-        final, tmp = atomic_path(path)
-        try:
-            fig.savefig(tmp, format=fmt, metadata=metadata)
-            os.replace(tmp, final)
-        finally:
-            tmp.unlink(missing_ok=True)
+    """Save ``fig`` to each path atomically, then close it.
+
+    Parameters
+    ----------
+    fig
+        The Matplotlib figure.
+    *paths
+        Output files; the format comes from the suffix (.png for the report, .svg or .pdf for
+        publication). Saving the same figure twice gives byte-identical files.
+    """
+    with matplotlib.rc_context(SAVE_RC_PARAMS):
+        for path in paths:
+            fmt = Path(path).suffix.lstrip(".").lower()
+            final, tmp = atomic_path(path)
+            try:
+                fig.savefig(tmp, format=fmt, metadata=UNDATED_METADATA.get(fmt))
+                os.replace(tmp, final)
+            finally:
+                tmp.unlink(missing_ok=True)
     plt.close(fig)
 
 

@@ -101,6 +101,16 @@ def model_adatas(wildcards):
     return [f"results/{modality}/normalised.h5ad" for modality in MODEL_BLOCKS[wildcards.model]]
 
 
+def with_svg_twins(paths):
+    """``paths`` with, after every PNG plot (the report's copy), its SVG twin (the publication copy)."""
+    targets = []
+    for path in paths:
+        targets.append(path)
+        if path.endswith(".png"):
+            targets.append(path[: -len(".png")] + ".svg")
+    return targets
+
+
 def stage_targets(name):
     """The targets a stage exposes as a list or a function returning one; [] when it is not included."""
     targets = globals().get(name, [])

@@ -10,14 +10,15 @@ DIFFERENTIAL_DESIGNS = group_contrasts_by_design([Contrast.from_config(c) for c 
 DESIGN_OF_CONTRAST = {c: design for design, ids in DIFFERENTIAL_DESIGNS.items() for c in ids}
 
 
-# Figures of each modality's contrast (results/differential/{modality}/plots/{contrast}.{plot}.png).
+# Figures of each modality's contrast (results/differential/{modality}/plots/{contrast}.{plot}.png, and
+# the same figure as .svg).
 DIFFERENTIAL_PLOTS = {
     "rna": ["volcano", "ma", "heatmap"],
     "proteins": ["volcano"],
     "mutations": ["volcano", "tmb", "oncoprint"],
     "copy_number": ["volcano"],
 }
-DIFFERENTIAL_TARGETS = (
+DIFFERENTIAL_TARGETS = with_svg_twins(
     [f"results/differential/{m}/{c}.tsv" for m in MODALITIES for c in CONTRASTS]
     + [f"results/differential/{m}/plots/{c}.{plot}.png"
        for m in MODALITIES for c in CONTRASTS for plot in DIFFERENTIAL_PLOTS[m]]
@@ -84,6 +85,9 @@ rule differential_rna:
             category="Differential",
             subcategory="rna: {contrast}",
         ),
+        volcano_svg="results/differential/rna/plots/{contrast}.volcano.svg",
+        ma_svg="results/differential/rna/plots/{contrast}.ma.svg",
+        heatmap_svg="results/differential/rna/plots/{contrast}.heatmap.svg",
     params:
         contrast=lambda wc: CONTRASTS[wc.contrast],
         shrink=config["differential"]["rna_shrinkage"],
@@ -121,6 +125,7 @@ rule differential_proteins:
             category="Differential",
             subcategory="proteins: {contrast}",
         ),
+        volcano_svg="results/differential/proteins/plots/{contrast}.volcano.svg",
     params:
         contrast=lambda wc: CONTRASTS[wc.contrast],
         min_patients_per_level=config["differential"]["min_patients_per_level"],
@@ -176,6 +181,9 @@ rule differential_mutations:
             category="Differential",
             subcategory="mutations: {contrast}",
         ),
+        volcano_svg="results/differential/mutations/plots/{contrast}.volcano.svg",
+        tmb_plot_svg="results/differential/mutations/plots/{contrast}.tmb.svg",
+        oncoprint_svg="results/differential/mutations/plots/{contrast}.oncoprint.svg",
     params:
         contrast=lambda wc: CONTRASTS[wc.contrast],
         min_patients_per_level=config["differential"]["min_patients_per_level"],
@@ -214,6 +222,7 @@ rule differential_copy_number:
             category="Differential",
             subcategory="copy_number: {contrast}",
         ),
+        volcano_svg="results/differential/copy_number/plots/{contrast}.volcano.svg",
     params:
         contrast=lambda wc: CONTRASTS[wc.contrast],
         min_patients_per_level=config["differential"]["min_patients_per_level"],

@@ -14,7 +14,7 @@ GENE_SET_FILES = [
 ENRICHMENT_MODALITIES = [m for m in ("rna", "proteins") if m in MODALITIES]
 
 
-ENRICHMENT_TARGETS = [
+ENRICHMENT_TARGETS = with_svg_twins([
     path
     for m in ENRICHMENT_MODALITIES
     for c in CONTRASTS
@@ -22,7 +22,7 @@ ENRICHMENT_TARGETS = [
                  f"results/enrichment/{m}/plots/{c}.dots.png",
                  f"results/enrichment/{m}/plots/{c}.running.png")
 ] + (["results/pathways/normalised.h5ad", "results/pathways/scores.tsv",
-      "results/pathways/plots/scores.heatmap.png"] if "rna" in MODALITIES else [])
+      "results/pathways/plots/scores.heatmap.png"] if "rna" in MODALITIES else []))
 
 
 rule enrichment_gsea:
@@ -57,6 +57,8 @@ rule enrichment_gsea:
             category="Enrichment",
             subcategory="{modality}: {contrast}",
         ),
+        dots_svg="results/enrichment/{modality}/plots/{contrast}.dots.svg",
+        running_svg="results/enrichment/{modality}/plots/{contrast}.running.svg",
     params:
         contrast=lambda wc: CONTRASTS[wc.contrast],
         permutations=config["enrichment"]["permutations"],
@@ -103,6 +105,7 @@ rule enrichment_pathway_scores:
             category="Enrichment",
             subcategory="pathway scores",
         ),
+        heatmap_svg="results/pathways/plots/scores.heatmap.svg",
     params:
         # Per-sample scores keep 2-gene signatures such as cytolytic activity (GZMA, PRF1).
         min_size=config["enrichment"]["ssgsea_min_size"],

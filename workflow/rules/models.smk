@@ -8,15 +8,17 @@ MODEL_BLOCKS = {block: [block] for block in SURVIVAL_BLOCKS}
 JOINT_MODALITIES = [m for m in config["models"]["joint_modalities"] if m in MODALITIES]
 if len(JOINT_MODALITIES) > 1:
     MODEL_BLOCKS["joint"] = JOINT_MODALITIES
-MODEL_TABLES = ("performance", "oof", "permutations", "stability", "stability_summary", "coefficients")
+# The tables of one endpoint x model that models_collect gathers per endpoint. models_fit also writes each
+# model's out-of-fold predictions and permutation null, which go to the report as they are.
+MODEL_TABLES = ("performance", "stability", "stability_summary", "coefficients")
 
 
-MODELS_TARGETS = [
+MODELS_TARGETS = with_svg_twins([
     f"results/models/{endpoint}/{name}"
     for endpoint in ENDPOINTS
     for name in ("performance.tsv", "stability.tsv", "stability_summary.tsv", "coefficients.tsv",
                  "plots/performance.png", "plots/stability.png")
-]
+])
 if config["models"]["factors"] and len(JOINT_MODALITIES) > 1:
     MODELS_TARGETS += [f"results/models/factors/{name}.tsv" for name in ("scores", "loadings", "screen")]
 
@@ -28,6 +30,8 @@ rule models_fit:
         patients=PATIENTS_TABLE,
     output:
         **{name: f"results/models/{{endpoint}}/{{model}}.{name}.tsv" for name in MODEL_TABLES},
+        oof=models_report("results/models/{endpoint}/{model}.oof.tsv", "oof"),
+        permutations=models_report("results/models/{endpoint}/{model}.permutations.tsv", "permutations"),
     params:
         modalities=lambda wc: MODEL_BLOCKS[wc.model],
         covariates=config["models"]["covariates"],
@@ -71,7 +75,7 @@ rule models_fit:
 rule models_collect:
     input:
         **{name: expand("results/models/{{endpoint}}/{model}.{name}.tsv", model=list(MODEL_BLOCKS), name=name)
-           for name in ("performance", "stability", "stability_summary", "coefficients")},
+           for name in MODEL_TABLES},
     output:
         performance=models_report("results/models/{endpoint}/performance.tsv", "performance"),
         stability=models_report("results/models/{endpoint}/stability.tsv", "stability"),
@@ -79,6 +83,8 @@ rule models_collect:
         coefficients=models_report("results/models/{endpoint}/coefficients.tsv", "coefficients"),
         performance_plot=models_report("results/models/{endpoint}/plots/performance.png", "performance_plot"),
         stability_plot=models_report("results/models/{endpoint}/plots/stability.png", "stability_plot"),
+        performance_plot_svg="results/models/{endpoint}/plots/performance.svg",
+        stability_plot_svg="results/models/{endpoint}/plots/stability.svg",
     log:
         "logs/models/models_collect/{endpoint}.log",
     benchmark:

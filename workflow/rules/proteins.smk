@@ -25,6 +25,8 @@ rule proteins_normalise:
             category="Ingestion and normalisation",
             subcategory="proteins",
         ),
+        missingness_plot_svg="results/proteins/plots/missingness.svg",
+        batch_plot_svg="results/proteins/plots/pca_batch.svg",
     params:
         sources=lambda wc: sample_sources("proteins"),
         samples=lambda wc: sample_metadata("proteins"),

@@ -1,11 +1,11 @@
 # Quality control of every normalised modality: PCA by batch and by response, sample correlation
 # heatmap, flagged outliers.
 
-QC_TARGETS = expand(
+QC_TARGETS = with_svg_twins(expand(
     "results/qc/{modality}/{name}",
     modality=MODALITIES,
     name=["pca.tsv", "outliers.tsv", "pca_by_batch.png", "pca_by_response.png", "correlation.png"],
-)
+))
 
 
 rule qc_modality:
@@ -14,7 +14,12 @@ rule qc_modality:
         labels=LABELS,
         patients=PATIENTS_TABLE,
     output:
-        pca="results/qc/{modality}/pca.tsv",
+        pca=report(
+            "results/qc/{modality}/pca.tsv",
+            caption="../report/qc/pca.rst",
+            category="Quality control",
+            subcategory="{modality}",
+        ),
         outliers=report(
             "results/qc/{modality}/outliers.tsv",
             caption="../report/qc/outliers.rst",
@@ -39,6 +44,9 @@ rule qc_modality:
             category="Quality control",
             subcategory="{modality}",
         ),
+        pca_by_batch_svg="results/qc/{modality}/pca_by_batch.svg",
+        pca_by_response_svg="results/qc/{modality}/pca_by_response.svg",
+        correlation_svg="results/qc/{modality}/correlation.svg",
     params:
         outlier_z=config["qc"]["outlier_z"],
     log:

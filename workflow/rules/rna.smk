@@ -28,7 +28,12 @@ rule rna_normalise:
     input:
         counts=lambda wc: expand("results/rna/samples/{sample}.tsv", sample=samples_of("rna")),
     output:
-        counts="results/rna/counts.tsv",
+        counts=report(
+            "results/rna/counts.tsv",
+            caption="../report/rna/counts.rst",
+            category="Ingestion and normalisation",
+            subcategory="rna",
+        ),
         filtering=report(
             "results/rna/filtering.tsv",
             caption="../report/rna/filtering.rst",

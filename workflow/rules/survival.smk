@@ -6,12 +6,12 @@ SURVIVAL_BLOCKS = MODALITIES + (["pathways"] if "rna" in MODALITIES and config["
 SURVIVAL_ENDPOINTS = [e for e in ENDPOINTS if e in ("pfs", "os")]
 
 
-SURVIVAL_TARGETS = [
+SURVIVAL_TARGETS = with_svg_twins([
     f"results/survival/{block}/{name}"
     for block in SURVIVAL_BLOCKS
     for endpoint in SURVIVAL_ENDPOINTS
     for name in (f"{endpoint}.univariate.tsv", f"{endpoint}.km.tsv", f"plots/{endpoint}.km.png")
-]
+])
 
 
 rule survival_univariate:
@@ -23,6 +23,7 @@ rule survival_univariate:
         table=survival_report("results/survival/{block}/{endpoint}.univariate.tsv", "univariate"),
         km=survival_report("results/survival/{block}/{endpoint}.km.tsv", "km_table"),
         km_plot=survival_report("results/survival/{block}/plots/{endpoint}.km.png", "km_plot"),
+        km_plot_svg="results/survival/{block}/plots/{endpoint}.km.svg",
     params:
         covariates=config["survival"]["covariates"],
         max_missing=config["survival"]["max_missing"],
