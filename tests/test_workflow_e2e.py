@@ -144,6 +144,21 @@ def test_snakemake_report_builds(demo_run):
     assert "Clinical" in html and "Differential" in html
 
 
+def test_planted_programme_leads_the_differential_and_enrichment_results(demo_run):
+    truth = pd.read_csv(DEMO / "truth.tsv", sep="\t")
+    rna = pd.read_csv(demo_run / "results/differential/rna/responder.tsv", sep="\t").sort_values("pvalue")
+    planted_rna = set(truth.loc[truth["modality"] == "rna", "feature"])
+    assert len(planted_rna & set(rna["feature"].head(20))) >= 8, rna.head(20)
+    proteins = pd.read_csv(demo_run / "results/differential/proteins/responder.tsv", sep="\t").sort_values("pvalue")
+    assert set(proteins["feature"].head(2)) == {"CXCL9", "CXCL10"}
+    assert (proteins["padj"].head(2) < 0.05).all()
+    # The planted programme's curated signatures are enriched, up in responders, by the correlation-
+    # adjusted test (the significance call the ranking uses).
+    enrichment = pd.read_csv(demo_run / "results/enrichment/rna/responder.prerank.tsv", sep="\t")
+    called = enrichment[(enrichment["camera_fdr"] < 0.05) & (enrichment["nes"] > 0)]
+    assert {"IFNG_6GENE_AYERS2017", "TCELL_INFLAMED_GEP_AYERS2017"} <= set(called["gene_set"]), enrichment
+
+
 def test_planted_biomarkers_lead_the_ranking(demo_run):
     ranked = pd.read_csv(demo_run / "results/biomarkers/ranked.tsv", sep="\t", dtype=str)
     truth = pd.read_csv(DEMO / "truth.tsv", sep="\t")
