@@ -1,17 +1,12 @@
 """Rule differential_copy_number: exact tests of gains and losses per gene, and a volcano plot."""
-import anndata as ad
-
 from trialomics import differential as dx
 from trialomics import differential_plots as plots
 from trialomics import runlog, style, tables
-from trialomics.readers import read_patients
 
 log = runlog.start(snakemake)
 contrast = dx.Contrast.from_config(snakemake.params.contrast)
 alpha = snakemake.params.alpha
-adata = dx.baseline_patient_samples(ad.read_h5ad(snakemake.input.adata),
-                                    tables.read_tsv(snakemake.input.labels),
-                                    read_patients(snakemake.input.patients))
+adata = dx.read_baseline_patient_samples(snakemake.input.adata, snakemake.input.labels, snakemake.input.patients)
 dx.log_excluded(adata.obs, contrast, log)
 alterations = dx.copy_number_alterations(dx.feature_matrix(adata, "calls"),
                                          min_level=snakemake.params.min_level)

@@ -1,18 +1,13 @@
 """Rule differential_mutations: exact tests per gene, TMB rank test, volcano, TMB box plot, oncoprint."""
-import anndata as ad
-
 from trialomics import differential as dx
 from trialomics import differential_plots as plots
 from trialomics import runlog, style, tables
-from trialomics.readers import read_patients
 
 log = runlog.start(snakemake)
 contrast = dx.Contrast.from_config(snakemake.params.contrast)
 alpha = snakemake.params.alpha
 min_per_level = snakemake.params.min_patients_per_level
-adata = dx.baseline_patient_samples(ad.read_h5ad(snakemake.input.adata),
-                                    tables.read_tsv(snakemake.input.labels),
-                                    read_patients(snakemake.input.patients))
+adata = dx.read_baseline_patient_samples(snakemake.input.adata, snakemake.input.labels, snakemake.input.patients)
 dx.log_excluded(adata.obs, contrast, log)
 table = dx.exact_tests(dx.feature_matrix(adata), adata.obs, contrast, "mutations",
                        min_altered=snakemake.params.min_altered, min_per_level=min_per_level)

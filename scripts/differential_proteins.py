@@ -1,17 +1,12 @@
 """Rule differential_proteins: limma moderated t-test of one contrast on log2 protein abundances."""
-import anndata as ad
-
 from trialomics import differential as dx
 from trialomics import differential_plots as plots
 from trialomics import runlog, style, tables
-from trialomics.readers import read_patients
 
 log = runlog.start(snakemake)
 contrast = dx.Contrast.from_config(snakemake.params.contrast)
 alpha = snakemake.params.alpha
-adata = dx.baseline_patient_samples(ad.read_h5ad(snakemake.input.adata),
-                                    tables.read_tsv(snakemake.input.labels),
-                                    read_patients(snakemake.input.patients))
+adata = dx.read_baseline_patient_samples(snakemake.input.adata, snakemake.input.labels, snakemake.input.patients)
 dx.log_excluded(adata.obs, contrast, log)
 values, layer = dx.protein_log2_values(adata, contrast)
 log.info("testing layers[%r] (%s)", layer,

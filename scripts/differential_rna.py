@@ -1,12 +1,9 @@
 """Rule differential_rna: Wald test of one contrast from its design's DESeq2 fit, and its figures."""
 import pickle
 
-import anndata as ad
-
 from trialomics import differential as dx
 from trialomics import differential_plots as plots
 from trialomics import runlog, style, tables
-from trialomics.readers import read_patients
 
 log = runlog.start(snakemake)
 contrast = dx.Contrast.from_config(snakemake.params.contrast)
@@ -25,9 +22,7 @@ style.save_figure(plots.plot_volcano(table, title, "log2 fold change (MLE)", alp
 style.save_figure(plots.plot_ma(table, title, alpha=alpha), snakemake.output.ma, snakemake.output.ma_svg)
 
 # VST values (X of the RNA AnnData) of the contrast's samples, annotated with response.
-adata = dx.baseline_patient_samples(ad.read_h5ad(snakemake.input.adata),
-                                    tables.read_tsv(snakemake.input.labels),
-                                    read_patients(snakemake.input.patients))
+adata = dx.read_baseline_patient_samples(snakemake.input.adata, snakemake.input.labels, snakemake.input.patients)
 samples = list(dds.obs_names)
 obs = adata.obs.loc[samples].copy()
 obs[contrast.variable] = dx.as_levels(obs[contrast.variable])

@@ -2,17 +2,12 @@
 import os
 import pickle
 
-import anndata as ad
-
 from trialomics import differential as dx
 from trialomics import runlog, tables
-from trialomics.readers import read_patients
 
 log = runlog.start(snakemake)
 contrasts = dx.contrasts_from_config(snakemake.params.contrasts)
-adata = dx.baseline_patient_samples(ad.read_h5ad(snakemake.input.adata),
-                                    tables.read_tsv(snakemake.input.labels),
-                                    read_patients(snakemake.input.patients))
+adata = dx.read_baseline_patient_samples(snakemake.input.adata, snakemake.input.labels, snakemake.input.patients)
 min_per_level = snakemake.params.min_patients_per_level
 for contrast in contrasts:
     dx.log_excluded(adata.obs, contrast, log)

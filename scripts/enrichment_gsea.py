@@ -1,11 +1,8 @@
 """Rule enrichment_gsea: preranked GSEA and over-representation of one differential table."""
-import anndata as ad
-
 from trialomics import differential as dx
 from trialomics import differential_plots as plots
 from trialomics import enrichment as en
 from trialomics import runlog, style, tables
-from trialomics.readers import read_patients
 
 log = runlog.start(snakemake)
 modality, contrast = snakemake.wildcards.modality, snakemake.wildcards.contrast
@@ -14,9 +11,7 @@ collections = en.load_collections(snakemake.input.gene_sets)
 table = tables.read_tsv(snakemake.input.table)
 for column in ("stat", "effect", "pvalue", "padj"):
     table[column] = table[column].replace("", "nan").astype(float)
-adata = dx.baseline_patient_samples(ad.read_h5ad(snakemake.input.adata),
-                                    tables.read_tsv(snakemake.input.labels),
-                                    read_patients(snakemake.input.patients))
+adata = dx.read_baseline_patient_samples(snakemake.input.adata, snakemake.input.labels, snakemake.input.patients)
 gene_of = en.gene_symbols(adata.var)
 # Inter-gene correlation for the correlation-adjusted test: residuals of X (VST for RNA; imputed,
 # normalised log2 for proteins) under the contrast's design.

@@ -26,6 +26,8 @@ from scipy import stats
 from scipy.stats.contingency import odds_ratio as contingency_odds_ratio
 
 from .multitest import benjamini_hochberg
+from .readers import read_patients
+from .tables import read_tsv
 
 LOGGER = logging.getLogger(__name__)
 
@@ -593,6 +595,12 @@ def baseline_patient_samples(adata: ad.AnnData, labels: pd.DataFrame, patients: 
     from .cohort import label_samples, one_sample_per_patient
 
     return one_sample_per_patient(label_samples(adata, labels, patients))
+
+
+def read_baseline_patient_samples(adata_path, labels_path, patients_path) -> ad.AnnData:
+    """:func:`baseline_patient_samples` of a normalised modality (``.h5ad``), ``clinical/labels.tsv`` and
+    the patients table, read from their paths (the preamble every differential and enrichment rule shares)."""
+    return baseline_patient_samples(ad.read_h5ad(adata_path), read_tsv(labels_path), read_patients(patients_path))
 
 
 def feature_matrix(adata: ad.AnnData, layer: str | None = None) -> pd.DataFrame:

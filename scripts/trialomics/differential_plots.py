@@ -33,6 +33,19 @@ def _label_top(ax, table: pd.DataFrame, x: np.ndarray, y: np.ndarray, n_labels: 
                         textcoords="offset points")
 
 
+def _significance_scatter(tested: pd.DataFrame, x: np.ndarray, y: np.ndarray, significant: np.ndarray,
+                          alpha: float, n_labels: int):
+    """A new figure with features at (x, y), those with ``padj < alpha`` highlighted, the most
+    significant labelled (shared by the volcano and MA plots)."""
+    fig, ax = style.new_figure(6.0, 4.5)
+    ax.scatter(x[~significant], y[~significant], s=8, color=NOT_SIGNIFICANT_COLOUR, edgecolor="none",
+               label=f"padj >= {alpha:g}", rasterized=True)
+    ax.scatter(x[significant], y[significant], s=12, color=SIGNIFICANT_COLOUR, edgecolor="none",
+               label=f"padj < {alpha:g} ({int(significant.sum())})")
+    _label_top(ax, tested, x, y, n_labels)
+    return fig, ax
+
+
 def plot_volcano(table: pd.DataFrame, title: str, effect_label: str, alpha: float = 0.05,
                  n_labels: int = 10):
     """Effect against -log10 p-value; features with ``padj < alpha`` highlighted, the most
@@ -41,12 +54,7 @@ def plot_volcano(table: pd.DataFrame, title: str, effect_label: str, alpha: floa
     x = tested["effect"].to_numpy(dtype=float)
     y = -np.log10(np.clip(tested["pvalue"].to_numpy(dtype=float), 1e-300, 1.0))
     significant = _significant(tested, alpha)
-    fig, ax = style.new_figure(6.0, 4.5)
-    ax.scatter(x[~significant], y[~significant], s=8, color=NOT_SIGNIFICANT_COLOUR, edgecolor="none",
-               label=f"padj >= {alpha:g}", rasterized=True)
-    ax.scatter(x[significant], y[significant], s=12, color=SIGNIFICANT_COLOUR, edgecolor="none",
-               label=f"padj < {alpha:g} ({int(significant.sum())})")
-    _label_top(ax, tested, x, y, n_labels)
+    fig, ax = _significance_scatter(tested, x, y, significant, alpha, n_labels)
     ax.axvline(0.0, color="black", linewidth=0.5)
     ax.set_xlabel(effect_label)
     ax.set_ylabel("-log10 p-value")
@@ -62,12 +70,7 @@ def plot_ma(table: pd.DataFrame, title: str, alpha: float = 0.05, n_labels: int 
     x = np.log10(tested["base_mean"].to_numpy(dtype=float))
     y = tested[effect].to_numpy(dtype=float)
     significant = _significant(tested, alpha)
-    fig, ax = style.new_figure(6.0, 4.5)
-    ax.scatter(x[~significant], y[~significant], s=8, color=NOT_SIGNIFICANT_COLOUR, edgecolor="none",
-               label=f"padj >= {alpha:g}", rasterized=True)
-    ax.scatter(x[significant], y[significant], s=12, color=SIGNIFICANT_COLOUR, edgecolor="none",
-               label=f"padj < {alpha:g} ({int(significant.sum())})")
-    _label_top(ax, tested, x, y, n_labels)
+    fig, ax = _significance_scatter(tested, x, y, significant, alpha, n_labels)
     ax.axhline(0.0, color="black", linewidth=0.5)
     ax.set_xlabel("log10 mean normalised count")
     ax.set_ylabel("log2 fold change" + (" (apeGLM shrunk)" if effect == "effect_shrunk" else ""))
