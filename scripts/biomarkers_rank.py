@@ -15,8 +15,9 @@ def keyed(keys, paths):
             for key, path in zip(keys, paths)}
 
 
-genes = {modality: genes_from_var(ad.read_h5ad(path, backed="r").var)
-         for modality, path in zip(params.gene_modalities, inputs.adatas)}
+# Each block is read once: its var gives the gene symbols, its baseline samples the values for signals.
+adatas = {block: ad.read_h5ad(path) for block, path in zip(params.blocks, inputs.blocks)}
+genes = {block: genes_from_var(adata.var) for block, adata in adatas.items()}
 evidence = gather_evidence(
     differential=keyed(params.differential_keys, inputs.differential),
     univariate=keyed(params.univariate_keys, inputs.univariate),
@@ -28,7 +29,7 @@ evidence = gather_evidence(
 ranked = rank_candidates(evidence, strong_q=params.strong_q, supported_q=params.supported_q,
                          stability_threshold=params.stability_threshold,
                          supported_stability=params.supported_stability, model_p=params.model_p)
-values = {block: baseline_matrix(ad.read_h5ad(path), block) for block, path in zip(params.blocks, inputs.blocks)}
+values = {block: baseline_matrix(adata, block) for block, adata in adatas.items()}
 ranked = add_signals(ranked, correlated_signals(ranked, values, threshold=params.signal_correlation,
                                                 window=params.signal_window))
 counts = ranked["tier"].value_counts()

@@ -149,27 +149,8 @@ def gather_evidence(differential: dict[tuple[str, str], pd.DataFrame] | None = N
     evidence = pd.DataFrame(index=index)
     evidence["gene"] = [_gene_of(modality, feature, genes) for modality, feature in index]
 
-    for contrast in sorted({c for _, c in differential}):
-        for column in ("effect", "pvalue", "padj"):
-            evidence[f"diff_{contrast}_{column}"] = np.nan
-        for (modality, c), table in differential.items():
-            if c != contrast:
-                continue
-            keyed = table.assign(modality=modality).set_index(["modality", "feature"])
-            for column in ("effect", "pvalue", "padj"):
-                values = _numeric(keyed[column]).reindex(evidence.index)
-                evidence[f"diff_{contrast}_{column}"] = evidence[f"diff_{contrast}_{column}"].fillna(values)
-
-    for endpoint in sorted({e for _, e in univariate}):
-        for column in ("hr", "pvalue", "padj"):
-            evidence[f"cox_{endpoint}_{column}"] = np.nan
-        for (modality, e), table in univariate.items():
-            if e != endpoint:
-                continue
-            keyed = table.assign(modality=modality).set_index(["modality", "feature"])
-            for column in ("hr", "pvalue", "padj"):
-                values = _numeric(keyed[column]).reindex(evidence.index)
-                evidence[f"cox_{endpoint}_{column}"] = evidence[f"cox_{endpoint}_{column}"].fillna(values)
+    _add_screens(evidence, differential, "diff", ("effect", "pvalue", "padj"))
+    _add_screens(evidence, univariate, "cox", ("hr", "pvalue", "padj"))
 
     for endpoint in sorted(stability):
         _add_stability(evidence, endpoint, stability[endpoint], performance.get(endpoint))
@@ -177,6 +158,21 @@ def gather_evidence(differential: dict[tuple[str, str], pd.DataFrame] | None = N
     _add_gene_sets(evidence, enrichment, enrichment_fdr)
     _add_concordance(evidence, differential, concordance_p, genes)
     return evidence.reset_index()
+
+
+def _add_screens(evidence: pd.DataFrame, screens: dict[tuple[str, str], pd.DataFrame], prefix: str,
+                 columns: tuple[str, ...]) -> None:
+    """``{prefix}_{name}_{column}`` per screen name (contrast or endpoint), filled from every modality's table."""
+    for name in sorted({n for _, n in screens}):
+        for column in columns:
+            evidence[f"{prefix}_{name}_{column}"] = np.nan
+        for (modality, n), table in screens.items():
+            if n != name:
+                continue
+            keyed = table.assign(modality=modality).set_index(["modality", "feature"])
+            for column in columns:
+                values = _numeric(keyed[column]).reindex(evidence.index)
+                evidence[f"{prefix}_{name}_{column}"] = evidence[f"{prefix}_{name}_{column}"].fillna(values)
 
 
 def _gene_of(modality: str, feature: str, genes: dict[str, pd.Series]) -> str:

@@ -21,7 +21,6 @@ rule biomarkers_rank:
         stability=[f"results/models/{e}/stability.tsv" for e in ENDPOINTS],
         performance=[f"results/models/{e}/performance.tsv" for e in ENDPOINTS],
         enrichment=[f"results/enrichment/{m}/{c}.prerank.tsv" for m, c in BIOMARKER_ENRICHMENT_KEYS],
-        adatas=[f"results/{m}/normalised.h5ad" for m in MODALITIES],
         blocks=[f"results/{b}/normalised.h5ad" for b in SURVIVAL_BLOCKS],
     output:
         ranked=report("results/biomarkers/ranked.tsv", caption="../report/biomarkers/ranked.rst",
@@ -32,7 +31,6 @@ rule biomarkers_rank:
         univariate_keys=BIOMARKER_UNIVARIATE_KEYS,
         model_endpoints=ENDPOINTS,
         enrichment_keys=BIOMARKER_ENRICHMENT_KEYS,
-        gene_modalities=MODALITIES,
         blocks=SURVIVAL_BLOCKS,
         signal_correlation=config["ranking"]["signal_correlation"],
         signal_window=config["ranking"]["signal_window"],
