@@ -6,7 +6,7 @@ from trialomics import runlog
 
 log = runlog.start(snakemake)
 
-from trialomics import report  # noqa: E402
+from trialomics import report, report_page  # noqa: E402
 from trialomics.tables import atomic_path  # noqa: E402
 
 params = snakemake.params
@@ -21,7 +21,7 @@ provenance = report.Provenance(
 )
 inputs = report.read_summary_inputs(list(snakemake.input), params.modalities, params.contrasts,
                                     params.endpoints, provenance=provenance)
-page = report.build_summary_page(inputs, top_features=params.top_features,
+page = report_page.build_summary_page(inputs, top_features=params.top_features,
                                  top_biomarkers=params.top_biomarkers, alpha=params.alpha,
                                  enrichment_fdr=params.enrichment_fdr)
 

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pandas as pd
 import pytest
 
-from trialomics import report, style
+from trialomics import report, report_biomarkers, report_page, style
 from trialomics.report import Figure, Provenance, SummaryInputs, Table
 
 HOSTILE = '<script>alert("x")</script>&<img src=x onerror=alert(1)>'
@@ -143,7 +143,7 @@ SECTION_IDS = ["cohort", "efficacy", "safety", "differential", "enrichment", "mo
 
 
 def test_empty_inputs_give_every_section_with_a_not_run_note():
-    parsed_page = report.build_summary_page(SummaryInputs())
+    parsed_page = report_page.build_summary_page(SummaryInputs())
     parsed = parse(parsed_page)
     for section in SECTION_IDS:
         assert section in parsed.ids
@@ -153,7 +153,7 @@ def test_empty_inputs_give_every_section_with_a_not_run_note():
 
 
 def test_full_inputs_fill_every_section_without_not_run_notes():
-    page = report.build_summary_page(full_inputs())
+    page = report_page.build_summary_page(full_inputs())
     for section in ["cohort", "efficacy", "safety", "differential", "enrichment", "models", "biomarkers",
                     "provenance"]:
         body = page.split(f'id="{section}"', 1)[1].split("</section>", 1)[0]
@@ -166,7 +166,7 @@ def test_full_inputs_fill_every_section_without_not_run_notes():
 
 
 def test_numbers_are_rounded_for_display_and_keep_full_precision():
-    parsed = parse(report.build_summary_page(full_inputs()))
+    parsed = parse(report_page.build_summary_page(full_inputs()))
     cells = cells_of(parsed, "differential-rna-responder-table")
     by_value = {attrs.get("data-value"): (attrs, text) for attrs, text in cells}
     attrs, text = by_value["1.6760856536019109"]
@@ -178,7 +178,7 @@ def test_numbers_are_rounded_for_display_and_keep_full_precision():
 
 
 def test_long_texts_are_shortened_for_display_and_kept_whole_in_the_title():
-    parsed = parse(report.build_summary_page(full_inputs()))
+    parsed = parse(report_page.build_summary_page(full_inputs()))
     edges = [(attrs, text) for attrs, text in cells_of(parsed, "enrichment-rna-responder-table")
              if text.startswith("GENE00")]
     attrs, text = edges[0]
@@ -187,30 +187,30 @@ def test_long_texts_are_shortened_for_display_and_kept_whole_in_the_title():
 
 
 def test_top_rows_are_ordered_by_adjusted_p_value():
-    parsed = parse(report.build_summary_page(full_inputs(), top_features=2))
+    parsed = parse(report_page.build_summary_page(full_inputs(), top_features=2))
     features = [text for attrs, text in cells_of(parsed, "differential-rna-responder-table")][::5]
     assert features == ["CXCL9", HOSTILE]
 
 
 def test_identifiers_are_never_formatted_as_numbers():
-    parsed = parse(report.build_summary_page(full_inputs()))
+    parsed = parse(report_page.build_summary_page(full_inputs()))
     texts = [text for attrs, text in cells_of(parsed, "coverage-table")]
     assert "007" in texts
     assert texts.count("PR") == 1
 
 
 def test_censored_times_carry_a_plus_and_event_columns_are_folded_in():
-    parsed = parse(report.build_summary_page(full_inputs()))
+    parsed = parse(report_page.build_summary_page(full_inputs()))
     cells = cells_of(parsed, "coverage-table")
     times = [(attrs, text) for attrs, text in cells if text in ("12.9+", "2.10")]
     assert [text for attrs, text in times] == ["12.9+", "2.10"]
     assert times[0][0]["data-value"] == "12.944558521560575; censored"
     assert float(times[0][0]["data-sort"]) == 12.944558521560575
-    assert "pfs_event" not in re.findall(r"<th[^>]*>([^<]*)</th>", report.build_summary_page(full_inputs()))
+    assert "pfs_event" not in re.findall(r"<th[^>]*>([^<]*)</th>", report_page.build_summary_page(full_inputs()))
 
 
 def test_qc_flags_appear_next_to_the_patient():
-    parsed = parse(report.build_summary_page(full_inputs()))
+    parsed = parse(report_page.build_summary_page(full_inputs()))
     texts = [text for attrs, text in cells_of(parsed, "coverage-table")]
     first, second = texts[:len(texts) // 2], texts[len(texts) // 2:]
     assert (first[0], first[-1]) == ("007", "")
@@ -220,7 +220,7 @@ def test_qc_flags_appear_next_to_the_patient():
 
 
 def test_efficacy_and_safety_read_like_a_paper():
-    parsed = parse(report.build_summary_page(full_inputs()))
+    parsed = parse(report_page.build_summary_page(full_inputs()))
     efficacy = [text for attrs, text in cells_of(parsed, "efficacy-table")]
     assert "Objective response rate (ORR)" in efficacy
     assert "25.0% (95% CI 8.7–49.1%)" in efficacy
@@ -230,7 +230,7 @@ def test_efficacy_and_safety_read_like_a_paper():
 
 
 def test_model_performance_shows_interval_and_permutation_p():
-    parsed = parse(report.build_summary_page(full_inputs()))
+    parsed = parse(report_page.build_summary_page(full_inputs()))
     texts = [text for attrs, text in cells_of(parsed, "models-pfs-performance")]
     assert "0.712 (0.600–0.800)" in texts
     assert "9.9e-03" in texts
@@ -242,7 +242,7 @@ def test_hostile_strings_are_escaped():
     inputs = full_inputs()
     inputs.provenance = Provenance(config={"note": HOSTILE}, checksums=inputs.provenance.checksums,
                                    versions={"python": HOSTILE}, seed=1, date="2024-01-02", command=HOSTILE)
-    page = report.build_summary_page(inputs, title=HOSTILE)
+    page = report_page.build_summary_page(inputs, title=HOSTILE)
     assert "<script>alert" not in page
     assert "onerror=alert" not in page.replace("onerror=alert(1)&gt;", "")
     assert page.count("<script") == 1  # the table sorter only
@@ -252,7 +252,7 @@ def test_hostile_strings_are_escaped():
 
 
 def test_page_references_no_network_resource():
-    page = report.build_summary_page(full_inputs())
+    page = report_page.build_summary_page(full_inputs())
     references = re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', page)
     assert references
     assert not [r for r in references if re.match(r"^(https?:)?//", r)]
@@ -263,7 +263,7 @@ def test_page_references_no_network_resource():
 
 
 def test_inline_script_and_style_match_the_content_security_policy():
-    page = report.build_summary_page(full_inputs())
+    page = report_page.build_summary_page(full_inputs())
     parsed = parse(page)
     policy = html.unescape(re.search(r'content="(default-src[^"]+)"', page).group(1))
     for body in [*parsed.scripts, *parsed.styles]:
@@ -273,14 +273,14 @@ def test_inline_script_and_style_match_the_content_security_policy():
 
 
 def test_images_are_embedded_as_data_uris():
-    parsed = parse(report.build_summary_page(full_inputs()))
+    parsed = parse(report_page.build_summary_page(full_inputs()))
     encoded = "data:image/png;base64," + base64.b64encode(PNG).decode()
     assert parsed.images and all(src == encoded for src in parsed.images)
     assert len(parsed.images) == 4  # waterfall, QC, volcano, card
 
 
 def test_biomarkers_link_to_cards_and_to_their_evidence():
-    page = report.build_summary_page(full_inputs())
+    page = report_page.build_summary_page(full_inputs())
     parsed = parse(page)
     assert "#card-1" in parsed.links and "card-1" in parsed.ids
     assert "#card-2" not in parsed.links  # no card for rank 2
@@ -293,7 +293,7 @@ def test_biomarkers_link_to_cards_and_to_their_evidence():
 
 
 def test_biomarker_table_shows_the_strongest_screen_and_stability():
-    parsed = parse(report.build_summary_page(full_inputs()))
+    parsed = parse(report_page.build_summary_page(full_inputs()))
     cells = cells_of(parsed, "biomarkers-table")
     first_row = cells[:len(cells) // 2]
     texts = [text for attrs, text in first_row]
@@ -304,7 +304,7 @@ def test_biomarker_table_shows_the_strongest_screen_and_stability():
 
 
 def test_recovery_of_planted_biomarkers_is_shown_with_readable_labels():
-    parsed = parse(report.build_summary_page(full_inputs()))
+    parsed = parse(report_page.build_summary_page(full_inputs()))
     texts = [text for attrs, text in cells_of(parsed, "recovery-table")]
     assert texts == ["planted among the top 10 candidates", "0.900",
                      "planted features in the top 10 (of all planted)", "0.474",
@@ -315,12 +315,12 @@ def test_recovery_of_planted_biomarkers_is_shown_with_readable_labels():
 def test_supporting_outputs_name_the_rule_outputs_in_evidence_order():
     inputs = full_inputs()
     candidate = inputs.ranked.frame.iloc[0]
-    assert report.supporting_outputs(candidate, inputs) == [
+    assert report_biomarkers.supporting_outputs(candidate, inputs) == [
         "differential/rna/responder.tsv", "differential/proteins/responder.tsv", "survival/rna/pfs.univariate.tsv",
         "models/pfs/stability.tsv", "models/pfs/performance.tsv", "enrichment/rna/responder.prerank.tsv"]
-    assert report.supporting_outputs(inputs.ranked.frame.iloc[1], inputs) == []
+    assert report_biomarkers.supporting_outputs(inputs.ranked.frame.iloc[1], inputs) == []
     tmb = pd.Series({"modality": "mutations", "feature": "TMB", "diff_responder_pvalue": "0.14"})
-    assert report.supporting_outputs(tmb, inputs) == ["differential/mutations/responder.tmb.tsv"]
+    assert report_biomarkers.supporting_outputs(tmb, inputs) == ["differential/mutations/responder.tmb.tsv"]
 
 
 def test_a_cards_directory_stands_for_its_pngs(tmp_path):
@@ -345,7 +345,7 @@ def test_same_inputs_and_date_give_identical_bytes(tmp_path):
         date = report.report_date({"SOURCE_DATE_EPOCH": "1700000000"})
         inputs = report.read_summary_inputs([str(tmp_path / p) for p in paths], ["rna"], ["responder"], ["pfs"],
                                             results_dir=str(results), provenance=provenance(date))
-        return report.build_summary_page(inputs).encode("utf-8")
+        return report_page.build_summary_page(inputs).encode("utf-8")
 
     first, second = build(), build()
     assert first == second
