@@ -16,9 +16,19 @@ import numpy as np
 import pandas as pd
 
 from trialomics.errors import InputProblem
+from trialomics.identifiers import FEATURE_ID_GRAMMAR, excel_mangled, feature_problem
 
 #: Cells that mean "no value" in numeric matrices and optional numeric clinical columns.
 MISSING_TOKENS = frozenset({"", "NA", "NaN"})
+
+#: Largest count read exactly: counts pass through float64, which holds integers up to 2^53 exactly
+#: (and int64 ends at 2^63); no sequencing run comes near either.
+MAX_EXACT_COUNT = 2 ** 53
+
+#: Upper bounds of clinical numbers: longer than a century of follow-up, or a tumour burden of
+#: more than ten metres, is a typing error.
+MAX_MONTHS = 1200.0
+MAX_TARGET_SUM_MM = 10000.0
 
 #: Columns a MAF must have for the mutation stage.
 MAF_REQUIRED_COLUMNS = ("Hugo_Symbol", "Tumor_Sample_Barcode", "Variant_Classification")
@@ -219,12 +229,16 @@ def _more(count: int) -> str:
 
 
 def _check_identifiers(path: Path, identifiers: pd.Series, column_label: str, what: str) -> None:
-    """Identifiers must be non-empty and unique; ``identifiers`` is indexed by line."""
+    """Identifiers must be non-empty, unique, follow the feature grammar and not be spreadsheet dates.
+
+    ``identifiers`` is indexed by line.
+    """
     empty = identifiers == ""
     if empty.any():
         line = empty.idxmax()
         raise InputProblem(path, f"the {what} identifier is empty", row=line, column=column_label,
                            fix=f"give every row a {what} identifier")
+    _check_feature_names(path, identifiers, column_label, what)
     duplicated = identifiers.duplicated()
     if duplicated.any():
         line = duplicated.idxmax()
@@ -233,6 +247,21 @@ def _check_identifiers(path: Path, identifiers: pd.Series, column_label: str, wh
         raise InputProblem(path, f"{what} '{name}' appears more than once (lines {first} and {line})",
                            row=line, column=column_label,
                            fix=f"keep one row per {what} (sum or remove duplicates upstream)")
+
+
+def _check_feature_names(path: Path, names: pd.Series, column_label: str, what: str) -> None:
+    """Report the first name that breaks the feature grammar or is a spreadsheet-mangled date."""
+    for line, name in names.items():
+        if name == "":
+            continue
+        fix = excel_mangled(name)
+        if fix:
+            raise InputProblem(path, f"{what} '{name}' looks like a date made by a spreadsheet from a "
+                                     "gene symbol", row=line, column=column_label, fix=fix)
+        problem = feature_problem(name)
+        if problem:
+            raise InputProblem(path, f"{what} identifier {name!r} {problem}", row=line,
+                               column=column_label, fix=f"use {FEATURE_ID_GRAMMAR}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,6 +273,7 @@ def _parse_counts(path: Path, values: pd.Series, column_label: str) -> pd.Series
     numbers = pd.to_numeric(values.where(values != "", None), errors="coerce").astype(float)
     finite = np.isfinite(numbers.to_numpy())
     bad = ~finite | (numbers.to_numpy() < 0) | (numbers.to_numpy() != np.floor(numbers.to_numpy()))
+    bad |= finite & (numbers.to_numpy() > MAX_EXACT_COUNT)
     bad = pd.Series(bad, index=values.index)
     if bad.any():
         line, _, count = _first_bad(bad)
@@ -254,6 +284,8 @@ def _parse_counts(path: Path, values: pd.Series, column_label: str) -> pd.Series
             problem = f"count '{value}' is not a number"
         elif numbers[line] < 0:
             problem = f"count '{value}' is negative"
+        elif numbers[line] > MAX_EXACT_COUNT:
+            problem = f"count '{value}' is larger than any read count (at most 2^53)"
         else:
             problem = f"count '{value}' is not an integer"
         raise InputProblem(path, problem + _more(count), row=line, column=column_label,
@@ -347,6 +379,7 @@ def read_maf(path: str | os.PathLike, barcode: str | None = None) -> pd.DataFram
     table = read_string_table(path, skip_comment_lines=True)
     header_line = _leading_comment_lines(path) + 1
     _require_columns(path, table, MAF_REQUIRED_COLUMNS, header_line, what="MAF ")
+    _check_feature_names(path, table["Hugo_Symbol"], "Hugo_Symbol", "gene")
     if barcode:
         table = table[table["Tumor_Sample_Barcode"] == barcode]
     return table.reset_index(drop=True)
@@ -415,6 +448,7 @@ def read_proteins(path: str | os.PathLike, column: str | None = None) -> pd.Data
         if empty.any():
             raise InputProblem(path, f"the {name} is empty", row=empty.idxmax(), column=name,
                                fix=f"give every row a {name}")
+    _check_feature_names(path, cells["Assay"], "Assay", "assay")
     if column:
         if not (cells["SampleID"] == column).any():
             raise SampleColumnProblem(
@@ -458,7 +492,7 @@ def _dates(path: Path, cells: pd.Series, column: str, required: bool) -> pd.Seri
 
 
 def _floats(path: Path, cells: pd.Series, column: str, allowed: set[float] | None = None,
-            minimum: float | None = None) -> pd.Series:
+            minimum: float | None = None, maximum: float | None = None) -> pd.Series:
     missing = cells.isin(MISSING_TOKENS)
     numbers = pd.to_numeric(cells.mask(missing), errors="coerce").astype(float)
     bad = ~missing & ~np.isfinite(numbers)
@@ -466,9 +500,13 @@ def _floats(path: Path, cells: pd.Series, column: str, allowed: set[float] | Non
         bad |= ~missing & ~numbers.isin(allowed)
     if minimum is not None:
         bad |= ~missing & (numbers < minimum)
+    if maximum is not None:
+        bad |= ~missing & (numbers > maximum)
     if bad.any():
         line, _, count = _first_bad(bad)
+        too_large = maximum is not None and numbers[line] > maximum
         expected = (f"one of {', '.join(f'{v:g}' for v in sorted(allowed))}" if allowed is not None
+                    else f"a plausible value (at most {maximum:g})" if too_large
                     else f"a number >= {minimum:g}" if minimum is not None else "a number")
         raise InputProblem(path, f"'{cells[line]}' is not {expected}" + _more(count), row=line,
                            column=column, fix="correct the value, or leave it empty when unknown")
@@ -502,7 +540,7 @@ def read_patients(path: str | os.PathLike) -> pd.DataFrame:
         patients["death_date"] = pd.Series(pd.NaT, index=table.index, dtype="datetime64[ns]")
     for column in ("pfs_months", "os_months"):
         if column in table.columns:
-            patients[column] = _floats(path, table[column], column, minimum=0.0)
+            patients[column] = _floats(path, table[column], column, minimum=0.0, maximum=MAX_MONTHS)
     for column in ("pfs_event", "os_event"):
         if column in table.columns:
             patients[column] = _floats(path, table[column], column, allowed={0.0, 1.0})
@@ -522,7 +560,8 @@ def read_recist(path: str | os.PathLike) -> pd.DataFrame:
         path, ("patient_id", "date", "target_sum_mm", "non_target", "new_lesion"))
     recist = table.copy()
     recist["date"] = _dates(path, table["date"], "date", required=True)
-    recist["target_sum_mm"] = _floats(path, table["target_sum_mm"], "target_sum_mm", minimum=0.0)
+    recist["target_sum_mm"] = _floats(path, table["target_sum_mm"], "target_sum_mm", minimum=0.0,
+                                      maximum=MAX_TARGET_SUM_MM)
     recist["non_target"] = table["non_target"].str.upper()
     recist["new_lesion"] = table["new_lesion"].str.lower()
     return recist.reset_index(drop=True)
