@@ -87,14 +87,93 @@ def test_labels_columns_and_values(derived):
     # D: SD, progression-free beyond 6 months (250 d = 8.2 months): clinical benefit.
     assert by["clinical_benefit"].tolist()[:2] == ["yes", "no"] and by.loc["D", "clinical_benefit"] == "yes"
     assert pd.isna(by.loc["C", "clinical_benefit"])
+    # C has a baseline and is alive without progression: every label may still come.
+    assert by["not_yet_assessable"].tolist() == ["", "", "responder;disease_control;clinical_benefit", ""]
     assert set(by["source"]) == {"derived"}
     assert by["confirmation_weeks"].unique().tolist() == [4]
     assert str(labels["pfs_event"].dtype) == "Int64"
 
 
 def test_benefit_threshold_is_configurable():
+    labels = clinical.derive_labels(PATIENTS, RECIST, benefit_months=8).labels.set_index("patient_id")
+    assert labels.loc["D", "clinical_benefit"] == "yes"
+    # D is progression-free at 8.2 months: below a 9-month threshold that is not yet known, not "no".
     labels = clinical.derive_labels(PATIENTS, RECIST, benefit_months=9).labels.set_index("patient_id")
-    assert labels.loc["D", "clinical_benefit"] == "no"
+    assert pd.isna(labels.loc["D", "clinical_benefit"])
+    assert labels.loc["D", "not_yet_assessable"] == "clinical_benefit"
+    assert labels.loc["B", "clinical_benefit"] == "no"
+
+
+# A trial still following its patients (day 0 = first dose, data cut at each last_contact):
+#   E: SD at day 60, censored at day 60 (2.0 months), alive at day 100: benefit not yet known
+#   F: SD at day 60, PD at day 150 (4.9 months): no benefit, known
+#   G: PR at day 56 confirmed at day 84, censored at 2.8 months: benefit (a responder)
+#   H: PR at day 30 only (before the SD minimum, unconfirmed): best response NE, nothing known yet
+#   I: SD at day 50, PR at day 100 awaiting its confirmation: responder unknown, disease control yes
+#   J: SD at day 30 (before the SD minimum), dies at day 60: responder, control and benefit all "no"
+ONGOING = patients_table([("E", 100, None), ("F", 160, None), ("G", 90, None), ("H", 35, None),
+                          ("I", 110, None), ("J", 60, 60)])
+ONGOING_RECIST = recist_table([
+    ("E", -2, 50, NT, "no"), ("E", 60, 48, NT, "no"),
+    ("F", -2, 50, NT, "no"), ("F", 60, 48, NT, "no"), ("F", 150, 50, NT, "yes"),
+    ("G", -2, 50, NT, "no"), ("G", 56, 30, NT, "no"), ("G", 84, 28, NT, "no"),
+    ("H", -2, 50, NT, "no"), ("H", 30, 30, NT, "no"),
+    ("I", -2, 50, NT, "no"), ("I", 50, 45, NT, "no"), ("I", 100, 30, NT, "no"),
+    ("J", -2, 50, NT, "no"), ("J", 30, 48, NT, "no"),
+])
+
+
+def test_labels_are_missing_until_follow_up_settles_them():
+    labels = clinical.derive_labels(ONGOING, ONGOING_RECIST, benefit_months=6).labels.set_index("patient_id")
+    assert labels["bor"].tolist() == ["SD", "SD", "PR", "NE", "SD", "NE"]
+    assert labels.loc["E", "pfs_months"] == pytest.approx(60 / 30.4375) and labels.loc["E", "pfs_event"] == 0
+
+    def column(name):
+        return [None if pd.isna(v) else v for v in labels[name]]
+
+    assert column("clinical_benefit") == [None, "no", "yes", None, None, "no"]
+    assert column("responder") == ["no", "no", "yes", None, None, "no"]
+    assert column("disease_control") == ["yes", "yes", "yes", None, "yes", "no"]
+    assert labels["not_yet_assessable"].tolist() == [
+        "clinical_benefit", "", "", "responder;disease_control;clinical_benefit",
+        "responder;clinical_benefit", ""]
+
+
+def test_efficacy_counts_not_yet_assessable_patients_and_states_denominators():
+    labels = clinical.derive_labels(ONGOING, ONGOING_RECIST, benefit_months=6).labels
+    by = clinical.summarise_efficacy(labels).set_index("endpoint")
+    # All six are evaluable. ORR over E, F, G, J (H and I pending): 1/4; DCR over all but H: 4/5;
+    # CBR over F, G, J: 1/3.
+    assert by.loc["ORR", ["count", "n"]].tolist() == [1, 4]
+    assert by.loc["ORR", "ci_low"] == pytest.approx(stats.beta.ppf(0.025, 1, 4))
+    assert by.loc["DCR", ["count", "n"]].tolist() == [4, 5]
+    assert by.loc["CBR", ["count", "n"]].tolist() == [1, 3]
+    assert by.loc["CBR", "estimate"] == pytest.approx(1 / 3)
+    assert by.loc["CBR", "ci_high"] == pytest.approx(stats.beta.ppf(0.975, 2, 2))
+    assert "n = 4 evaluable patients with a known responder label" in by.loc["ORR", "note"]
+    assert "2 evaluable patient(s) left out (2 not yet assessable)" in by.loc["ORR", "note"]
+    assert "3 evaluable patient(s) left out (3 not yet assessable)" in by.loc["CBR", "note"]
+    counts = by.loc[[f"not_yet_assessable_{name}" for name in clinical.PENDING_LABELS], ["count", "n"]]
+    assert counts.values.tolist() == [[2, 6], [1, 6], [3, 6]]
+
+
+def test_supplied_pfs_censored_before_the_threshold_leaves_benefit_missing():
+    patients = patients_table([("A", 400, None), ("B", 300, None), ("C", 90, None), ("D", 90, None)],
+                              bor=["SD", "SD", "PR", "SD"], pfs_months=[2.0, 2.0, 2.0, 7.0],
+                              pfs_event=[0.0, 1.0, 0.0, 0.0])
+    labels = clinical.derive_labels(patients, None, benefit_months=6).labels.set_index("patient_id")
+    assert pd.isna(labels.loc["A", "clinical_benefit"])
+    assert labels.loc[["B", "C", "D"], "clinical_benefit"].tolist() == ["no", "yes", "yes"]
+    assert labels["not_yet_assessable"].tolist() == ["clinical_benefit", "", "", ""]
+    assert labels["responder"].tolist() == ["no", "no", "yes", "no"]
+
+
+def test_cbr_is_not_estimable_without_pfs():
+    patients = patients_table([("A", 400, None), ("B", 300, None)], bor=["PR", "SD"])
+    labels = clinical.derive_labels(patients, None).labels
+    by = clinical.summarise_efficacy(labels).set_index("endpoint")
+    assert pd.isna(by.loc["CBR", "estimate"]) and by.loc["CBR", "note"].startswith("not estimable")
+    assert by.loc["ORR", "estimate"] == 0.5
 
 
 def test_labels_written_with_empty_cells_and_integer_events(derived, tmp_path):
@@ -226,8 +305,10 @@ def test_median_when_the_curve_sits_at_one_half():
 def test_efficacy_table_against_hand_calculation(derived):
     efficacy = clinical.summarise_efficacy(derived.labels)
     assert list(efficacy.columns) == clinical.EFFICACY_COLUMNS
-    assert efficacy["endpoint"].tolist() == ["ORR", "DCR", "CBR", "median_PFS", "median_OS", "PFS_6m",
-                                             "OS_12m", "median_follow_up", "n_evaluable"]
+    assert efficacy["endpoint"].tolist() == [
+        "ORR", "DCR", "CBR", "median_PFS", "median_OS", "PFS_6m", "OS_12m", "median_follow_up", "n_evaluable",
+        "not_yet_assessable_responder", "not_yet_assessable_disease_control",
+        "not_yet_assessable_clinical_benefit"]
     by = efficacy.set_index("endpoint")
     # Evaluable: A (PR), B (SD), D (SD): ORR 1/3, DCR 3/3, CBR 2/3 (A responder, D PFS > 6 months).
     assert by.loc["ORR", ["estimate", "n", "count"]].tolist() == [pytest.approx(1 / 3), 3, 1]
@@ -246,6 +327,10 @@ def test_efficacy_table_against_hand_calculation(derived):
     follow_up = km_median(os_[0], 1 - os_[1])
     assert by.loc["median_follow_up", "estimate"] == pytest.approx(follow_up)
     assert by.loc["n_evaluable", "estimate"] == 3 and by.loc["n_evaluable", "n"] == 4
+    # C (baseline only, alive) is the one patient whose labels are pending; C is not evaluable, so the
+    # proportions have no one left out.
+    assert by.loc["not_yet_assessable_clinical_benefit", "count"] == 1
+    assert "left out" not in by.loc["ORR", "note"]
 
 
 def test_kaplan_meier_median_on_a_textbook_sample():
@@ -258,6 +343,7 @@ def test_kaplan_meier_median_on_a_textbook_sample():
     by = clinical.summarise_efficacy(labels).set_index("endpoint")
     assert by.loc["median_PFS", "estimate"] == km_median(durations, events) == 10
     assert by.loc["PFS_6m", "estimate"] == pytest.approx(km_at(durations, events, 6.0))
+    assert by.loc["PFS_6m", "note"] == "7 patient(s) at risk at 6 months"
     assert by.loc["median_PFS", "ci_low"] <= 10
 
 

@@ -282,6 +282,28 @@ def test_overall_survival_censored_at_latest_date_known_alive():
     assert outcome["os_days"] == 90 and outcome["os_event"] == 0
 
 
+def test_response_is_pending_only_while_it_can_still_change():
+    # Alive, progression-free, baseline only: pending. The same patient dead: settled (NE, a PFS event).
+    assert outcome_of([(-5, 100, NT, "no")])[0]["response_pending"]
+    assert not outcome_of([(-5, 100, NT, "no")], death_day=30, last_contact_day=30)[0]["response_pending"]
+    # No baseline: the response can never be assessed.
+    assert not outcome_of([(40, 60, NT, "no")])[0]["response_pending"]
+    # A PR awaiting its confirmation scan (SD already qualifies) is pending; once confirmed it is not.
+    awaiting = outcome_of([(-2, 100, NT, "no"), (50, 90, NT, "no"), (100, 60, NT, "no")])[0]
+    assert awaiting["bor"] == "SD" and awaiting["response_pending"]
+    confirmed = outcome_of([(-2, 100, NT, "no"), (50, 90, NT, "no"), (100, 60, NT, "no"),
+                            (130, 60, NT, "no")])[0]
+    assert confirmed["bor"] == "PR" and not confirmed["response_pending"]
+    # An SD after an unconfirmed PR breaks the confirmation for good; an NE scan after it does not.
+    broken = outcome_of([(-2, 100, NT, "no"), (50, 60, NT, "no"), (100, 80, NT, "no")])[0]
+    assert broken["bor"] == "SD" and not broken["response_pending"]
+    unmeasured = outcome_of([(-2, 100, NT, "no"), (50, 60, NT, "no"), (100, float("nan"), NT, "no")])[0]
+    assert unmeasured["bor"] == "SD" and unmeasured["response_pending"]
+    # Progression settles it whatever came before.
+    progressed = outcome_of([(-2, 100, NT, "no"), (30, 60, NT, "no"), (60, 60, NT, "yes")])[0]
+    assert progressed["bor"] == "PD" and not progressed["response_pending"]
+
+
 def test_best_pct_change_stops_at_progression():
     outcome, _ = outcome_of([(-2, 100, NT, "no"), (42, 90, NT, "yes"), (84, 20, NT, "no")])
     assert outcome["best_pct_change"] == pytest.approx(-10.0)

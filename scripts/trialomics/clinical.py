@@ -8,15 +8,25 @@ Conventions:
 
 - Months are days / 30.4375 (the mean Gregorian month).
 - ``responder`` is CR/PR, ``disease_control`` CR/PR/SD, ``clinical_benefit`` CR/PR or PFS longer than
-  ``benefit_months`` (progression-free beyond that time, whether or not followed by progression). These are
-  ``yes``/``no`` for evaluable patients and empty for the others. ``clinical_benefit`` is ``yes``
-  whenever its condition holds; ``no`` needs a known PFS and an evaluable patient or a progression/death
-  (so it is empty when a cohort supplies no PFS, and ``no`` for a non-evaluable patient who progressed
-  or died before ``benefit_months``).
+  ``benefit_months`` (progression-free beyond that time, whether or not followed by progression).
+- Labels only when known: a label is ``yes``/``no`` only when later follow-up cannot change it, and
+  empty otherwise. ``responder`` and ``disease_control`` are empty for non-evaluable patients and while
+  the response is pending (:mod:`trialomics.recist`: alive and progression-free with a best response of
+  NE, or with a CR/PR awaiting its confirmation scan; ``disease_control`` is already known in the second
+  case when an SD qualifies). ``clinical_benefit`` is ``yes`` whenever its condition holds, and ``no``
+  only after progression or death within ``benefit_months``: a progression-free patient followed for
+  less than ``benefit_months`` (PFS censored at or before it) is empty, since they may still reach it.
+  ``not_yet_assessable`` lists (``;``-separated) the labels that are empty for one of these reasons,
+  i.e. that more follow-up can fill; labels empty because the data can never give them (no baseline,
+  no PFS supplied) are not listed. Without visit data, response labels come as supplied (a supplied NE
+  is not evaluable) and only ``clinical_benefit`` can be pending.
 - With supplied outcomes only, a patient is evaluable when the supplied ``bor`` is CR, PR, SD or PD, and
   overall survival comes from the supplied ``os_months``/``os_event`` when both are given for that patient,
   else from the dates (death, or censoring at ``last_contact``).
-- Proportions (ORR, DCR, CBR) are over the evaluable patients, with exact Clopper-Pearson intervals;
+- Proportions (ORR, DCR, CBR) are over the evaluable patients whose label is known, with exact
+  Clopper-Pearson intervals; each row's ``n`` is that denominator and its note says how many evaluable
+  patients were left out as not yet assessable, and the ``not_yet_assessable_<label>`` rows count every
+  patient whose label is pending;
   Kaplan-Meier estimates are over every patient with the outcome, with lifelines' default log(-log)
   (exponential Greenwood) intervals; the median is the first time the survival estimate is at or below
   0.5 (the midpoint of the interval when the curve sits at exactly 0.5, as in R's survival package), and
@@ -38,10 +48,12 @@ DAYS_PER_MONTH = 30.4375
 
 LABEL_COLUMNS = [
     "patient_id", "bor", "responder", "clinical_benefit", "pfs_months", "pfs_event", "os_months",
-    "os_event", "best_pct_change", "bor_unconfirmed", "disease_control", "evaluable",
+    "os_event", "best_pct_change", "bor_unconfirmed", "disease_control", "evaluable", "not_yet_assessable",
     "confirmation_weeks", "sd_min_weeks", "benefit_months", "source",
 ]
 SUPPLIED_OUTCOMES = ["bor", "pfs_months", "pfs_event", "os_months", "os_event"]
+# The yes/no labels that can be pending, in the order ``not_yet_assessable`` lists them.
+PENDING_LABELS = ("responder", "disease_control", "clinical_benefit")
 DISAGREEMENT_COLUMNS = ["patient_id", "field", "supplied", "derived"]
 EFFICACY_COLUMNS = ["endpoint", "estimate", "ci_low", "ci_high", "n", "count", "unit", "method", "note"]
 ADVERSE_EVENT_COLUMNS = [
@@ -49,6 +61,11 @@ ADVERSE_EVENT_COLUMNS = [
     "related_grade3plus_n", "related_any_pct", "related_grade3plus_pct",
 ]
 ANY_TEAE = "Any TEAE"
+PENDING_RULES = {
+    "responder": "alive and progression-free, best response NE or a CR/PR awaiting confirmation",
+    "disease_control": "alive and progression-free, no qualifying response yet (best response NE)",
+    "clinical_benefit": "no CR/PR, progression-free and followed for at most the benefit threshold",
+}
 
 # Supplied survival times are often rounded to 0.1 month; differences within this many months are not
 # reported as disagreements.
@@ -111,13 +128,24 @@ def derive_labels(patients: pd.DataFrame, recist: pd.DataFrame | None = None,
 
     evaluable = labels["evaluable"].to_numpy(dtype=bool)
     bor = labels["bor"]
-    labels["responder"] = _yes_no(bor.isin(["CR", "PR"]), evaluable)
-    labels["disease_control"] = _yes_no(bor.isin(["CR", "PR", "SD"]), evaluable)
+    response_pending = labels["response_pending"].to_numpy(dtype=bool)
+    no_best_response_yet = response_pending & (bor == "NE").to_numpy()
+    pending = {
+        "responder": response_pending,
+        "disease_control": no_best_response_yet,
+    }
+    labels["responder"] = _yes_no(bor.isin(["CR", "PR"]), evaluable & ~pending["responder"])
+    labels["disease_control"] = _yes_no(bor.isin(["CR", "PR", "SD"]), evaluable & ~pending["disease_control"])
     benefit = bor.isin(["CR", "PR"]).to_numpy() | (labels["pfs_months"] > benefit_months).to_numpy()
-    # Without benefit, "no" needs a known PFS and either an evaluable patient or an early event.
+    # Without benefit, "no" needs progression or death (necessarily within benefit_months); a patient
+    # censored before then may still get there.
     pfs_known = labels["pfs_months"].notna().to_numpy()
     progressed = (labels["pfs_event"] == 1).to_numpy(dtype=bool)
-    labels["clinical_benefit"] = _yes_no(benefit, benefit | (pfs_known & (evaluable | progressed)))
+    benefit_known = benefit | (pfs_known & progressed)
+    labels["clinical_benefit"] = _yes_no(benefit, benefit_known)
+    pending["clinical_benefit"] = pfs_known & ~benefit_known
+    labels["not_yet_assessable"] = [
+        ";".join(name for name in PENDING_LABELS if pending[name][i]) for i in range(len(labels))]
     labels["evaluable"] = np.where(evaluable, "yes", "no")
     labels["confirmation_weeks"] = confirmation_weeks
     labels["sd_min_weeks"] = sd_min_weeks
@@ -166,6 +194,8 @@ def _labels_from_supplied(patients: pd.DataFrame, derived: pd.DataFrame,
     labels["best_pct_change"] = np.nan
     labels["bor_unconfirmed"] = np.nan
     labels["evaluable"] = labels["bor"].isin(["CR", "PR", "SD", "PD"]).to_numpy()
+    # A supplied best response is taken as final: without visit data nothing says it is pending.
+    labels["response_pending"] = False
     return labels
 
 
@@ -235,24 +265,32 @@ def summarise_efficacy(labels: pd.DataFrame, pfs_landmark_months: float = 6,
     Returns
     -------
     One row per endpoint (ORR, DCR, CBR, median_PFS, median_OS, PFS_<t>m, OS_<t>m, median_follow_up,
-    n_evaluable) with the columns of :data:`EFFICACY_COLUMNS`: ``n`` is the denominator (evaluable
-    patients for proportions, patients with the outcome for Kaplan-Meier rows), ``count`` the patients
-    meeting the endpoint or the events. Endpoints that cannot be estimated keep their row with an empty
+    n_evaluable, not_yet_assessable_responder, not_yet_assessable_disease_control,
+    not_yet_assessable_clinical_benefit) with the columns of :data:`EFFICACY_COLUMNS`: ``n`` is the
+    denominator (evaluable patients whose label is known for proportions, patients with the outcome for
+    Kaplan-Meier rows, every patient for the counts), ``count`` the patients meeting the endpoint, the
+    events, or the patients counted. Endpoints that cannot be estimated keep their row with an empty
     estimate and a ``note``.
     """
     evaluable = labels["evaluable"].astype(str) == "yes"
-    bor = labels.loc[evaluable, "bor"].astype(str)
-    benefit = labels.loc[evaluable, "clinical_benefit"].astype(str)
+    listed = labels.get("not_yet_assessable", pd.Series("", index=labels.index)).fillna("").astype(str)
+    pending = {name: listed.str.split(";").apply(lambda names, name=name: name in names)
+               for name in PENDING_LABELS}
     have_bor = labels["bor"].notna().any() and (labels["bor"].astype(str) != "").any()
+    have_pfs = pd.to_numeric(labels["pfs_months"], errors="coerce").notna().any()
     thresholds = pd.to_numeric(labels.get("benefit_months", pd.Series(dtype=float)), errors="coerce")
     threshold = (f"{thresholds.dropna().iloc[0]:g} months" if thresholds.notna().any()
                  else "the benefit threshold")
+    bor = labels["bor"].fillna("").astype(str)
+    benefit = labels["clinical_benefit"].fillna("").astype(str)
     rows = [
-        _proportion_row("ORR", bor.isin(["CR", "PR"]).sum(), int(evaluable.sum()), have_bor,
-                        "responders (confirmed CR or PR)"),
-        _proportion_row("DCR", bor.isin(["CR", "PR", "SD"]).sum(), int(evaluable.sum()), have_bor,
+        _proportion_row("ORR", bor.isin(["CR", "PR"]), evaluable & ~pending["responder"], evaluable,
+                        pending["responder"], have_bor, "responder", "responders (confirmed CR or PR)"),
+        _proportion_row("DCR", bor.isin(["CR", "PR", "SD"]), evaluable & ~pending["disease_control"],
+                        evaluable, pending["disease_control"], have_bor, "disease_control",
                         "disease control (CR, PR or SD)"),
-        _proportion_row("CBR", (benefit == "yes").sum(), int(evaluable.sum()), have_bor,
+        _proportion_row("CBR", benefit == "yes", evaluable & benefit.isin(["yes", "no"]), evaluable,
+                        pending["clinical_benefit"], have_bor and have_pfs, "clinical_benefit",
                         f"clinical benefit (CR/PR or PFS beyond {threshold})"),
     ]
     pfs = _survival_data(labels, "pfs")
@@ -266,20 +304,35 @@ def summarise_efficacy(labels: pd.DataFrame, pfs_landmark_months: float = 6,
                  "count": int(evaluable.sum()), "unit": "patients",
                  "method": "a baseline and at least one later assessment, or death",
                  "note": "" if have_bor else "no response data"})
+    for name in PENDING_LABELS:
+        count = int(pending[name].sum())
+        rows.append({"endpoint": f"not_yet_assessable_{name}", "estimate": float(count), "n": len(labels),
+                     "count": count, "unit": "patients", "method": PENDING_RULES[name],
+                     "note": "label left empty until follow-up settles it"})
     table = pd.DataFrame(rows, columns=EFFICACY_COLUMNS)
     table["n"] = table["n"].astype("Int64")
     table["count"] = table["count"].astype("Int64")
     return table
 
 
-def _proportion_row(endpoint: str, successes: int, n: int, available: bool, meaning: str) -> dict:
+def _proportion_row(endpoint: str, meets: pd.Series, known: pd.Series, evaluable: pd.Series,
+                    pending: pd.Series, available: bool, label: str, meaning: str) -> dict:
+    """The proportion of the ``known`` patients that ``meets`` the endpoint, with its denominator stated."""
+    n, successes = int(known.sum()), int((known & meets).sum())
     row = {"endpoint": endpoint, "n": n, "unit": "proportion", "method": "Clopper-Pearson exact 95% CI"}
     if not available or n == 0:
-        logger.info("%s skipped: no evaluable patients with a best overall response", endpoint)
-        row["note"] = "not estimable: no evaluable patients with a best overall response"
+        logger.info("%s skipped: no evaluable patient with a known %s label", endpoint, label)
+        row["note"] = f"not estimable: no evaluable patient with a known {label} label"
         return row
-    low, high = clopper_pearson(int(successes), n)
-    row.update(estimate=successes / n, ci_low=low, ci_high=high, count=int(successes), note=meaning)
+    low, high = clopper_pearson(successes, n)
+    left_out = int((evaluable & ~known).sum())
+    denominator = f"n = {n} evaluable patients with a known {label} label"
+    if left_out:
+        reasons = int((evaluable & pending).sum())
+        denominator += (f"; {left_out} evaluable patient(s) left out ({reasons} not yet assessable)"
+                        if reasons else f"; {left_out} evaluable patient(s) left out (label unknown)")
+    row.update(estimate=successes / n, ci_low=low, ci_high=high, count=successes,
+               note=f"{meaning}; {denominator}")
     return row
 
 
@@ -375,8 +428,11 @@ def _landmark_row(endpoint: str, data: pd.DataFrame, months: float) -> dict:
         return row
     step = survival.index <= months
     bands = kmf.confidence_interval_survival_function_
+    # Patients censored before the landmark inform it only up to their censoring (Kaplan-Meier), never
+    # as failures; the note says how many were still followed at the landmark.
+    at_risk = int((data["duration"] >= months).sum())
     row.update(estimate=float(survival[step].iloc[-1]), ci_low=float(bands[step].iloc[-1, 0]),
-               ci_high=float(bands[step].iloc[-1, 1]), note="")
+               ci_high=float(bands[step].iloc[-1, 1]), note=f"{at_risk} patient(s) at risk at {months:g} months")
     return row
 
 

@@ -35,6 +35,11 @@ Conventions (the readings of RECIST 1.1 this module implements):
 - OS: first dose to death; otherwise censored at the last date the patient is known alive, the later of
   ``last_contact`` and the last assessment (an assessment proves the patient was alive), which also
   guarantees PFS <= OS.
+- Response pending (``response_pending``): the best response may still change because the patient is
+  alive and progression-free at the last data (no PFS event), has a baseline, and either has no
+  qualifying response yet (best response NE: no follow-up scan, or every scan before the SD minimum or
+  not evaluable) or has a CR/PR as the latest assessed response that a later scan could still confirm.
+  A trial that is still following its patients gets missing response labels for them, not "no".
 """
 from __future__ import annotations
 
@@ -58,7 +63,7 @@ TIMEPOINT_TABLE_COLUMNS = [
 
 OUTCOME_COLUMNS = [
     "patient_id", "bor", "bor_unconfirmed", "best_pct_change", "evaluable", "pfs_days", "pfs_event",
-    "os_days", "os_event",
+    "os_days", "os_event", "response_pending",
 ]
 
 
@@ -271,7 +276,8 @@ def derive_patient_outcomes(timepoints: pd.DataFrame, patients: pd.DataFrame,
     One row per patient of ``patients`` (sorted by ``patient_id``) with the columns of
     :data:`OUTCOME_COLUMNS`: ``bor``, ``bor_unconfirmed`` (CR/PR/SD/PD/NE), ``best_pct_change`` (most
     negative percent change of the target sum from baseline up to the first PD; NaN when never
-    measured), ``evaluable`` (bool), ``pfs_days``/``os_days`` (int) and ``pfs_event``/``os_event`` (0/1).
+    measured), ``evaluable`` (bool), ``pfs_days``/``os_days`` (int), ``pfs_event``/``os_event`` (0/1) and
+    ``response_pending`` (bool, see the module notes).
     """
     by_patient = {pid: visits for pid, visits in timepoints.groupby("patient_id", sort=False)}
     empty = timepoints.iloc[0:0]
@@ -281,6 +287,7 @@ def derive_patient_outcomes(timepoints: pd.DataFrame, patients: pd.DataFrame,
         rows.append(_patient_outcome(patient, visits, confirmation_weeks, sd_min_weeks))
     outcomes = pd.DataFrame(rows, columns=OUTCOME_COLUMNS)
     outcomes["evaluable"] = outcomes["evaluable"].astype(bool)
+    outcomes["response_pending"] = outcomes["response_pending"].astype(bool)
     for column in ("pfs_days", "pfs_event", "os_days", "os_event"):
         outcomes[column] = outcomes[column].astype("int64")
     outcomes["best_pct_change"] = outcomes["best_pct_change"].astype(float)
@@ -319,6 +326,11 @@ def _patient_outcome(patient, visits: pd.DataFrame, confirmation_weeks: float,
     changes = until_progression["pct_change_from_baseline"].dropna()
     best_pct_change = float(changes.min()) if len(changes) else math.nan
 
+    assessed_responses = [r for r in responses if r != "NE"]
+    awaiting_confirmation = (bool(assessed_responses) and assessed_responses[-1] in ("CR", "PR")
+                             and bor not in ("CR", "PR"))
+    response_pending = has_baseline and pfs_event == 0 and (bor == "NE" or awaiting_confirmation)
+
     if died:
         os_days, os_event = death_day, 1
     else:
@@ -328,4 +340,5 @@ def _patient_outcome(patient, visits: pd.DataFrame, confirmation_weeks: float,
         os_days, os_event = int((known_alive - start).days), 0
     return {"patient_id": patient.patient_id, "bor": bor, "bor_unconfirmed": bor_unconfirmed,
             "best_pct_change": best_pct_change, "evaluable": evaluable, "pfs_days": pfs_days,
-            "pfs_event": pfs_event, "os_days": os_days, "os_event": os_event}
+            "pfs_event": pfs_event, "os_days": os_days, "os_event": os_event,
+            "response_pending": response_pending}
