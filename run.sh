@@ -2,7 +2,9 @@
 # The two commands a newcomer needs:
 #   bash run.sh demo   set up .venv (once) and run the workflow on the demo trial into results/
 #   bash run.sh test   set up .venv (once) and run the test suite
-# Setup is idempotent: packages are reinstalled only when requirements.txt or constraints.txt change.
+# Setup is idempotent: packages are reinstalled only when requirements.txt, constraints.txt or pyproject.toml
+# change. The trialomics package itself is installed from this checkout (editable, so edits take effect at
+# once); cluster conda environments (envs/*.yaml) install the same package with pip from the same folder.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -16,10 +18,11 @@ setup() {
         "$PYTHON" -m venv "$VENV"
     fi
     local want
-    want=$(cat requirements.txt constraints.txt | sha256sum | cut -d' ' -f1)
+    want=$(cat requirements.txt constraints.txt pyproject.toml | sha256sum | cut -d' ' -f1)
     if [[ ! -f $STAMP || $(cat "$STAMP") != "$want" ]]; then
         "$VENV/bin/python" -m pip install --quiet --upgrade pip
         "$VENV/bin/python" -m pip install --quiet -r requirements.txt -c constraints.txt
+        "$VENV/bin/python" -m pip install --quiet --no-deps --editable .
         echo "$want" > "$STAMP"
     fi
 }

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 
 import anndata as ad
 import numpy as np
@@ -25,6 +24,7 @@ import pandas as pd
 from scipy import stats
 from scipy.stats.contingency import odds_ratio as contingency_odds_ratio
 
+from .contrasts import Contrast, design_key, group_contrasts_by_design  # noqa: F401 (re-exported)
 from .multitest import benjamini_hochberg
 from .readers import read_patients
 from .tables import read_tsv
@@ -41,63 +41,6 @@ EFFECT_TYPES = {
 # Internal column names used in design formulas, so that any covariate name works in a formula.
 GROUP_COLUMN = "group"
 BATCH_COLUMN = "batch_block"
-
-
-@dataclass(frozen=True)
-class Contrast:
-    """One configured comparison: ``target`` vs ``reference`` levels of ``variable``.
-
-    ``batch`` is ``""`` (no blocking), or the obs column holding the batch (``"batch"`` for the
-    sample sheet's batch of the modality).
-    """
-
-    id: str
-    variable: str
-    reference: str
-    target: str
-    covariates: tuple[str, ...] = ()
-    batch: str = ""
-
-    @classmethod
-    def from_config(cls, entry: Mapping) -> "Contrast":
-        """Build from one ``contrasts:`` entry of config.yaml.
-
-        ``batch: true`` means the sample sheet's batch column; a string names another obs column;
-        ``false``, empty or absent means no batch term.
-        """
-        batch = entry.get("batch", False)
-        if batch is True:
-            batch = "batch"
-        elif batch in (False, None):
-            batch = ""
-        return cls(id=str(entry["id"]), variable=str(entry["variable"]),
-                   reference=str(entry["reference"]), target=str(entry["target"]),
-                   covariates=tuple(str(c) for c in (entry.get("covariates") or ())),
-                   batch=str(batch))
-
-    def describe(self) -> str:
-        """``variable: target vs reference`` with its adjustment terms, for logs and captions."""
-        extra = list(self.covariates) + ([f"batch ({self.batch})"] if self.batch else [])
-        adjusted = f", adjusted for {', '.join(extra)}" if extra else ""
-        return f"{self.variable}: {self.target} vs {self.reference}{adjusted}"
-
-
-def design_key(contrast: Contrast) -> tuple:
-    """What determines a model fit: the variable, its reference level, covariates and batch.
-
-    Contrasts with the same key share one fit (for example several ``bor`` levels against ``PD``);
-    the reference is part of the key because apeGLM shrinks one coefficient of the fitted model,
-    which exists only for levels compared with the fit's reference level.
-    """
-    return (contrast.variable, contrast.reference, tuple(sorted(contrast.covariates)), contrast.batch)
-
-
-def group_contrasts_by_design(contrasts: Sequence[Contrast]) -> dict[str, list[str]]:
-    """Map a design id (the id of the first contrast with that design) to its contrasts' ids."""
-    designs: dict[tuple, list[str]] = {}
-    for contrast in contrasts:
-        designs.setdefault(design_key(contrast), []).append(contrast.id)
-    return {ids[0]: ids for ids in designs.values()}
 
 
 def family_label(modality: str, contrast_id: str, note: str = "") -> str:

@@ -22,6 +22,7 @@ from scipy import stats
 from .differential import Contrast, design_frame, design_matrix
 from .multitest import benjamini_hochberg
 from .errors import InputProblem
+from .paths import resolve_gene_set_path  # noqa: F401 (re-exported)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -51,17 +52,6 @@ def read_gmt(path: str | os.PathLike) -> dict[str, list[str]]:
     if not gene_sets:
         raise InputProblem(path, "no gene set in the file")
     return gene_sets
-
-
-def resolve_gene_set_path(path: str | os.PathLike, workdir: str | os.PathLike,
-                          project_dir: str | os.PathLike) -> Path:
-    """Where a configured GMT is: absolute as given; relative to the working directory when it
-    exists there; otherwise relative to the project (the repository holding ``resources/``)."""
-    candidate = Path(path)
-    if candidate.is_absolute():
-        return candidate
-    in_workdir = Path(workdir) / candidate
-    return in_workdir if in_workdir.exists() else Path(project_dir) / candidate
 
 
 def collection_name(path: str | os.PathLike) -> str:

@@ -1,25 +1,27 @@
 # Validation, the sample sheet, input functions and wildcard constraints. Nothing scientific here.
+# Parsing imports only what building the DAG needs (no anndata, matplotlib or scikit-learn): this file
+# runs in the main process and again in every job.
 import os
+import re
 import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-sys.path.insert(0, str(Path(workflow.basedir).parent / "scripts"))
-
 from trialomics import MODALITIES as ALL_MODALITIES
 from trialomics.errors import InputValidationError
-from trialomics.report import classify_output, results_relative
 from trialomics.seeds import derive_seed
-from trialomics.validation import validate_inputs
+from trialomics.validation_cache import validate_once
 
-# Every input is checked before any job runs; all problems are reported at once.
+# Every input is checked before any job runs, all problems reported at once; the outcome is cached per
+# input state, so jobs (and reruns with unchanged inputs) do not validate again.
 try:
-    VALIDATED = validate_inputs(config, Path(workflow.basedir) / "schemas", Path.cwd())
+    VALIDATED, _FROM_CACHE = validate_once(config, Path(workflow.basedir) / "schemas", Path.cwd())
 except InputValidationError as error:
     raise WorkflowError(str(error)) from None
-for warning in VALIDATED.warnings:
-    print(f"Warning: {warning}", file=sys.stderr)
+if workflow.is_main_process:
+    for warning in VALIDATED.warnings:
+        print(f"Warning: {warning}", file=sys.stderr)
 
 SAMPLES = VALIDATED.samples.set_index("sample_id", drop=False)
 MODALITIES = [m for m in ALL_MODALITIES if (SAMPLES["modality"] == m).any()]
@@ -29,12 +31,55 @@ SEED = config["seed"]
 PATIENTS_TABLE = config["clinical"]["patients"]
 LABELS = "results/clinical/labels.tsv"
 
+# --- privacy (H5): file modes, and pseudonyms applied once where identifiers enter the DAG -------
+# New files 0640 and folders 0750 by default (privacy.file_mode / dir_mode), including the output
+# folders, logs and benchmarks Snakemake creates itself. With privacy.pseudonymise, the sample sheet
+# the DAG uses and the patients table every rule reads carry keyed pseudonyms; the clinical rules
+# pseudonymise recist.tsv and adverse_events.tsv as they read them.
+from trialomics import privacy as _privacy
+
+PRIVACY = _privacy.PrivacySettings.from_config(config)
+try:
+    _privacy.apply_modes(PRIVACY)
+except ValueError as error:
+    raise WorkflowError(f"{error} (in the config's privacy: section)") from None
+if PRIVACY.pseudonymise:
+    _PSEUDONYM_KEY = _privacy.load_or_create_key(PRIVACY.key_file)
+    SAMPLES = _privacy.pseudonymise_sample_sheet(VALIDATED.samples, _PSEUDONYM_KEY).set_index(
+        "sample_id", drop=False)
+    PATIENTS_TABLE = ".trialomics/pseudonymised/patients.tsv"
+
+    rule privacy_patients:
+        input:
+            patients=config["clinical"]["patients"],
+            key=PRIVACY.key_file,
+        output:
+            patients=PATIENTS_TABLE,
+        log:
+            "logs/privacy/privacy_patients.log",
+        benchmark:
+            "benchmarks/privacy/privacy_patients.tsv"
+        threads: 1
+        resources:
+            mem_mb=500,
+            runtime=5,
+        conda:
+            "../../envs/clinical.yaml"
+        script:
+            "../../scripts/privacy_patients.py"
+# --- end privacy ----------------------------------------------------------------------------------
+
+
+def one_of(names, empty):
+    """A wildcard regex matching exactly one of ``names`` (escaped: names are data, not patterns)."""
+    return "|".join(re.escape(str(name)) for name in sorted(names)) or empty
+
 
 wildcard_constraints:
-    sample="|".join(sorted(SAMPLES.index)) or "NO_SAMPLES",
-    modality="|".join(MODALITIES) or "NO_MODALITIES",
-    contrast="|".join(CONTRASTS) or "NO_CONTRASTS",
-    endpoint="|".join(ENDPOINTS) or "NO_ENDPOINTS",
+    sample=one_of(SAMPLES.index, "NO_SAMPLES"),
+    modality=one_of(MODALITIES, "NO_MODALITIES"),
+    contrast=one_of(CONTRASTS, "NO_CONTRASTS"),
+    endpoint=one_of(ENDPOINTS, "NO_ENDPOINTS"),
 
 
 def samples_of(modality):
@@ -119,6 +164,9 @@ def stage_targets(name):
 
 def summary_inputs(wildcards):
     """Every stage output the summary page reads (tables and PNGs it recognises), by stage."""
+    # Imported here, not at parse time: only the summary job needs it.
+    from trialomics.report import classify_output, results_relative
+
     wanted = {}
     for name in REPORT_STAGE_TARGETS:
         stage = name[: -len("_TARGETS")].lower()

@@ -3,7 +3,7 @@
 # job per contrast computes its Wald test (and apeGLM shrinkage) from the shared fit, so contrasts
 # that share a design never refit it. Proteins: limma moderated t. Mutations and copy number:
 # Fisher exact tests; TMB by rank test.
-from trialomics.differential import Contrast, group_contrasts_by_design
+from trialomics.contrasts import Contrast, group_contrasts_by_design
 
 # design id (the first contrast of that design) -> ids of the contrasts that share it
 DIFFERENTIAL_DESIGNS = group_contrasts_by_design([Contrast.from_config(c) for c in CONTRASTS.values()])
@@ -39,7 +39,7 @@ rule differential_rna_fit:
         refit_cooks=config["differential"]["refit_cooks"],
         cooks_min_replicates=config["differential"]["cooks_min_replicates"],
     wildcard_constraints:
-        design="|".join(DIFFERENTIAL_DESIGNS) or "NO_DESIGNS",
+        design=one_of(DIFFERENTIAL_DESIGNS, "NO_DESIGNS"),
     log:
         "logs/differential/differential_rna_fit/{design}.log",
     benchmark:

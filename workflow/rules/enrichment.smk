@@ -3,7 +3,7 @@
 # as a modality-like AnnData (results/pathways/normalised.h5ad) for the models stage.
 from pathlib import Path
 
-from trialomics.enrichment import resolve_gene_set_path
+from trialomics.paths import resolve_gene_set_path
 
 # A relative GMT path is looked up in the working directory first, then in the project (so the
 # shipped resources/gene_sets/*.gmt work from any --directory).

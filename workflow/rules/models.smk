@@ -57,7 +57,7 @@ rule models_fit:
         select_k=config["models"]["select_k"],
         seed=lambda wc: derive_seed(SEED, "models_fit", wc.endpoint, wc.model),
     wildcard_constraints:
-        model="|".join(MODEL_BLOCKS) or "NO_MODELS",
+        model=one_of(MODEL_BLOCKS, "NO_MODELS"),
     log:
         "logs/models/models_fit/{endpoint}/{model}.log",
     benchmark:

@@ -34,7 +34,7 @@ rule survival_univariate:
         cutpoint_permutations=config["survival"]["cutpoint_permutations"],
         seed=lambda wc: derive_seed(SEED, "survival_univariate", wc.block, wc.endpoint),
     wildcard_constraints:
-        block="|".join(SURVIVAL_BLOCKS) or "NO_BLOCKS",
+        block=one_of(SURVIVAL_BLOCKS, "NO_BLOCKS"),
         endpoint="pfs|os",
     log:
         "logs/survival/survival_univariate/{block}/{endpoint}.log",
