@@ -138,7 +138,7 @@ def full_inputs() -> SummaryInputs:
         provenance=provenance())
 
 
-SECTION_IDS = ["cohort", "efficacy", "safety", "differential", "enrichment", "models", "biomarkers",
+SECTION_IDS = ["headline", "cohort", "efficacy", "safety", "differential", "enrichment", "models", "biomarkers",
                "provenance"]
 
 
@@ -288,19 +288,72 @@ def test_biomarkers_link_to_cards_and_to_their_evidence():
                  "survival/rna/pfs.univariate.tsv", "models/pfs/stability.tsv", "models/pfs/performance.tsv",
                  "enrichment/rna/responder.prerank.tsv"]:
         assert f"../{path}" in parsed.links, path
-    assert page.count('<span class="badge tier-strong">strong</span>') == 1
+    table = page.split('id="biomarkers-table"', 1)[1].split("</table>", 1)[0]
+    assert table.count('<span class="badge tier-strong">strong</span>') == 1
     assert '<span class="badge bor-PR">PR</span>' in page
 
 
-def test_biomarker_table_shows_the_strongest_screen_and_stability():
-    parsed = parse(report_page.build_summary_page(full_inputs()))
+def test_biomarker_table_shows_key_columns_for_the_tier_endpoint_and_folds_the_rest():
+    page = report_page.build_summary_page(full_inputs())
+    parsed = parse(page)
+    headers = re.findall(r'<th scope="col" title="([^"]*)">([^<]*)</th>',
+                         page.split('id="biomarkers-table"', 1)[1].split("</thead>", 1)[0])
+    assert [name for _, name in headers] == ["rank", "modality", "feature", "signal", "endpoint", "tier", "effect",
+                                             "p / q", "stability", "details"]
+    assert all(len(definition) > 20 for definition, _ in headers)  # every header has a tooltip definition
     cells = cells_of(parsed, "biomarkers-table")
-    first_row = cells[:len(cells) // 2]
-    texts = [text for attrs, text in first_row]
-    assert texts[7:9] == ["1", "rna:CXCL9"]  # signal rank and lead
-    assert texts[9:11] == ["1.2e-02 responder", "0.200 pfs"]
-    assert first_row[9][0]["data-value"] == "diff_responder_padj=0.012"
-    assert [text for attrs, text in cells[len(cells) // 2:]][9:11] == ["", ""]
+    first, second = cells[:10], cells[10:]
+    # CXCL9 is not strong by the rule on PFS (screen q 0.2), so its endpoint is its smallest screen q: response
+    assert [text for _, text in first[:9]] == ["1", "rna", "CXCL9", "#1 lead", "Response", "strong", "+1.6",
+                                               "q 1.2e-02", ""]
+    assert first[7][0]["data-value"] == "diff_responder_padj=0.012"
+    assert [text for _, text in second[:9]] == ["2", "proteins", "CXCL10", "#1 CXCL9", "", "exploratory", "", "",
+                                                ""]
+    details = page.split('id="biomarkers-table"', 1)[1].split("</table>", 1)[0]
+    assert "<details>" in details and "rra_p (rank aggregation score, not a p-value)" in details
+    assert "cox_pfs_hr" in details
+
+
+def test_calibrated_p_and_q_replace_the_screen_q_when_the_ranking_provides_them():
+    inputs = full_inputs()
+    ranked = inputs.ranked.frame.assign(calibrated_p=["0.002", "0.7"], calibrated_q=["0.01", "0.9"],
+                                        tier_endpoint=["pfs", ""])
+    inputs.ranked = Table("biomarkers/ranked.tsv", ranked)
+    inputs.tier_null_rates = Table("biomarkers/tier_null_rates.tsv", pd.DataFrame(
+        {"tier": ["strong", "supported"], "null_rate": ["0.03", "0.4"]}))
+    page = report_page.build_summary_page(inputs)
+    parsed = parse(page)
+    texts = [text for _, text in cells_of(parsed, "biomarkers-table")]
+    assert texts[4:9] == ["PFS", "strong", "HR 0.500", "p 2.0e-03 / q 1.0e-02 (calibrated)", "0.200 (rna)"]
+    assert "calibrated against whole-chain permutations" in page
+    assert [text for _, text in cells_of(parsed, "tier-null-rates")] == ["strong", "0.0300", "supported", "0.400"]
+
+
+def test_headline_comes_first_and_names_the_endpoint_tier_and_numbers():
+    inputs = full_inputs()
+    inputs.headline_figure = Figure("report/headline_signals.png", PNG)
+    page = report_page.build_summary_page(inputs, endpoints=["pfs", "responder"], primary_endpoint="pfs")
+    assert page.index('id="headline"') < page.index('id="cohort"')
+    assert re.findall(r'<nav[^>]*><a href="#([a-z]+)"', page) == ["headline"]
+    body = page.split('id="headline"', 1)[1].split("</section>", 1)[0]
+    # PFS first (primary): its only model is at C 0.712 with p 0.0099, but no candidate earns a tier on PFS
+    assert body.index("PFS: no convincing predictor. Best out-of-fold C-index 0.712") < body.index("Response:")
+    assert "Response: strong evidence for CXCL9 (rna), one signal of 2 correlated candidates." in html.unescape(body)
+    top = body.split('id="headline-top-signal"', 1)[1].split("</li>", 1)[0]
+    assert '<span class="badge tier-strong">strong</span>' in top and '<span class="endpoint-tag">Response</span>' in top
+    assert '<a href="#card-1">' in top
+    assert "../report/headline_signals.png" in body and "../models/pfs/performance.tsv" in body
+    assert "rra" not in body
+
+
+def test_cards_give_the_endpoint_and_the_numbers_behind_the_tier_as_text():
+    page = report_page.build_summary_page(full_inputs())
+    card = html.unescape(page.split('id="card-1"', 1)[1].split("</section>", 1)[0])
+    assert "strong</span> on <b>Response</b>" in card
+    assert "strong, Response screen q 1.2e-02 < 0.05: met" in card
+    assert "strong, Response stability – ≥ 0.6: no value" in card
+    assert "support, highest stability 0.200 (stability_pfs) ≥ 0.4: not met" in card
+    assert "support, concordant modalities 2 ≥ 2: met" in card
 
 
 def test_recovery_of_planted_biomarkers_is_shown_with_readable_labels():

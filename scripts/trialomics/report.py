@@ -81,8 +81,12 @@ class SummaryInputs:
     model_figures: dict[str, list[Figure]] = field(default_factory=dict)
     ranked: Table | None = None
     recovery: Table | None = None
+    # Per tier, the share of whole-chain null permutations reaching it (when the ranking provides it).
+    tier_null_rates: Table | None = None
     cards: dict[int, Figure] = field(default_factory=dict)
     provenance: Provenance | None = None
+    # The headline's dot plot of the top signals per endpoint (made by the summary rule itself).
+    headline_figure: Figure | None = None
 
 
 def results_relative(path: str | os.PathLike, results_dir: str = "results") -> str:
@@ -112,7 +116,7 @@ PAGE_FIGURES = {"qc": ("pca_by_response",), "differential": ("volcano",), "enric
                 "models": ("performance",)}
 
 # SummaryInputs fields holding one table, a dict of tables or figures, or a list of figures.
-SINGLE_SLOTS = {"coverage", "labels", "efficacy", "adverse_events", "ranked", "recovery"}
+SINGLE_SLOTS = {"coverage", "labels", "efficacy", "adverse_events", "ranked", "recovery", "tier_null_rates"}
 LIST_SLOTS = {"clinical_figures"}
 
 
@@ -164,6 +168,8 @@ def classify_output(path: str, modalities, contrasts, endpoints) -> tuple[str, o
         return "ranked", None
     if path == "biomarkers/recovery.tsv":
         return "recovery", None
+    if path == "biomarkers/tier_null_rates.tsv":
+        return "tier_null_rates", None
     if stage == "biomarkers" and len(parts) == 3 and parts[1] == "cards" and is_png:
         rank = _card_rank(name)
         return ("cards", rank) if rank is not None else None

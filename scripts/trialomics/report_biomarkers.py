@@ -8,8 +8,9 @@ import pandas as pd
 
 from . import style
 from .report import SummaryInputs, Table
-from .report_html import (INTEGER, LEADING_ZERO, NUMBER, IDENTIFIER_COLUMNS, Cell, as_float, badge_cell, esc,
-                          figures_html, frame_cells, is_pvalue_column, not_run, render_table, source_link,
+from . import report_headline as headline
+from .report_html import (IDENTIFIER_COLUMNS, INTEGER, LEADING_ZERO, NUMBER, Cell, as_float, badge_cell, esc,
+                          figures_html, frame_table, is_pvalue_column, not_run, render_table, source_link,
                           sources_html, text_of)
 
 
@@ -67,74 +68,198 @@ def supporting_outputs(candidate: pd.Series, inputs: SummaryInputs) -> list[str]
     return paths
 
 
-BIOMARKER_HEADLINE = ("rank", "modality", "feature", "gene", "tier", "score", "rra_p", "signal_rank", "signal")
-
 RECOVERY_LABELS = {"precision_at_k": "planted among the top {k} candidates",
                    "recall_at_k": "planted features in the top {k} (of all planted)",
                    "programmes_recovered": "planted programmes with a feature in the top {k}",
                    "signal_precision_at_k": "top {k} independent signals led by a planted feature",
                    "programmes_leading_signals": "planted programmes leading one of the top {k} signals"}
 
+# The table's columns and their definitions (header tooltips); the rest of a row is in its details.
+BIOMARKER_COLUMNS = {
+    "rank": "Order of the aggregate evidence score (1 = strongest); links to the candidate's card.",
+    "modality": "Data type the feature was measured in.",
+    "feature": "Gene, protein, alteration or pathway score.",
+    "signal": "Independent signal: #order of its lead, and the lead candidate. Candidates whose baseline values "
+              "correlate with a higher-ranked one join its signal, so one programme measured many times is "
+              "one finding.",
+    "endpoint": "Endpoint whose evidence earned the tier (tier_endpoint of ranked.tsv when given, else the "
+                "endpoint meeting the strong rule, else the endpoint of the smallest screen q).",
+    "tier": "strong / supported / exploratory, by the rules in the box above.",
+    "effect": "For the tier's endpoint: hazard ratio of the univariate Cox screen (PFS, OS), or the "
+              "differential effect of the contrast (log2 fold change, log2 difference or log odds ratio).",
+    "p / q": "Calibrated p and q of the aggregate score (whole-chain permutations) when the ranking provides "
+             "them; otherwise the Benjamini-Hochberg q of the endpoint's screen (within modality).",
+    "stability": "Share of half-sample refits of the endpoint's model that selected the feature, and that model.",
+    "details": "Every other column of ranked.tsv for this candidate and the rule outputs holding its evidence.",
+}
+# Never shown as a headline number: robust rank aggregation over dependent lists is a score, not a p-value.
+RRA_LABEL = "rra_p (rank aggregation score, not a p-value)"
 
-def biomarkers_section(inputs: SummaryInputs, top: int = 50) -> str:
-    """Ranked candidates with tiers, screen q-values and stability, links to cards and to evidence."""
+
+def _screen_effect_cell(candidate: pd.Series, endpoint: str) -> Cell:
+    if not endpoint:
+        return Cell("")
+    survival = endpoint in headline.SURVIVAL_ENDPOINTS
+    column = f"cox_{endpoint}_hr" if survival else f"diff_{endpoint}_effect"
+    text = text_of(candidate.get(column, ""))
+    if not NUMBER.match(text) or math.isnan(as_float(text)):
+        return Cell("")
+    value = as_float(text)
+    shown = f"HR {style.format_display_number(value)}" if survival else f"{value:+.3g}"
+    return Cell(shown, full=f"{column}={text}", sort=value)
+
+
+def _p_q_cell(candidate: pd.Series, endpoint: str) -> Cell:
+    calibrated = {c: text_of(candidate.get(c, "")) for c in ("calibrated_p", "calibrated_q")}
+    calibrated = {c: as_float(t) for c, t in calibrated.items() if NUMBER.match(t) and not math.isnan(as_float(t))}
+    if calibrated:
+        shown = " / ".join(f"{c[-1]} {style.format_display_pvalue(v)}" for c, v in calibrated.items())
+        full = "; ".join(f"{c}={text_of(candidate[c])}" for c in calibrated)
+        return Cell(shown + " (calibrated)", full=full, sort=calibrated.get("calibrated_q", min(calibrated.values())))
+    if not endpoint:
+        return Cell("")
+    column = f"cox_{endpoint}_padj" if endpoint in headline.SURVIVAL_ENDPOINTS else f"diff_{endpoint}_padj"
+    text = text_of(candidate.get(column, ""))
+    if not NUMBER.match(text) or math.isnan(as_float(text)):
+        return Cell("")
+    return Cell(f"q {style.format_display_pvalue(as_float(text))}", full=f"{column}={text}", sort=as_float(text))
+
+
+def _stability_cell(candidate: pd.Series, endpoint: str) -> Cell:
+    text = text_of(candidate.get(f"stability_{endpoint}", "")) if endpoint else ""
+    if not NUMBER.match(text) or math.isnan(as_float(text)):
+        return Cell("")
+    model = text_of(candidate.get(f"stability_{endpoint}_model", ""))
+    shown = style.format_display_number(as_float(text)) + (f" ({model})" if model else "")
+    return Cell(shown, full=f"stability_{endpoint}={text}", sort=as_float(text))
+
+
+def _signal_cell(candidate: pd.Series) -> Cell:
+    signal, rank = text_of(candidate.get("signal", "")), text_of(candidate.get("signal_rank", ""))
+    if not signal:
+        return Cell("")
+    lead = signal.split(":", 1)[-1]
+    own = signal == f"{candidate.get('modality', '')}:{candidate.get('feature', '')}"
+    shown = f"#{rank} " + ("lead" if own else lead)
+    return Cell(shown, full=f"signal={signal}; signal_rank={rank}",
+                sort=as_float(rank) if INTEGER.match(rank) else None)
+
+
+def _details_cell(candidate: pd.Series, inputs: SummaryInputs) -> Cell:
+    """Every other non-empty column and the supporting outputs, folded (a native ``<details>``)."""
+    shown = {"rank", "modality", "feature", "signal", "signal_rank", "tier"}
+    values = [(str(c), text_of(v)) for c, v in candidate.items() if str(c) not in shown and text_of(v) != ""]
+    items = "".join(f"<dt>{esc(RRA_LABEL if c == 'rra_p' else c)}</dt>"
+                    f"<dd{_full_attr(v)}>{esc(_display_value(c, v))}</dd>" for c, v in values)
+    paths = supporting_outputs(candidate, inputs)
+    links = "".join(f"<li>{source_link(p)}</li>" for p in paths)
+    outputs = f"<p>Evidence in:</p><ul>{links}</ul>" if paths else ""
+    return Cell(markup=f'<details><summary>{len(values)} values, {len(paths)} outputs</summary>'
+                       f'<div class="row-details"><dl>{items}</dl>{outputs}</div></details>',
+                css="details", sort=len(paths))
+
+
+def how_to_read_html(frame: pd.DataFrame, rules: headline.TierRules, null_rates: Table | None) -> str:
+    """The box explaining the tiers (with the configured thresholds), the endpoint, p / q and rra_p."""
+    calibrated = "calibrated_q" in frame.columns
+    items = [
+        f"<li><b>strong</b>: on one endpoint, screen q &lt; {rules.strong_q:g}, selected in at least "
+        f"{rules.stability_threshold:g} of the model's half-sample refits, and that model beats its "
+        f"permutation null (p &lt; {rules.model_p:g}).</li>",
+        f"<li><b>supported</b>: not strong, and at least two of: a screen q &lt; {rules.supported_q:g}; a "
+        f"selection frequency ≥ {rules.supported_stability:g}; the same direction in 2+ modalities; in the "
+        "leading edge of an enriched gene set.</li>",
+        "<li><b>exploratory</b>: everything else. With about 20 patients most of these are noise.</li>",
+        "<li><b>endpoint</b>: the endpoint whose evidence earned the tier; the effect, p / q and stability "
+        "columns are for that endpoint.</li>",
+        ("<li><b>p / q</b>: calibrated against whole-chain permutations of the outcomes (family-wise).</li>"
+         if calibrated else
+         "<li><b>p / q</b>: the Benjamini-Hochberg q of the endpoint's screen, within one modality; it is not "
+         "corrected across modalities and endpoints.</li>"),
+    ]
+    if "rra_p" in frame.columns:
+        items.append("<li><b>rra_p</b> (in the details) is a rank aggregation score, not a p-value: the evidence "
+                     "lists come from the same patients, so it is far smaller than chance would give.</li>")
+    box = ('<aside class="how-to-read" id="how-to-read"><h3>How to read this</h3><ul>' + "".join(items)
+           + "</ul>")
+    if null_rates is not None:
+        box += frame_table("tier-null-rates", null_rates.frame,
+                           caption="How often each tier is reached when the outcomes are permuted (null rate)")
+        box += sources_html([null_rates.path])
+    return box + "</aside>"
+
+
+def biomarkers_section(inputs: SummaryInputs, top: int = 50, endpoints=(),
+                       rules: headline.TierRules = headline.TierRules()) -> str:
+    """Ranked candidates: key columns that fit the page, the rest per row under details; the cards."""
     if inputs.ranked is None:
         return not_run("no ranked biomarker table was given")
     frame = inputs.ranked.frame
     if frame.empty:
         return f"<p>No candidates were ranked.</p>{sources_html([inputs.ranked.path])}"
-    screens = {c: _evidence_label(c) for c in frame.columns if re.fullmatch(r"(diff|cox)_.+_padj", c)}
-    stabilities = {c: _evidence_label(c) for c in frame.columns
-                   if re.fullmatch(r"stability_[a-z_]+", c) and not c.endswith(("_model", "_sign"))}
+    endpoints = list(endpoints) or headline.endpoints_in(frame)
     shown = frame.head(top)
-    # One column each for the strongest screen and the highest stability keeps the table on one laptop
-    # screen whatever the number of contrasts and endpoints; every value is on the card and in the TSV.
-    names, rows = frame_cells(shown, BIOMARKER_HEADLINE)
-    names += ["best screen q", "top stability", "supporting outputs"]
-    for row, (_, candidate) in zip(rows, shown.iterrows()):
+    names = list(BIOMARKER_COLUMNS)
+    rows = []
+    for _, candidate in shown.iterrows():
         rank = _rank_of(candidate.get("rank"))
-        if rank in inputs.cards and "rank" in names:
-            i = names.index("rank")
-            row[i] = Cell(row[i].text, full=row[i].full, sort=row[i].sort, href=f"#card-{rank}")
-        if "tier" in names:
-            i = names.index("tier")
-            row[i] = badge_cell(row[i].text, "tier", style.TIER_COLOURS)
-        row.append(_extreme_cell(candidate, screens, lowest=True))
-        row.append(_extreme_cell(candidate, stabilities, lowest=False))
-        row.append(_evidence_cell(supporting_outputs(candidate, inputs)))
+        endpoint = headline.earned_endpoint(candidate, endpoints, rules)
+        feature = text_of(candidate.get("feature", ""))
+        gene = text_of(candidate.get("gene", ""))
+        rows.append([
+            Cell(str(rank) if rank is not None else "", sort=rank,
+                 href=f"#card-{rank}" if rank in inputs.cards else None),
+            Cell(text_of(candidate.get("modality", ""))),
+            Cell(feature, full=f"gene {gene}" if gene and gene != feature else None),
+            _signal_cell(candidate),
+            Cell(headline.endpoint_label(endpoint) if endpoint else ""),
+            badge_cell(text_of(candidate.get("tier", "")), "tier", style.TIER_COLOURS),
+            _screen_effect_cell(candidate, endpoint),
+            _p_q_cell(candidate, endpoint),
+            _stability_cell(candidate, endpoint),
+            _details_cell(candidate, inputs),
+        ])
     tiers = frame["tier"].astype(str).value_counts() if "tier" in frame else pd.Series(dtype=int)
     lead = f"{len(frame)} candidates ranked" + (
         ": " + ", ".join(f"{t} {int(tiers[t])}" for t in style.TIER_COLOURS if t in tiers) if len(tiers) else "")
     parts = [f'<p class="lead">{esc(lead)}. Showing the top {len(shown)}; the rank links to the '
-             "candidate's card, the last column opens the list of rule outputs holding its evidence.</p>",
-             render_table("biomarkers-table", names, rows, caption="Ranked candidate biomarkers"),
+             "candidate's card, the last column opens every other value and the rule outputs holding its "
+             "evidence. Hover a column header for its definition.</p>",
+             how_to_read_html(frame, rules, inputs.tier_null_rates),
+             render_table("biomarkers-table", names, rows, caption="Ranked candidate biomarkers",
+                          definitions=BIOMARKER_COLUMNS),
              sources_html([inputs.ranked.path])]
-    if "signal_rank" in frame:
-        parts.insert(1, "<p>Candidates whose baseline values correlate with a higher-ranked one join its "
-                        "independent signal (signal = its lead, signal_rank = the order of the leads), so a "
-                        "programme measured many times is read as one finding.</p>")
     if inputs.recovery is not None:
         parts.append(recovery_html(inputs.recovery))
-    cards = []
+    cards = cards_html(frame, inputs, endpoints, rules)
+    if cards:
+        parts.append(f'<h3 id="cards">Candidate cards</h3>{cards}')
+    return "\n".join(parts)
+
+
+def cards_html(frame: pd.DataFrame, inputs: SummaryInputs, endpoints, rules: headline.TierRules) -> str:
+    """One card per card figure: the plot, and as text the endpoint and the exact numbers behind the tier."""
     by_rank = {_rank_of(candidate.get("rank")): candidate for _, candidate in frame.iterrows()}
+    cards = []
     for rank in sorted(inputs.cards):
         candidate = by_rank.get(rank)
-        title = f"#{rank}"
-        details = ""
+        title, text = f"#{rank}", ""
         if candidate is not None:
-            title += f" {candidate.get('feature', '')} ({candidate.get('modality', '')}), {candidate.get('tier', '')}"
-            values = [(str(c), text_of(v)) for c, v in candidate.items() if text_of(v) != ""]
-            items = "".join(f"<dt>{esc(c)}</dt><dd{_full_attr(v)}>{esc(_display_value(c, v))}</dd>"
-                            for c, v in values)
+            endpoint = headline.earned_endpoint(candidate, endpoints, rules)
+            tier = text_of(candidate.get("tier", ""))
+            title += f" {candidate.get('feature', '')} ({candidate.get('modality', '')})"
+            earned = (f" on <b>{esc(headline.endpoint_label(endpoint))}</b>" if endpoint else "")
+            evidence = headline.evidence_phrases(candidate, endpoint) if endpoint else ()
+            criteria = "".join(f"<li>{esc(line)}</li>" for line in headline.tier_criteria(candidate, endpoint, rules))
             outputs = "".join(f"<li>{source_link(p)}</li>" for p in supporting_outputs(candidate, inputs))
-            details = (f'<div class="card-details"><dl>{items}</dl>'
-                       f"<p>Evidence in:</p><ul>{outputs}</ul></div>")
+            text = (f'<div class="card-text"><p><span class="badge tier-{esc(tier)}">{esc(tier)}</span>{earned}'
+                    f"{': ' + '; '.join(esc(e) for e in evidence) if evidence else ''}</p>"
+                    f"<p>The numbers the tier rules test:</p><ul>{criteria}</ul>"
+                    f"<p>Evidence in:</p><ul>{outputs}</ul></div>")
         cards.append(f'<section class="card" id="card-{rank}"><h4>{esc(title)}</h4>'
-                     f'<div class="card-body">{figures_html([inputs.cards[rank]])}{details}</div>'
+                     f'<div class="card-body">{figures_html([inputs.cards[rank]])}{text}</div>'
                      '<p><a href="#biomarkers-table">back to the ranked table</a></p></section>')
-    if cards:
-        parts.append(f'<h3 id="cards">Candidate cards</h3>{"".join(cards)}')
-    return "\n".join(parts)
+    return "".join(cards)
 
 
 def recovery_html(recovery: Table) -> str:
@@ -150,38 +275,6 @@ def recovery_html(recovery: Table) -> str:
             "of planted biomarkers (ranking.truth): the fractions below score the ranking against it.</p>"
             + render_table("recovery-table", ["measure", "fraction"], rows, caption="Recovery of planted biomarkers")
             + sources_html([recovery.path]))
-
-
-def _evidence_cell(paths: list[str]) -> Cell:
-    """The supporting outputs, folded under their count (a native ``<details>``: no script needed)."""
-    if not paths:
-        return Cell("", sort=0)
-    links = "".join(f"<li>{source_link(p)}</li>" for p in paths)
-    noun = "output" if len(paths) == 1 else "outputs"
-    return Cell(markup=f"<details><summary>{len(paths)} {noun}</summary><ul>{links}</ul></details>",
-                css="evidence", sort=len(paths))
-
-
-def _extreme_cell(candidate: pd.Series, columns: dict[str, str], lowest: bool) -> Cell:
-    """The smallest (q-values) or largest (stability) value among ``columns``, named by its label."""
-    values = {c: as_float(text_of(candidate[c])) for c in columns
-              if NUMBER.match(text_of(candidate[c])) and not math.isnan(as_float(text_of(candidate[c])))}
-    if not values:
-        return Cell("")
-    column = (min if lowest else max)(values, key=lambda c: values[c])
-    value = values[column]
-    shown = style.format_display_pvalue(value) if lowest else style.format_display_number(value)
-    return Cell(f"{shown} {columns[column]}", full=f"{column}={text_of(candidate[column])}", sort=value)
-
-
-def _evidence_label(column: str) -> str:
-    """What an evidence column of ranked.tsv is about: a contrast, ``Cox <endpoint>`` or an endpoint."""
-    for pattern, label in ((r"diff_(.+)_padj", "{}"), (r"cox_(.+)_padj", "Cox {}"),
-                           (r"stability_([a-z_]+)", "{}")):
-        match = re.fullmatch(pattern, column)
-        if match:
-            return label.format(match.group(1).replace("_", " "))
-    return column
 
 
 def _rank_of(value) -> int | None:

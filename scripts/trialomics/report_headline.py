@@ -25,12 +25,15 @@ not a p-value.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from . import style
+from .report import SummaryInputs
+from .report_html import esc, figures_html, sources_html
 
 TIER_ORDER = ("strong", "supported", "exploratory")
 SURVIVAL_ENDPOINTS = ("pfs", "os")
@@ -234,6 +237,53 @@ def evidence_phrases(candidate: pd.Series, endpoint: str, screens: dict | None =
     return tuple(phrases)
 
 
+def _met(value: float, threshold: float, at_least: bool) -> str:
+    if math.isnan(value):
+        return "no value"
+    return "met" if (value >= threshold if at_least else value < threshold) else "not met"
+
+
+def tier_criteria(candidate: pd.Series, endpoint: str, rules: TierRules) -> tuple[str, ...]:
+    """Every number the tier rules test, with its threshold and whether it is met (for the card)."""
+    lines = []
+    calibrated_p, calibrated_q = _value(candidate, "calibrated_p"), _value(candidate, "calibrated_q")
+    if not (math.isnan(calibrated_p) and math.isnan(calibrated_q)):
+        lines.append(f"calibrated p {_p(calibrated_p)}, q {_p(calibrated_q)} of the aggregate score "
+                     "(whole-chain permutations)")
+    if endpoint:
+        label = endpoint_label(endpoint)
+        q = _value(candidate, _screen_column(endpoint, "padj"))
+        stability = _value(candidate, f"stability_{endpoint}")
+        model_p = _value(candidate, f"model_{endpoint}_permutation_p")
+        lines += [f"strong, {label} screen q {_p(q) or '–'} < {rules.strong_q:g}: "
+                  f"{_met(q, rules.strong_q, False)}",
+                  f"strong, {label} stability {_number(stability) or '–'} ≥ {rules.stability_threshold:g}: "
+                  f"{_met(stability, rules.stability_threshold, True)}",
+                  f"strong, {label} model permutation p {_p(model_p) or '–'} < {rules.model_p:g}: "
+                  f"{_met(model_p, rules.model_p, False)}"]
+    screens = {c: _value(candidate, c) for c in candidate.index
+               if str(c).endswith("_padj") and str(c).startswith(("cox_", "diff_"))}
+    screens = {c: v for c, v in screens.items() if not math.isnan(v)}
+    if screens:
+        column = min(screens, key=screens.get)
+        lines.append(f"support, best screen q {_p(screens[column])} ({column}) < {rules.supported_q:g}: "
+                     f"{_met(screens[column], rules.supported_q, False)}")
+    stabilities = {c: _value(candidate, c) for c in candidate.index
+                   if str(c).startswith("stability_") and not str(c).endswith(("_model", "_sign"))}
+    stabilities = {c: v for c, v in stabilities.items() if not math.isnan(v)}
+    if stabilities:
+        column = max(stabilities, key=stabilities.get)
+        lines.append(f"support, highest stability {_number(stabilities[column])} ({column}) ≥ "
+                     f"{rules.supported_stability:g}: {_met(stabilities[column], rules.supported_stability, True)}")
+    for column, what in (("n_concordant_modalities", "concordant modalities"),
+                         ("n_enriched_gene_sets", "enriched gene sets")):
+        count = _value(candidate, column)
+        if not math.isnan(count):
+            needed = 2 if column == "n_concordant_modalities" else 1
+            lines.append(f"support, {what} {int(count)} ≥ {needed}: {_met(count, needed, True)}")
+    return tuple(lines)
+
+
 def _signal_key(candidate: pd.Series) -> str:
     signal = str(candidate.get("signal", "") or "")
     return signal or f"{candidate.get('modality', '')}:{candidate.get('feature', '')}"
@@ -327,6 +377,36 @@ def headline_findings(ranked: pd.DataFrame | None, performance: dict, endpoints,
     return findings
 
 
+def endpoints_in(ranked: pd.DataFrame) -> list[str]:
+    """The endpoints ranked.tsv holds evidence for (stability, Cox and differential q columns), in column
+    order; a contrast counts as an endpoint of the same name, as the tier rules read it."""
+    found = []
+    for column in ranked.columns:
+        match = re.fullmatch(r"stability_([a-z_]+)|(?:cox|diff)_(.+)_padj", str(column))
+        if match and not str(column).endswith(("_model", "_sign")):
+            found.append(match.group(1) or match.group(2))
+    return list(dict.fromkeys(found))
+
+
+def findings_from_inputs(inputs: SummaryInputs, endpoints=(), primary: str = "pfs",
+                         rules: TierRules = TierRules(), n_signals: int = 3) -> list[EndpointFinding]:
+    """:func:`headline_findings` of the summary page's inputs. ``endpoints`` in config order; when empty,
+    the endpoints with model performance, then those of ranked.tsv (:func:`endpoints_in`)."""
+    ranked = inputs.ranked.frame if inputs.ranked is not None else None
+    if not endpoints:
+        found = list(inputs.performance) + (endpoints_in(ranked) if ranked is not None else [])
+        endpoints = list(dict.fromkeys(found))
+    performance = {endpoint: table.frame for endpoint, table in inputs.performance.items()}
+    screens = {key: table.frame for key, table in inputs.survival.items()}
+    return headline_findings(ranked, performance, endpoints, primary, rules, n_signals, screens)
+
+
+def headline_sources(inputs: SummaryInputs, findings: list[EndpointFinding]) -> list[str]:
+    """The tables the headline quotes: ranked.tsv and the performance table of each endpoint shown."""
+    paths = [inputs.ranked.path] if inputs.ranked is not None else []
+    return paths + [inputs.performance[f.endpoint].path for f in findings if f.endpoint in inputs.performance]
+
+
 def signal_dot_plot(findings: list[EndpointFinding], rules: TierRules = TierRules()):
     """One small panel per endpoint: its top signals' -log10 q (calibrated q when present, else the
     endpoint's screen q), coloured by tier, with the strong-tier q threshold dashed."""
@@ -355,3 +435,55 @@ def signal_dot_plot(findings: list[EndpointFinding], rules: TierRules = TierRule
         ax.set_xlim(left=0)
     axes[-1, 0].set_xlabel(f"-log10 q (dashed: q = {rules.strong_q:g})", fontsize=8)
     return fig
+
+
+def _signal_html(signal: SignalFinding, has_card: bool, top: bool) -> str:
+    name = f"<b>{esc(signal.name)}</b>"
+    if has_card:
+        name = f'<a href="#card-{signal.rank}">{name}</a>'
+    grouped = f", signal #{signal.signal_rank} of {signal.signal_size} candidates" if signal.signal_size > 1 else ""
+    marker = ' id="headline-top-signal"' if top else ""
+    evidence = "; ".join(esc(p) for p in signal.evidence) or "no screen, stability or model evidence"
+    return (f'<li{marker}><span class="badge tier-{esc(signal.tier)}">{esc(signal.tier)}</span> '
+            f'<span class="endpoint-tag">{esc(endpoint_label(signal.endpoint))}</span> {name} '
+            f'<span class="meta">(rank {signal.rank}{esc(grouped)})</span>: {evidence}</li>')
+
+
+def headline_section(findings: list[EndpointFinding], cards=(), figure=None, sources=()) -> str:
+    """The "What the data say" section: one block per endpoint, the dot plot beside them.
+
+    The first signal of the first endpoint with a strong or supported verdict (else the first signal
+    shown) carries ``id="headline-top-signal"``; signals of an endpoint without a convincing predictor
+    are folded under a ``<details>``.
+    """
+    if not findings:
+        return ('<p class="not-run">Not run: no ranked candidates and no model performance were given, so '
+                "there is nothing to summarise.</p>")
+    convincing = [f for f in findings if f.verdict != "none" and f.signals]
+    top = (convincing or [f for f in findings if f.signals] or [None])[0]
+    blocks = []
+    for finding in findings:
+        primary = ' <span class="primary-tag">primary endpoint</span>' if finding.primary else ""
+        items = "".join(_signal_html(s, s.rank in cards, finding is top and i == 0 and finding.verdict != "none")
+                        for i, s in enumerate(finding.signals))
+        signals = ""
+        if items and finding.verdict != "none":
+            signals = f'<ol class="signals">{items}</ol>'
+        elif items:
+            signals = (f"<details><summary>Best-ranked candidates for {esc(endpoint_label(finding.endpoint))} "
+                       f'(none convincing)</summary><ol class="signals">{items}</ol></details>')
+        blocks.append(f'<div class="finding verdict-{esc(finding.verdict)}">'
+                      f'<p><span class="verdict">{esc(finding.sentence)}</span>{primary}</p>{signals}</div>')
+    if top is not None and top.verdict == "none":
+        # Nothing convincing anywhere: the reader still sees the best candidate's tier and endpoint.
+        lead = top.signals[0]
+        blocks.insert(0, f'<p class="meta" id="headline-top-signal">Best-ranked signal overall: '
+                         f'<span class="badge tier-{esc(lead.tier)}">{esc(lead.tier)}</span> '
+                         f'<span class="endpoint-tag">{esc(endpoint_label(lead.endpoint))}</span> '
+                         f"{esc(lead.name)}.</p>")
+    picture = figures_html([figure]) if figure is not None else ""
+    return (f'<div class="headline"><div class="headline-text">{"".join(blocks)}'
+            f'<p class="meta">Generated from the tables by fixed rules: "strong" only where the ranking '
+            "gives the strong tier; an endpoint whose signals are at most supported counts only when one of "
+            "its models beats its permutation null. See the biomarkers section for how to read the tiers."
+            f"</p>{sources_html(sources)}</div>{picture}</div>")

@@ -158,13 +158,22 @@ def _sort_key(value: float) -> str:
     return repr(float(value))
 
 
-def render_table(table_id: str, columns: list[str], rows: list[list[Cell]], caption: str | None = None) -> str:
-    """A sortable table (click a header to sort; numeric cells sort by value, empty cells last)."""
-    head = "".join(f'<th scope="col">{esc(c)}</th>' for c in columns)
+def render_table(table_id: str, columns: list[str], rows: list[list[Cell]], caption: str | None = None,
+                 definitions: dict[str, str] | None = None) -> str:
+    """A sortable table (click a header to sort; numeric cells sort by value, empty cells last).
+
+    ``definitions``: column -> what it means, shown as the header's tooltip (``title``).
+    """
+    definitions = definitions or {}
+    head = "".join(f'<th scope="col"{_title_attr(definitions.get(c))}>{esc(c)}</th>' for c in columns)
     body = "\n".join("<tr>" + "".join(_cell_html(c) for c in row) + "</tr>" for row in rows)
     caption_html = f"<caption>{esc(caption)}</caption>" if caption else ""
     return (f'<div class="table-wrap"><table class="sortable" id="{esc(table_id)}">{caption_html}'
             f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody></table></div>")
+
+
+def _title_attr(text: str | None) -> str:
+    return f' title="{esc(text)}"' if text else ""
 
 
 def frame_table(table_id: str, frame: pd.DataFrame, columns=None, caption: str | None = None) -> str:

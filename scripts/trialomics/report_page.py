@@ -14,12 +14,14 @@ import hashlib
 
 from . import style
 from .report import SummaryInputs
+from . import report_headline as headline
 from .report_biomarkers import biomarkers_section
 from .report_html import esc
 from .report_sections import (cohort_section, differential_section, efficacy_section, enrichment_section,
                               models_section, provenance_section, safety_section, survival_section)
 
 SECTIONS = (
+    ("headline", "What the data say"),
     ("cohort", "Cohort"),
     ("efficacy", "Efficacy"),
     ("safety", "Safety"),
@@ -122,9 +124,6 @@ table.sortable td[data-sort] { text-align: right; }
 table.sortable tbody tr:nth-child(even) { background: #f7f9fa; }
 table.sortable tbody tr:hover { background: #e3f2fd; }
 #checksums-table td { max-width: none; font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12px; }
-table.sortable td.evidence { font-size: 12px; white-space: nowrap; text-align: left; }
-td.evidence ul { margin: 2px 0; padding-left: 16px; }
-td.evidence summary { font-weight: normal; color: #0b57d0; }
 td[data-sort] { white-space: nowrap; }
 .badge { display: inline-block; padding: 0 6px; border-radius: 3px; color: #fff; font-weight: 600; }
 td.has-yes { color: #1b5e20; font-weight: 600; }
@@ -137,10 +136,37 @@ details > summary { cursor: pointer; font-weight: 600; }
 section.card { border-top: 1px solid #ddd; padding: 6px 0; scroll-margin-top: 44px; }
 section.card:target { background: #fffde7; }
 .card-body { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 12px; }
-.card-details dl, dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px;
-                             font-size: 12px; margin: 0; }
-.card-details dt, dl.facts dt { color: #555; }
-.card-details dd, dl.facts dd { margin: 0; word-break: break-word; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; font-size: 12px; margin: 0; }
+dl.facts dt { color: #555; }
+dl.facts dd { margin: 0; word-break: break-word; }
+section#headline { border: 2px solid #263238; }
+.headline { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 14px; align-items: start; }
+.headline .figures { grid-template-columns: minmax(0, 1fr); margin: 0; }
+.finding { border-left: 5px solid #bdbdbd; padding: 2px 10px; margin: 6px 0; }
+.finding.verdict-strong { border-left-color: #009E73; }
+.finding.verdict-supported { border-left-color: #56B4E9; }
+.finding p { margin: 2px 0; }
+.finding .verdict { font-weight: 600; font-size: 15px; }
+.finding ol.signals { margin: 2px 0 4px; padding-left: 22px; font-size: 13px; }
+.finding details > summary { font-weight: normal; color: #0b57d0; font-size: 13px; }
+.primary-tag, .endpoint-tag { display: inline-block; padding: 0 6px; border-radius: 3px; font-size: 12px;
+                              font-weight: 600; border: 1px solid #263238; color: #263238; background: #fff; }
+span.meta { color: #555; font-size: 12px; }
+aside.how-to-read { background: #f3f7fa; border: 1px solid #cfd8dc; border-radius: 4px; padding: 4px 14px;
+                    margin: 8px 0; font-size: 13px; }
+aside.how-to-read h3 { margin: 6px 0 2px; font-size: 14px; }
+aside.how-to-read ul { margin: 4px 0; padding-left: 20px; }
+#biomarkers-table { width: 100%; }
+#biomarkers-table td { max-width: none; overflow-wrap: anywhere; }
+#biomarkers-table td.details { font-size: 12px; text-align: left; white-space: normal; min-width: 9em; }
+td.details summary { font-weight: normal; color: #0b57d0; }
+.row-details { max-width: 30em; }
+.row-details dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 1px 10px; margin: 2px 0; }
+.row-details dt { color: #555; }
+.row-details dd { margin: 0; overflow-wrap: anywhere; }
+.row-details ul { margin: 2px 0; padding-left: 16px; }
+.card-text { font-size: 14px; }
+.card-text ul { padding-left: 18px; margin: 4px 0; }
 pre { background: #f5f5f5; border: 1px solid #e0e0e0; padding: 8px; overflow-x: auto; font-size: 12px; }
 a.source { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12px; }
 """
@@ -162,7 +188,8 @@ def _csp_hash(text: str) -> str:
 
 def build_summary_page(inputs: SummaryInputs, top_features: int = 15, top_biomarkers: int = 50,
                        alpha: float = 0.05, enrichment_fdr: float = 0.25,
-                       title: str = "trialomics summary") -> str:
+                       title: str = "trialomics summary", endpoints=(), primary_endpoint: str = "pfs",
+                       rules: headline.TierRules = headline.TierRules(), headline_signals: int = 3) -> str:
     """The whole self-contained page (``<!DOCTYPE html>`` ...) as text.
 
     Parameters
@@ -171,8 +198,15 @@ def build_summary_page(inputs: SummaryInputs, top_features: int = 15, top_biomar
     top_features : rows shown per differential / enrichment / survival / stability table.
     top_biomarkers : ranked candidates shown (the TSV has them all).
     alpha, enrichment_fdr : thresholds quoted in the "n tested; n below" lines.
+    endpoints, primary_endpoint : the configured endpoints (in config order) and the primary one, shown
+        first in the headline.
+    rules : the ranking's tier thresholds, quoted on the page.
+    headline_signals : independent signals shown per endpoint in the headline.
     """
+    findings = headline.findings_from_inputs(inputs, endpoints, primary_endpoint, rules, headline_signals)
     bodies = {
+        "headline": headline.headline_section(findings, inputs.cards, inputs.headline_figure,
+                                              headline.headline_sources(inputs, findings)),
         "cohort": cohort_section(inputs),
         "efficacy": efficacy_section(inputs),
         "safety": safety_section(inputs),
@@ -180,7 +214,7 @@ def build_summary_page(inputs: SummaryInputs, top_features: int = 15, top_biomar
         "enrichment": enrichment_section(inputs, top=top_features, fdr=enrichment_fdr),
         "survival": survival_section(inputs, top=top_features, alpha=alpha),
         "models": models_section(inputs, top=top_features),
-        "biomarkers": biomarkers_section(inputs, top=top_biomarkers),
+        "biomarkers": biomarkers_section(inputs, top=top_biomarkers, endpoints=endpoints, rules=rules),
         "provenance": provenance_section(inputs),
     }
     # The policy allows exactly these inline bodies (hashed as they appear between the tags).
@@ -192,7 +226,7 @@ def build_summary_page(inputs: SummaryInputs, top_features: int = 15, top_biomar
                          for sid, name in SECTIONS)
     prov = inputs.provenance
     subtitle = "Built from the workflow's rule outputs; numbers are rounded for display (hover a value for " \
-               "its full precision, click a column header to sort)."
+               "its full precision, a column header for its meaning; click a header to sort)."
     dated = f" Date: {prov.date}; seed: {prov.seed}." if prov is not None else ""
     return (
         "<!DOCTYPE html>\n"
