@@ -252,7 +252,7 @@ BAD_INPUTS += [
     ("config value out of range", configure(lambda c: _set(c, ["proteins", "max_missing_fraction"], 1.5)),
      "1.5 is out of range: it must be <= 1", "config key 'proteins.max_missing_fraction'"),
     ("misspelt config key", configure(lambda c: _set(c, ["rna", "min_counts"], 5)),
-     "unknown key — check the spelling", "config key 'rna.min_counts'"),
+     "unknown key — did you mean 'min_count'?", "config key 'rna.min_counts'"),
     ("inconsistent copy-number thresholds",
      configure(lambda c: _set(c, ["copy_number", "amplification_threshold"], 0.2)),
      "0.2 is below gain_threshold 0.3", "config key 'copy_number.amplification_threshold'"),
@@ -264,6 +264,76 @@ BAD_INPUTS += [
     ("copy-number values are not calls", configure(lambda c: _set(c, ["copy_number", "values"], "calls")),
      "feature 'ERBB2' has 1.2, which is not a copy-number call (-2, -1, 0, 1 or 2) (and 5 more",
      where("inputs/cn.tsv", None, "P01")),
+]
+BAD_INPUTS += [
+    ("sample_id escaping the results folder", edit(SAMPLE_SHEET, 2, "sample_id", "../../x"),
+     "identifier '../../x' starts with '.' — use letters, digits", where(SAMPLE_SHEET, 2, "sample_id")),
+    ("sample_id with shell code", edit(SAMPLE_SHEET, 2, "sample_id", "$(touch x)"),
+     "identifier '$(touch x)' contains ' ', '$', '(', ')'", where(SAMPLE_SHEET, 2, "sample_id")),
+    ("sample_id with a bracket", edit(SAMPLE_SHEET, 3, "sample_id", "a(b"),
+     "identifier 'a(b' contains '('", where(SAMPLE_SHEET, 3, "sample_id")),
+    ("sample_id with a space", edit(SAMPLE_SHEET, 3, "sample_id", "S 02"),
+     "identifier 'S 02' contains ' '", where(SAMPLE_SHEET, 3, "sample_id")),
+    ("sample_id with non-ASCII letters", edit(SAMPLE_SHEET, 3, "sample_id", "Sé02"),
+     "identifier 'Sé02' contains a non-ASCII character", where(SAMPLE_SHEET, 3, "sample_id")),
+    ("sample_id with two dots", edit(SAMPLE_SHEET, 3, "sample_id", "S..02"),
+     "identifier 'S..02' contains '..'", where(SAMPLE_SHEET, 3, "sample_id")),
+    ("empty sample_id", edit(SAMPLE_SHEET, 3, "sample_id", ""),
+     "the value is empty", where(SAMPLE_SHEET, 3, "sample_id")),
+    ("patient_id with a slash", edit(PATIENT_TABLE, 2, "patient_id", "P/01"),
+     "identifier 'P/01' contains '/'", where(PATIENT_TABLE, 2, "patient_id")),
+    ("timepoint escaping", edit(SAMPLE_SHEET, 2, "timepoint", "../x"),
+     "identifier '../x' starts with '.'", where(SAMPLE_SHEET, 2, "timepoint")),
+    ("contrast id escaping", configure(lambda c: _set(c, ["contrasts", 1, "id"], "../x")),
+     "'../x' does not have the expected form", "config key 'contrasts[1].id'"),
+    ("spreadsheet date as gene", edit("inputs/cn.tsv", 3, 1, "1-Mar"),
+     "feature '1-Mar' looks like a date made by a spreadsheet from a gene symbol — restore the original gene "
+     "symbol (probably MARCHF1 (formerly MARCH1))", where("inputs/cn.tsv", 3, "gene")),
+    ("spreadsheet date as gene in htseq", edit("inputs/rna/P01.htseq.tsv", 1, 1, "2-Sep"),
+     "probably SEPTIN2 (formerly SEPT2)", where("inputs/rna/P01.htseq.tsv", 1, "1")),
+    ("spreadsheet date as MAF gene", edit("inputs/maf/cohort.maf", 3, "Hugo_Symbol", "1-Dec"),
+     "probably DELEC1 (formerly DEC1)", where("inputs/maf/cohort.maf", 3, "Hugo_Symbol")),
+    ("gene symbol with shell code", edit("inputs/proteins.tsv", 2, 1, "$(rm)"),
+     "feature identifier '$(rm)' starts with '$'", where("inputs/proteins.tsv", 2, "protein")),
+    ("absurd protein intensity", edit("inputs/proteins.tsv", 3, "P04", "1e30"),
+     "raw protein intensity 1e+30 of 'CXCL9' in sample 'P04' is above 1e+13, outside the plausible range "
+     "— correct the value (leave it empty when unknown); if it is real, raise "
+     "plausible_ranges.protein_raw_max", where("inputs/proteins.tsv", 3, "P04")),
+    ("negative raw protein intensity", edit("inputs/proteins.tsv", 2, "P03", "-4"),
+     "a raw protein intensity cannot be negative", where("inputs/proteins.tsv", 2, "P03")),
+    ("absurd copy-number ratio", edit("inputs/cn.tsv", 2, "P02", "300"),
+     "copy-number log2 ratio 300 of 'ERBB2' in sample 'P02' is above 15", where("inputs/cn.tsv", 2, "P02")),
+    ("absurd read count", edit("inputs/rna/counts_matrix.tsv", 2, "P03", "5000000000"),
+     "read count 5e+09 of 'G1' in sample 'P03' is above 1e+09", where("inputs/rna/counts_matrix.tsv", 2, "P03")),
+    ("count beyond int64", edit("inputs/rna/P01.htseq.tsv", 2, 2, "99999999999999999999"),
+     "count '99999999999999999999' is larger than any read count", where("inputs/rna/P01.htseq.tsv", 2, "2")),
+    ("infinite copy-number ratio", edit("inputs/cn.tsv", 2, "P01", "inf"),
+     "'inf' is not a number", where("inputs/cn.tsv", 2, "P01")),
+    ("implausible PFS", lambda root, config: (supply_outcomes(root / PATIENT_TABLE),
+                                              set_cell(root / PATIENT_TABLE, 3, "pfs_months", "1e300")),
+     "'1e300' is not a valid value", where(PATIENT_TABLE, 3, "pfs_months")),
+    ("misspelt top-level key", configure(lambda c: c.update(contrast=c.pop("contrasts"))),
+     "unknown key — did you mean 'contrasts'?", "config key 'contrast'"),
+    ("misspelt nested key", configure(lambda c: _set(c, ["clinical", "recists"], "inputs/recist.tsv")),
+     "unknown key — did you mean 'recist'?", "config key 'clinical.recists'"),
+    ("header-only recist table",
+     lambda root, config: (root / RECIST_TABLE).write_text(RECIST.splitlines()[0] + "\n"),
+     "has a header but no rows, so no patient would get a response", RECIST_TABLE),
+    ("header-only sample sheet",
+     lambda root, config: (root / SAMPLE_SHEET).write_text(SAMPLES.splitlines()[0] + "\n"),
+     "has a header but no rows — add the rows", SAMPLE_SHEET),
+    ("MAF of another sample", lambda root, config: (
+        (root / "inputs/maf/one.maf").write_text("Hugo_Symbol\tTumor_Sample_Barcode\tVariant_Classification\n"
+                                                 "TP53\tBC02\tMissense_Mutation\n"),
+        set_cell(root / SAMPLE_SHEET, 5, "path", "maf/one.maf"), set_cell(root / SAMPLE_SHEET, 5, "column", "")),
+     "inputs/maf/one.maf holds the rows of barcode 'BC02', which is sample 'S02_mut' (line 6), not 'S01_mut'",
+     where(SAMPLE_SHEET, 5, "column")),
+    ("response contrast without outcome data", lambda root, config: config["clinical"].pop("recist"),
+     "the label 'responder' cannot be derived: there is no clinical.recist", "config key 'contrasts[0].variable'"),
+    ("PFS endpoint without outcome data", lambda root, config: (
+        config["clinical"].pop("recist"), add_bor_column(root / PATIENT_TABLE, ["CR", "PD", "SD", "PR"])),
+     "the label 'pfs' cannot be derived: there is no clinical.recist (visit-level assessments) or filled "
+     "`pfs_months` and `pfs_event` columns", "config key 'endpoints[0]'"),
 ]
 
 
@@ -286,8 +356,16 @@ def test_good_cohort_validates_and_fills_defaults(cohort):
     assert config["clinical"]["baseline_window_days"] == 60
 
 
+def supply_outcomes(path: Path) -> None:
+    """Add supplied bor, pfs_months and pfs_event columns to patients.tsv (a cohort without recist.tsv)."""
+    lines = path.read_text().splitlines()
+    values = ["bor\tpfs_months\tpfs_event", "PR\t7.5\t1", "PD\t2.0\t1", "SD\t4.1\t0", "NE\t\t"]
+    path.write_text("\n".join(f"{line}\t{value}" for line, value in zip(lines, values)) + "\n")
+
+
 def test_minimal_config_gets_every_default(cohort):
     workdir, _ = cohort
+    supply_outcomes(workdir / PATIENT_TABLE)
     config = {"samples": "inputs/samples.tsv", "clinical": {"patients": "inputs/patients.tsv"}}
     validate_inputs(config, SCHEMA_DIR, workdir)
     with open(SCHEMA_DIR / "config.schema.yaml") as handle:
@@ -315,6 +393,7 @@ def test_minimal_config_gets_every_default(cohort):
 
 def test_defaults_are_not_shared_between_configs(cohort):
     workdir, _ = cohort
+    supply_outcomes(workdir / PATIENT_TABLE)
     first = {"samples": "inputs/samples.tsv", "clinical": {"patients": "inputs/patients.tsv"}}
     second = copy.deepcopy(first)
     validate_inputs(first, SCHEMA_DIR, workdir)
@@ -450,3 +529,77 @@ def test_config_readme_documents_every_key_and_default():
             assert f"`{str(default).lower()}`" in rows[key], f"README default of {key} differs from the schema"
         elif isinstance(default, (int, float, str)):
             assert f"`{default}`" in rows[key], f"README default of {key} differs from the schema"
+
+
+def test_maf_rows_of_no_sample_are_reported_not_credited(cohort):
+    workdir, config = cohort
+    append_line(workdir / "inputs/maf/cohort.maf", "BRAF\tBC09\tMissense_Mutation\t7")
+    validated = validate_inputs(config, SCHEMA_DIR, workdir)
+    assert validated.warnings == [
+        "inputs/maf/cohort.maf: 1 row(s) with barcode(s) 'BC09' belong to no sample of the sample sheet "
+        "and are not used — add those samples to the sheet if they belong to the trial"]
+
+
+def test_header_only_adverse_events_is_a_warning(cohort):
+    workdir, config = cohort
+    (workdir / AE_TABLE).write_text(ADVERSE_EVENTS.splitlines()[0] + "\n")
+    validated = validate_inputs(config, SCHEMA_DIR, workdir)
+    assert validated.warnings == [f"{AE_TABLE} has a header but no rows: the safety tables will list no "
+                                  "adverse events"]
+
+
+def test_every_label_is_derivable_with_recist(cohort):
+    workdir, config = cohort
+    validated = validate_inputs(config, SCHEMA_DIR, workdir)
+    assert validated.derivable_endpoints() == {"pfs", "os", "responder", "clinical_benefit"}
+    assert validated.can_derive("bor") and validated.can_derive("sex")
+
+
+def test_missing_outcomes_can_be_skipped_with_a_warning(cohort):
+    workdir, config = cohort
+    config["clinical"].pop("recist")
+    config["clinical"]["allow_missing_outcomes"] = True
+    validated = validate_inputs(config, SCHEMA_DIR, workdir)
+    assert validated.derivable_endpoints() == {"os"}
+    assert not validated.can_derive("responder") and validated.can_derive("sex")
+    assert validated.warnings[0] == (
+        "config key 'endpoints[0]': the label 'pfs' cannot be derived without clinical.recist (visit-level "
+        "assessments) or filled `pfs_months` and `pfs_event` columns in patients.tsv: it is skipped "
+        "(clinical.allow_missing_outcomes is true)")
+    assert len(validated.warnings) == 4  # pfs, responder, clinical_benefit endpoints; responder contrast
+
+
+def test_supplied_outcomes_make_their_labels_derivable(cohort):
+    workdir, config = cohort
+    config["clinical"].pop("recist")
+    supply_outcomes(workdir / PATIENT_TABLE)
+    validated = validate_inputs(config, SCHEMA_DIR, workdir)
+    assert validated.derivable_endpoints() == {"pfs", "os", "responder", "clinical_benefit"}
+
+
+def test_templated_config_is_refused_unless_allowed(cohort):
+    workdir, config = cohort
+    templated = workdir / "templated.yaml"
+    templated.write_text("__use_yte__: true\nseed: 7\n")
+    with pytest.raises(InputValidationError) as caught:
+        validate_inputs(copy.deepcopy(config), SCHEMA_DIR, workdir, config_files=[templated])
+    assert caught.value.problems == [
+        f"{templated}: the config enables YTE templating (__use_yte__: true), which runs Python code when "
+        "Snakemake loads it — remove the templating, or, if you wrote and trust this file, pass --config "
+        "allow_templated_config=true on the command line"]
+    allowed = copy.deepcopy(config) | {"allow_templated_config": True}
+    validate_inputs(allowed, SCHEMA_DIR, workdir, config_files=[templated])
+    # the templated file cannot allow itself
+    templated.write_text("__use_yte__: true\nallow_templated_config: true\n")
+    with pytest.raises(InputValidationError):
+        validate_inputs(copy.deepcopy(allowed), SCHEMA_DIR, workdir, config_files=[templated])
+
+
+def test_malformed_config_file_names_file_and_line(cohort, tmp_path):
+    workdir, config = cohort
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("samples: inputs/samples.tsv\nclinical:\n  patients: [inputs/patients.tsv\nseed: 3\n")
+    with pytest.raises(InputValidationError) as caught:
+        validate_inputs(config, SCHEMA_DIR, workdir, config_files=[broken])
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"{broken}, line 4, column 5: the config file is not valid YAML")

@@ -21,6 +21,8 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 
 from trialomics.errors import InputProblem, InputValidationError
+from trialomics.identifiers import SAFE_ID_GRAMMAR, id_problem
+from trialomics.upstream import setting_conflict
 from trialomics.readers import (
     SampleColumnProblem,
     read_feature_matrix,
@@ -28,6 +30,20 @@ from trialomics.readers import (
     read_proteins,
     read_rna_counts,
     read_string_table,
+)
+from trialomics.validation_config import (
+    ENDPOINTS,
+    config_file_problems,
+    derivable_labels,
+    did_you_mean,
+    underivable_requests,
+)
+from trialomics.validation_values import (
+    MafUse,
+    implausible_value,
+    is_long_protein_table,
+    maf_barcode_problems,
+    plausible_range,
 )
 
 #: Response labels derived by the clinical stage; their levels are checked by the differential
@@ -58,6 +74,8 @@ _DATE_COLUMNS = {
     "recist": ("date",),
     "adverse_events": ("onset_date",),
 }
+# Identifiers that become parts of file names and wildcards (trialomics.identifiers).
+_IDENTIFIER_COLUMNS = ("sample_id", "patient_id", "timepoint")
 _BOUNDS = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
 
 
@@ -67,11 +85,21 @@ class ValidatedInputs:
 
     ``samples`` is the sample sheet with ``path`` made absolute and ``column``, ``batch`` and
     ``timepoint`` filled (empty batch -> ``""``, empty timepoint -> ``"baseline"``); ``warnings``
-    are things worth telling the user that do not stop the run.
+    are things worth telling the user that do not stop the run; ``derivable`` the outcome labels
+    the clinical tables can give (see :func:`trialomics.validation_config.derivable_labels`).
     """
 
     samples: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+    derivable: frozenset[str] = frozenset()
+
+    def derivable_endpoints(self) -> set[str]:
+        """The endpoints (pfs, os, responder, clinical_benefit) the clinical tables can give."""
+        return set(ENDPOINTS) & self.derivable
+
+    def can_derive(self, variable: str) -> bool:
+        """Whether a contrast on ``variable`` gets its levels: a patients.tsv column or a derivable label."""
+        return variable not in DERIVED_LABELS or variable in self.derivable
 
 
 @dataclass
@@ -191,8 +219,7 @@ def _report_config_errors(report: _Report, config: dict, schema: dict) -> None:
             known = sorted(error.schema.get("properties", {}))
             for name in value:
                 if name not in known:
-                    report.add_config(_key(path + [name]), "unknown key",
-                                      f"check the spelling; the keys known here are {', '.join(known)}")
+                    report.add_config(_key(path + [name]), "unknown key", did_you_mean(str(name), known))
             continue
         if kind == "type" and isinstance(value, bool) and "string" in error.validator_value:
             # YAML 1.1 reads unquoted yes/no/on/off as booleans
@@ -297,6 +324,11 @@ def _load_table(report: _Report, name: str, display: str, path: Path, schema: di
             value = record[column]
             if value == "":
                 message = "the value is empty"
+            elif error.validator == "pattern" and column in _IDENTIFIER_COLUMNS:
+                message = f"identifier {value!r} {id_problem(value) or 'is not allowed'}"
+                report.add(display, message, row=line, column=column, fix=f"use {SAFE_ID_GRAMMAR}")
+                table.reported.add((line, column))
+                continue
             elif error.validator == "enum":
                 message = f"'{value}' is not one of {', '.join(v for v in error.validator_value if v)}"
             else:
@@ -466,11 +498,14 @@ def _check_sample_data(report: _Report, sheet: _Table, line: int, display: str, 
     """Check that the data file holds this sample, in a form its modality can use."""
     row = sheet.cells.loc[line]
     sample, modality, column = row["sample_id"], row["modality"], row.get("column", "")
+    bounds = plausible_range(modality, config)
     try:
         if modality == "rna":
             star_count_column = _section(config, "rna").get("star_count_column")
             if star_count_column in (2, 3, 4):  # otherwise the config problem is reported
-                files.read(read_rna_counts, path, column or None, star_count_column)
+                counts = files.read(read_rna_counts, path, column or None, star_count_column)
+                _report_implausible(report, display, path, counts.to_frame(column or sample), bounds,
+                                    "matrix" if column else "headerless")
         elif modality == "mutations":
             # one read per MAF; the sample's rows are those with its Tumor_Sample_Barcode
             barcodes = files.read(read_maf, path)["Tumor_Sample_Barcode"]
@@ -485,6 +520,9 @@ def _check_sample_data(report: _Report, sheet: _Table, line: int, display: str, 
         elif modality in ("copy_number", "proteins"):
             reader = read_feature_matrix if modality == "copy_number" else read_proteins
             matrix = files.read(reader, path)
+            conflict = setting_conflict(path, config)  # e.g. Olink NPX with proteins.scale: raw
+            if conflict is not None:
+                raise conflict
             if column and column not in matrix.columns:
                 raise SampleColumnProblem(
                     path, f"there is no sample '{column}'; the file's samples are "
@@ -497,10 +535,21 @@ def _check_sample_data(report: _Report, sheet: _Table, line: int, display: str, 
                     fix="set `column` in the sample sheet to this sample's column")
             if modality == "copy_number" and _section(config, "copy_number").get("values") == "calls":
                 _report_non_calls(report, display, matrix)
+            layout = "long" if modality == "proteins" and is_long_protein_table(path) else "matrix"
+            _report_implausible(report, display, path, matrix[[column]] if column else matrix, bounds,
+                                layout)
     except SampleColumnProblem as problem:
         report.add(sheet.display, f"{display}: {problem.message}", row=line, column="column",
                    fix=problem.fix)
     except InputProblem as problem:
+        report.add_relocated(problem, display)
+
+
+def _report_implausible(report: _Report, display: str, path: Path, values: pd.DataFrame,
+                        bounds, layout: str) -> None:
+    """Report the first value outside the modality's plausible range (config ``plausible_ranges``)."""
+    problem = implausible_value(path, values, bounds, layout) if bounds is not None else None
+    if problem is not None:
         report.add_relocated(problem, display)
 
 
@@ -514,6 +563,27 @@ def _report_non_calls(report: _Report, display: str, matrix: pd.DataFrame) -> No
         report.add(display, f"feature '{feature}' has {matrix.iat[rows[0], columns[0]]:g}, which is not "
                             f"a copy-number call (-2, -1, 0, 1 or 2){more}", column=str(sample),
                    fix="give integer calls, or set copy_number.values: log2_ratio for log2 ratios")
+
+
+def _check_maf_barcodes(report: _Report, sheet: _Table, maf_uses: dict[Path, tuple[str, list[MafUse]]],
+                        files: _DataFiles) -> None:
+    """Every MAF row goes to the sample it belongs to, or is reported as unused."""
+    owners: dict[str, tuple[str, int]] = {}
+    for uses in (entry[1] for entry in maf_uses.values()):
+        for use in uses:
+            owners.setdefault(use.sample, (use.sample, use.line))
+            if use.barcode:
+                owners[use.barcode] = (use.sample, use.line)
+    for path, (display, uses) in maf_uses.items():
+        try:
+            barcodes = files.read(read_maf, path)["Tumor_Sample_Barcode"]
+        except InputProblem:
+            continue  # already reported with the sample
+        problems, warnings = maf_barcode_problems(display, barcodes, uses, owners)
+        for line, message, fix in problems:
+            report.add(sheet.display, message, row=line, column="column", fix=fix)
+        for warning in warnings:
+            report.warn(warning)
 
 
 def _check_samples(report: _Report, sheet: _Table, patients: pd.DataFrame | None,
@@ -532,6 +602,7 @@ def _check_samples(report: _Report, sheet: _Table, patients: pd.DataFrame | None
                        "keep one sample per patient, modality and timepoint, or give distinct timepoints")
     files = _DataFiles()
     absolute = []
+    maf_uses: dict[Path, tuple[str, list[MafUse]]] = {}
     for line, text in cells["path"].items():
         display, path = _in_table_path(sheet, text) if text else ("", Path())
         absolute.append(str(path) if text else "")
@@ -543,6 +614,10 @@ def _check_samples(report: _Report, sheet: _Table, patients: pd.DataFrame | None
                        fix="correct the path (relative to the folder of the sample sheet) or add the file")
         elif sheet.usable(line, "modality"):
             _check_sample_data(report, sheet, line, display, path, config, files)
+            if cells.at[line, "modality"] == "mutations":
+                maf_uses.setdefault(path, (display, []))[1].append(
+                    MafUse(line, cells.at[line, "sample_id"], cells.at[line, "column"]))
+    _check_maf_barcodes(report, sheet, maf_uses, files)
     samples = cells.copy()
     samples["path"] = absolute
     leading = ["sample_id", "patient_id", "modality", "path", "column", "batch", "timepoint"]
@@ -606,10 +681,40 @@ def _check_contrasts(report: _Report, contrasts, patients: _Table | None,
 
 
 # --------------------------------------------------------------------------------------------
+# Empty tables and outcomes that cannot be derived
+# --------------------------------------------------------------------------------------------
+
+def _report_empty_table(report: _Report, table: _Table) -> None:
+    """A table with a header and no rows: a problem, except for adverse events (a warning)."""
+    what = f"{table.display} has a header but no rows"
+    if table.name == "adverse_events":
+        report.warn(f"{what}: the safety tables will list no adverse events")
+    elif table.name == "recist":
+        report.add(table.display, "has a header but no rows, so no patient would get a response or PFS",
+                   fix="add the assessments, or set clinical.recist: null to take the outcomes from "
+                       "patients.tsv")
+    else:
+        report.add(table.display, "has a header but no rows", fix="add the rows")
+
+
+def _report_underivable(report: _Report, config: dict, derivable: frozenset[str]) -> None:
+    """Endpoints and contrasts on labels that cannot be derived: problems, or warnings if allowed."""
+    allowed = _section(config, "clinical").get("allow_missing_outcomes") is True
+    for key, label, source in underivable_requests(config, derivable):
+        if allowed:
+            report.warn(f"config key '{key}': the label '{label}' cannot be derived without {source}: "
+                        "it is skipped (clinical.allow_missing_outcomes is true)")
+        else:
+            report.add_config(key, f"the label '{label}' cannot be derived: there is no {source}",
+                              f"supply them, remove '{label}' from {key.split('[')[0]}, or set "
+                              "clinical.allow_missing_outcomes: true to skip it with a warning")
+
+
+# --------------------------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------------------------
 
-def validate_inputs(config: dict, schema_dir: Path, workdir: Path) -> ValidatedInputs:
+def validate_inputs(config: dict, schema_dir: Path, workdir: Path, config_files=()) -> ValidatedInputs:
     """Check the config and every input, and report every problem at once.
 
     Parameters
@@ -621,6 +726,9 @@ def validate_inputs(config: dict, schema_dir: Path, workdir: Path) -> ValidatedI
         The folder holding the JSON schemas (``workflow/schemas``).
     workdir
         The working directory, from which the config's paths start.
+    config_files
+        The config files the config was loaded from (``workflow.configfiles``), checked as written:
+        a file enabling YTE templating is refused unless ``allow_templated_config`` is true.
 
     Returns
     -------
@@ -642,6 +750,8 @@ def validate_inputs(config: dict, schema_dir: Path, workdir: Path) -> ValidatedI
     filled = copy.deepcopy(config)
     _report_config_errors(report, filled, schemas["config"])
     _report_config_consistency(report, filled)
+    for problem in config_file_problems(config_files, filled.get("allow_templated_config") is True):
+        report.problems.append(problem)
 
     tables: dict[str, _Table | None] = {}
     for name, keys in (("patients", ("clinical", "patients")), ("samples", ("samples",)),
@@ -649,6 +759,8 @@ def validate_inputs(config: dict, schema_dir: Path, workdir: Path) -> ValidatedI
                        ("adverse_events", ("clinical", "adverse_events"))):
         located = _config_table_path(report, filled, keys, workdir)
         tables[name] = _load_table(report, name, *located, schemas[name]) if located else None
+        if tables[name] is not None and tables[name].cells.empty:
+            _report_empty_table(report, tables[name])
 
     patients = _check_patients(report, tables["patients"]) if tables["patients"] else None
     window = _section(filled, "clinical").get("baseline_window_days")
@@ -669,6 +781,10 @@ def validate_inputs(config: dict, schema_dir: Path, workdir: Path) -> ValidatedI
     _check_contrasts(report, filled.get("contrasts"), tables["patients"],
                      list(samples.columns) if samples is not None else [])
 
+    derivable = derivable_labels(tables["patients"].cells if tables["patients"] is not None else None,
+                                 len(tables["recist"].cells) if tables["recist"] is not None else None)
+    _report_underivable(report, filled, derivable)
+
     if report.problems:
         raise InputValidationError(report.problems)
 
@@ -679,4 +795,4 @@ def validate_inputs(config: dict, schema_dir: Path, workdir: Path) -> ValidatedI
         if table is not None:
             snakemake_validate(table.cells.copy(), str(schema_dir / SCHEMA_FILES[name]),
                                set_default=False)
-    return ValidatedInputs(samples=samples, warnings=report.warnings)
+    return ValidatedInputs(samples=samples, warnings=report.warnings, derivable=derivable)
