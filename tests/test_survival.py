@@ -118,13 +118,24 @@ def test_univariate_cox_never_crashes_on_constant_or_separated_features():
     values["separated"] = 0.0
     values.loc[order[:4], "separated"] = 1.0
     outcome.loc[order[:4], "event"] = True
-    table = survival.univariate_cox(values, survival.feature_kinds(values), outcome).set_index("feature")
+    kinds = survival.feature_kinds(values)
+    table = survival.univariate_cox(values, kinds, outcome).set_index("feature")
     assert np.isnan(table.loc["constant", "hr"]) and table.loc["constant", "note"] == "constant feature"
+    assert table.loc["constant", "method"] == "" and table.loc["constant", "separation"] == ""
     separated = table.loc["separated"]
     assert separated["n"] == len(values) and "separation" in separated["note"]
-    # The Wald test is useless under separation (p ~ 1); the likelihood ratio sees the association.
-    assert separated["pvalue_method"] == "likelihood_ratio" and separated["pvalue"] < 0.01
-    assert table.loc["g1", "pvalue_method"] == "wald"
+    assert separated["separation"] == "yes" and separated["method"] == "firth"
+    # Four carriers (< exact_below_carriers = 5): exact log-rank p, the most extreme of C(24, 4)
+    # carrier sets, doubled.
+    assert separated["pvalue_method"] == "exact_logrank"
+    assert separated["pvalue"] == pytest.approx(2 / 10626)
+    assert np.isfinite(separated["hr"]) and 1 < separated["ci_low"] < separated["hr"] < separated["ci_high"]
+    assert table.loc["g1", "pvalue_method"] == "wald" and table.loc["g1", "separation"] == "no"
+    # Not sparse any more: the separated fit is tested by the penalised likelihood ratio.
+    wider = survival.univariate_cox(values, kinds, outcome, exact_below_carriers=2).set_index("feature")
+    assert wider.loc["separated", "pvalue_method"] == "penalised_likelihood_ratio"
+    assert wider.loc["separated", "pvalue"] < 0.01 and wider.loc["separated", "separation"] == "yes"
+    assert wider.loc["separated", "hr"] == pytest.approx(separated["hr"])
 
 
 def test_univariate_cox_with_covariates_leaves_out_patients_missing_them():

@@ -25,11 +25,12 @@ import warnings
 import anndata as ad
 import numpy as np
 import pandas as pd
-from lifelines import CoxPHFitter, KaplanMeierFitter
+from lifelines import KaplanMeierFitter
 from lifelines.statistics import logrank_test
 from scipy.stats import chi2 as chi2_distribution
 from scipy.stats import norm
 
+from . import cox
 from .cohort import one_sample_per_patient
 from .multitest import benjamini_hochberg
 
@@ -202,47 +203,24 @@ def covariate_matrix(obs: pd.DataFrame, covariates: list[str]) -> pd.DataFrame:
     return pd.DataFrame(design, index=table.index)
 
 
-def _cox_one_feature(frame: pd.DataFrame, feature_column: str) -> dict:
-    """Fit one Cox model; never raises: failures give NaN and a note.
-
-    Under (quasi-)complete separation the Wald p-value is meaningless (the standard error explodes
-    with the coefficient), so the feature is then tested by the likelihood ratio against the model
-    without it, which stays valid.
-    """
-    notes = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            fitter = CoxPHFitter().fit(frame, duration_col="time", event_col="event")
-        except Exception as exc:  # lifelines raises ConvergenceError, LinAlgError, ValueError...
-            return {"coef": np.nan, "se": np.nan, "pvalue": np.nan, "pvalue_method": "",
-                    "note": f"fit failed: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"}
-    separated = any("Convergence" in type(w.message).__name__ for w in caught)
-    # Wald test from the estimate and its standard error (what lifelines' summary reports, without
-    # building the whole summary table, which cost more than the fit itself).
-    coef = float(fitter.params_[feature_column])
-    se = float(fitter.standard_errors_[feature_column])
-    result = {"coef": coef, "se": se, "pvalue": float(2.0 * norm.sf(abs(coef / se))) if se > 0 else np.nan,
-              "pvalue_method": "wald", "note": ""}
-    if separated:
-        notes.append("convergence warning (possible separation): HR unreliable, p from likelihood ratio")
-        reduced = frame.drop(columns=[feature_column])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if reduced.shape[1] > 2:
-                reduced_ll = CoxPHFitter().fit(reduced, duration_col="time", event_col="event").log_likelihood_
-                statistic = max(0.0, 2.0 * (fitter.log_likelihood_ - reduced_ll))
-                pvalue = float(chi2_distribution.sf(statistic, 1))
-            else:
-                pvalue = float(fitter.log_likelihood_ratio_test().p_value)
-        result.update(pvalue=pvalue, pvalue_method="likelihood_ratio")
-    result["note"] = "; ".join(notes)
-    return result
-
-
 def univariate_cox(values: pd.DataFrame, kinds: pd.Series, outcome: pd.DataFrame,
-                   covariates: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One Cox proportional-hazards model per feature (lifelines), optionally adjusted for covariates.
+                   covariates: pd.DataFrame | None = None, exact_below_carriers: int = 5,
+                   min_events: int = 10, seed: int = 0) -> pd.DataFrame:
+    """One Cox proportional-hazards model per feature (Efron ties), optionally adjusted for covariates.
+
+    All features are fitted together by :func:`trialomics.cox.fit_cox` (maximum likelihood). Then:
+
+    - a fit whose likelihood is monotone (separation: the coefficient walks off to infinity) is
+      flagged ``separation = yes`` and refitted by Firth's penalised likelihood
+      (:func:`trialomics.cox.firth_cox`): finite estimate, profile penalised-likelihood interval,
+      penalised likelihood-ratio p-value;
+    - an alteration whose smaller group (carriers or non-carriers) holds fewer than
+      ``exact_below_carriers`` patients gets the Firth estimate and interval whether separated or
+      not, and, without covariates, the exact conditional log-rank p-value
+      (:func:`trialomics.cox.exact_logrank`, seeded by ``seed`` when it has to sample); with
+      covariates, the penalised likelihood-ratio p-value;
+    - every other feature keeps the ML estimate, Wald interval and Wald p-value;
+    - a feature whose patients hold fewer than ``min_events`` events is not fitted (NaN, note).
 
     Parameters
     ----------
@@ -254,41 +232,107 @@ def univariate_cox(values: pd.DataFrame, kinds: pd.Series, outcome: pd.DataFrame
 
     Returns
     -------
-    DataFrame with feature, hr, ci_low, ci_high (95 %, Wald), pvalue (Wald; likelihood ratio when
-    the fit did not converge), padj (BH over this table), n, n_events, scale, coef, se,
-    pvalue_method, note; in the order of ``values``' columns.
+    DataFrame with feature, hr, ci_low, ci_high (95 %), pvalue, padj (BH over this table), n,
+    n_events, scale, coef, se, method (``cox`` / ``firth``; empty when not fitted), separation
+    (``yes`` / ``no``; empty when not fitted), pvalue_method (``wald``,
+    ``penalised_likelihood_ratio``, ``exact_logrank`` or ``permutation_logrank``), note; in the
+    order of ``values``' columns.
     """
     patients = values.index.intersection(outcome.index)
-    base = outcome.loc[patients, ["time", "event"]].astype({"event": int})
+    base = outcome.loc[patients, ["time", "event"]].astype({"event": bool})
+    design = pd.DataFrame(index=base.index)
     if covariates is not None and covariates.shape[1]:
-        base = base.join(covariates.add_prefix("covariate:"), how="inner").dropna()
-    rows = []
-    for feature in values.columns:
-        x = values.loc[base.index, feature]
-        kind = kinds.get(feature, CONTINUOUS)
-        frame = base.assign(**{"x": x}).dropna()
-        n, n_events = len(frame), int(frame["event"].sum())
-        scale = "altered_vs_not" if kind == BINARY else "per_sd"
-        row = {"feature": feature, "n": n, "n_events": n_events, "scale": scale}
-        sd = frame["x"].std(ddof=1) if n > 1 else np.nan
-        if n_events == 0 or not sd > 0:
-            row.update(coef=np.nan, se=np.nan, pvalue=np.nan, pvalue_method="",
-                       note="no events" if n_events == 0 else "constant feature")
-        else:
-            if kind != BINARY:
-                frame["x"] = (frame["x"] - frame["x"].mean()) / sd
-            row.update(_cox_one_feature(frame, "x"))
-        rows.append(row)
-    columns = ["feature", "n", "n_events", "scale", "coef", "se", "pvalue", "pvalue_method", "note"]
-    table = pd.DataFrame(rows, columns=columns)
+        design = covariates.reindex(base.index).dropna()
+        base = base.loc[design.index]
+    x = values.loc[base.index].to_numpy(dtype=np.float64).T                       # features x patients
+    observed = ~np.isnan(x)
+    binary = np.array([kinds.get(f, CONTINUOUS) == BINARY for f in values.columns])
+    event = base["event"].to_numpy()
+    n = observed.sum(axis=1)
+    n_events = (observed & event[None, :]).sum(axis=1)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(x, axis=1)
+        sd = np.nanstd(x, axis=1, ddof=1)
+    carriers = np.nansum(x == 1.0, axis=1)
+    smaller_group = np.minimum(carriers, n - carriers)
+
+    note = np.full(len(values.columns), "", dtype=object)
+    note[~(sd > 0)] = "constant feature"
+    note[(sd > 0) & (n_events < min_events)] = [f"not fitted: {e} events, fewer than min_events = {min_events}"
+                                                for e in n_events[(sd > 0) & (n_events < min_events)]]
+    note[n_events == 0] = "no events"
+    fitted = (sd > 0) & (n_events >= max(min_events, 1))
+    table = pd.DataFrame({"feature": values.columns, "n": n, "n_events": n_events,
+                          "scale": np.where(binary, "altered_vs_not", "per_sd"), "coef": np.nan, "se": np.nan,
+                          "ci_low": np.nan, "ci_high": np.nan, "pvalue": np.nan, "method": "", "separation": "",
+                          "pvalue_method": "", "note": note})
+    if fitted.any():
+        rows = np.flatnonzero(fitted)
+        # Continuous features per standard deviation (over the patients with a value); alterations 0/1.
+        scaled = np.where(binary[rows, None], x[rows], (x[rows] - mean[rows, None]) / sd[rows, None])
+        stacked = np.concatenate([np.nan_to_num(scaled)[:, :, None],
+                                  np.broadcast_to(design.to_numpy(dtype=np.float64)[None],
+                                                  (rows.size,) + design.shape)], axis=2)
+        sparse = binary[rows] & (smaller_group[rows] < exact_below_carriers)
+        _fill_cox_rows(table, rows, stacked, observed[rows].astype(np.float64), base,
+                       smaller_group[rows].astype(int), sparse, exact=sparse & (design.shape[1] == 0), seed=seed)
     z = 1.959963984540054  # two-sided 95 % normal quantile
-    with np.errstate(over="ignore"):  # a separated feature's interval reaches infinity
+    wald = table["method"] == "cox"
+    table.loc[wald, "ci_low"] = table.loc[wald, "coef"] - z * table.loc[wald, "se"]
+    table.loc[wald, "ci_high"] = table.loc[wald, "coef"] + z * table.loc[wald, "se"]
+    with np.errstate(over="ignore"):
         table["hr"] = np.exp(table["coef"])
-        table["ci_low"] = np.exp(table["coef"] - z * table["se"])
-        table["ci_high"] = np.exp(table["coef"] + z * table["se"])
+        table["ci_low"] = np.exp(table["ci_low"])
+        table["ci_high"] = np.exp(table["ci_high"])
     table["padj"] = benjamini_hochberg(table["pvalue"])
     return table[["feature", "hr", "ci_low", "ci_high", "pvalue", "padj", "n", "n_events", "scale", "coef",
-                  "se", "pvalue_method", "note"]]
+                  "se", "method", "separation", "pvalue_method", "note"]]
+
+
+def _fill_cox_rows(table: pd.DataFrame, rows: np.ndarray, X: np.ndarray, weights: np.ndarray,
+                   base: pd.DataFrame, smaller_group: np.ndarray, sparse: np.ndarray, exact: np.ndarray,
+                   seed: int) -> None:
+    """ML fit of ``rows``; Firth refit of the separated and sparse ones; exact p where ``exact``."""
+    risk = cox.risk_sets(base["time"].to_numpy(), base["event"].to_numpy())
+    fit = cox.fit_cox(X, weights, risk)
+    separated = fit.infinite[:, 0]
+    coef = fit.beta[:, 0].copy()
+    se = np.sqrt(np.maximum(np.linalg.inv(fit.information)[:, 0, 0], 0.0)) if len(rows) else np.zeros(0)
+    pvalue = 2.0 * norm.sf(np.abs(coef / se))
+    low, high = np.full(len(rows), np.nan), np.full(len(rows), np.nan)
+    method = np.full(len(rows), "cox", dtype=object)
+    pvalue_method = np.full(len(rows), "wald", dtype=object)
+    notes = table.loc[rows, "note"].to_numpy().astype(object)
+
+    firth = np.flatnonzero(separated | sparse)
+    if firth.size:
+        penalised = cox.firth_cox(X[firth], weights[firth], risk)
+        coef[firth], se[firth], pvalue[firth] = penalised.coef, penalised.se, penalised.pvalue
+        low[firth], high[firth] = penalised.ci_low, penalised.ci_high
+        method[firth], pvalue_method[firth] = "firth", "penalised_likelihood_ratio"
+        for position, row in enumerate(firth):
+            reasons = []
+            if separated[row]:
+                reasons.append("monotone likelihood (separation): the ML estimate is infinite")
+            if sparse[row]:
+                reasons.append(f"sparse alteration: {smaller_group[row]} patients in the smaller group")
+            if not penalised.converged[position]:
+                reasons.append("Firth fit did not converge")
+            notes[row] = "; ".join(reasons + ["Firth estimate, profile penalised-likelihood interval"])
+    time, event = base["time"].to_numpy(), base["event"].to_numpy()
+    for row in np.flatnonzero(exact):
+        keep = weights[row] > 0
+        pvalue[row], pvalue_method[row] = cox.exact_logrank(time[keep], event[keep], X[row, keep, 0] == 1.0,
+                                                            seed=seed)
+    covariate_diverges = fit.infinite[:, 1:].any(axis=1) if X.shape[2] > 1 else np.zeros(len(rows), dtype=bool)
+    for row in np.flatnonzero(covariate_diverges):
+        notes[row] = "; ".join(filter(None, [notes[row], "a covariate's coefficient diverges"]))
+    table.loc[rows, ["coef", "se", "pvalue", "ci_low", "ci_high"]] = np.column_stack([coef, se, pvalue, low, high])
+    table.loc[rows, "method"] = method
+    table.loc[rows, "pvalue_method"] = pvalue_method
+    table.loc[rows, "separation"] = np.where(separated, "yes", "no")
+    table.loc[rows, "note"] = notes
 
 
 def logrank_chi2(time, event, groups: np.ndarray) -> np.ndarray:

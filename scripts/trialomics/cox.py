@@ -1,0 +1,427 @@
+"""Cox proportional-hazards fits of many features at once: maximum likelihood and Firth's penalised fit.
+
+Every function works on a stack of small designs that share one outcome: ``X`` is features x
+patients x parameters (parameter 0 is the feature, the others are covariates), ``weights`` is
+features x patients (1 = the patient enters this feature's fit, 0 = left out, e.g. a missing value),
+and ``beta`` is features x parameters. Newton–Raphson runs on all features together; a feature stops
+iterating once its own fit has converged.
+
+Ties are handled by Efron's approximation, as lifelines' ``CoxPHFitter`` and R's ``coxph`` do by
+default. The moments of every risk set are computed around their own weighted mean, with the
+exponent shifted by the risk set's largest linear predictor, so that fits whose coefficients
+diverge (monotone likelihood) stay finite and can be recognised rather than overflowing.
+
+Monotone likelihood (separation) is declared as R's ``coxph`` warns "coefficient may be infinite":
+after the likelihood has stopped improving, the Newton step that would still be taken,
+``|(I^-1 U)_j|``, is larger than ``sqrt(1e-9) * |beta_j|`` (and than 1e-9), i.e. the coefficient was
+still walking off to infinity while the log-likelihood had flattened; a fit that did not converge
+or whose information matrix is not positive definite is also declared separated.
+
+Firth's penalised partial likelihood (Heinze & Schemper 2001, Statistics in Medicine 21:2409)
+maximises ``l(beta) + 0.5 log det I(beta)``. Its estimate stays finite under separation; tests and
+intervals use the profile penalised likelihood (penalised likelihood-ratio test with 1 df, profile
+interval where twice the drop from the maximum equals the chi-square quantile), as R's ``coxphf``.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import chi2 as chi2_distribution
+
+# Newton stops for a feature once its step is this small or (ML fits) its objective improves by less
+# than this (relative); separated fits stop by the second rule, with the coefficient still moving.
+STEP_TOLERANCE = 1e-10
+OBJECTIVE_TOLERANCE = 1e-12
+MAX_ITERATIONS = 60
+MAX_HALVINGS = 30
+# R coxph's criterion for an infinite coefficient (control eps and toler.inf = sqrt(eps)).
+INFINITE_EPS = 1e-9
+INFINITE_TOLERANCE = np.sqrt(1e-9)
+# Elements of the features x event times x patients x parameters work arrays held at once.
+CHUNK_ELEMENTS = 1_000_000
+
+
+@dataclass(frozen=True)
+class RiskSets:
+    """Who is at risk and who dies at each distinct event time (both event times x patients)."""
+
+    at_risk: np.ndarray
+    dies: np.ndarray
+
+
+def risk_sets(time, event) -> RiskSets:
+    """Risk sets of right-censored data: at time t, patients with time >= t are at risk."""
+    time = np.asarray(time, dtype=np.float64)
+    event = np.asarray(event, dtype=bool)
+    event_times = np.unique(time[event])
+    at_risk = time[None, :] >= event_times[:, None]
+    dies = (time[None, :] == event_times[:, None]) & event[None, :]
+    return RiskSets(at_risk=at_risk, dies=dies)
+
+
+@dataclass
+class Derivatives:
+    """Log partial likelihood and its derivatives, one entry per feature."""
+
+    loglik: np.ndarray          # features
+    score: np.ndarray           # features x parameters
+    information: np.ndarray     # features x parameters x parameters
+    d_information: np.ndarray | None = None  # features x parameters^3: dI_jk / d beta_r
+
+
+def efron_derivatives(X: np.ndarray, weights: np.ndarray, risk: RiskSets, beta: np.ndarray,
+                      third: bool = False) -> Derivatives:
+    """Efron log partial likelihood, score and observed information of every feature's design.
+
+    Without ``third`` the risk-set moments come from power sums (matrix products over patients,
+    fast enough for tens of thousands of features); they lose precision only where the information
+    is ~1e-13 of the covariate's spread, i.e. deep in a diverging fit, which is flagged anyway.
+    With ``third`` (Firth's fit, which needs the derivative of the information, the weighted third
+    central moments, and log det I at large coefficients) every risk set is centred on its own
+    weighted mean, which stays accurate however small the information is.
+    """
+    n_features, n_patients, n_parameters = X.shape
+    if third:
+        per_feature = risk.at_risk.shape[0] * n_patients * n_parameters ** 3
+        evaluate = _efron_central_chunk
+    else:
+        per_feature = n_patients * n_parameters ** 2
+        evaluate = _efron_power_sum_chunk
+    chunk = max(1, CHUNK_ELEMENTS // max(1, per_feature))
+    parts = [evaluate(X[s:s + chunk], weights[s:s + chunk], risk, beta[s:s + chunk])
+             for s in range(0, n_features, chunk)]
+    if not parts:
+        return Derivatives(np.zeros(0), np.zeros((0, n_parameters)), np.zeros((0, n_parameters, n_parameters)),
+                           np.zeros((0,) + (n_parameters,) * 3) if third else None)
+    return Derivatives(
+        loglik=np.concatenate([p.loglik for p in parts]),
+        score=np.concatenate([p.score for p in parts]),
+        information=np.concatenate([p.information for p in parts]),
+        d_information=np.concatenate([p.d_information for p in parts]) if third else None)
+
+
+def _event_terms(X, weights, risk, eta):
+    """The deaths' part of the log-likelihood and score, and the deaths per feature and event time."""
+    died = risk.dies.sum(axis=0).astype(np.float64)
+    deaths = weights @ risk.dies.T.astype(np.float64)                            # features x times
+    loglik = (weights * eta) @ died
+    score = np.einsum("fn,fnm->fm", weights * died[None, :], X)
+    return loglik, score, deaths
+
+
+def _efron_power_sum_chunk(X, weights, risk, beta) -> Derivatives:
+    n_features, n_patients, n_parameters = X.shape
+    # Centring each feature's columns changes neither the coefficients nor the likelihood, and keeps
+    # the power sums small.
+    X = X - (np.einsum("fn,fnm->fm", weights, X) / np.maximum(weights.sum(axis=1), 1.0)[:, None])[:, None, :]
+    eta = np.einsum("fnm,fm->fn", X, beta)
+    loglik, score, deaths = _event_terms(X, weights, risk, eta)
+    shift = np.max(np.where(weights > 0, eta, -np.inf), axis=1)
+    shift = np.where(np.isfinite(shift), shift, 0.0)
+    with np.errstate(under="ignore"):
+        relative = weights * np.exp(np.minimum(eta - shift[:, None], 0.0))       # features x patients
+    products = np.concatenate([relative[:, :, None], relative[:, :, None] * X,
+                               (relative[:, :, None, None] * X[:, :, :, None] * X[:, :, None, :])
+                               .reshape(n_features, n_patients, -1)], axis=2)    # features x patients x (1+m+m^2)
+    at_risk = np.matmul(risk.at_risk.astype(np.float64), products)              # features x times x (1+m+m^2)
+    dying = np.matmul(risk.dies.astype(np.float64), products)
+    information = np.zeros((n_features, n_parameters, n_parameters))
+    for level in range(int(deaths.max()) if deaths.size else 0):
+        active = deaths > level
+        fraction = np.where(active, level / np.maximum(deaths, 1.0), 0.0)
+        sums = at_risk - fraction[:, :, None] * dying
+        total = np.where(active, sums[:, :, 0], 1.0)
+        mean = sums[:, :, 1:1 + n_parameters] / total[:, :, None]
+        second = (sums[:, :, 1 + n_parameters:].reshape(n_features, -1, n_parameters, n_parameters)
+                  / total[:, :, None, None])
+        covariance = second - mean[:, :, :, None] * mean[:, :, None, :]
+        mask = active.astype(np.float64)
+        loglik -= np.sum(mask * (np.log(total) + shift[:, None]), axis=1)
+        score -= np.einsum("ft,ftm->fm", mask, mean)
+        information += np.einsum("ft,ftjk->fjk", mask, covariance)
+    return Derivatives(loglik, score, information)
+
+
+def _efron_central_chunk(X, weights, risk, beta) -> Derivatives:
+    n_features, _, n_parameters = X.shape
+    at_risk = risk.at_risk.astype(np.float64)
+    dies = risk.dies.astype(np.float64)
+    eta = np.einsum("fnm,fm->fn", X, beta)
+    # A left-out patient (weight 0) neither dies nor is at risk.
+    loglik, score, deaths = _event_terms(X, weights, risk, eta)
+    information = np.zeros((n_features, n_parameters, n_parameters))
+    d_information = np.zeros((n_features,) + (n_parameters,) * 3)
+
+    in_risk_set = (weights[:, None, :] * at_risk[None]) > 0                      # features x times x patients
+    shift = np.max(np.where(in_risk_set, eta[:, None, :], -np.inf), axis=2)
+    shift = np.where(np.isfinite(shift), shift, 0.0)
+    with np.errstate(under="ignore"):
+        relative = np.where(in_risk_set, np.exp(np.minimum(eta[:, None, :] - shift[:, :, None], 0.0)), 0.0)
+    dying = relative * dies[None]
+    for level in range(int(deaths.max()) if deaths.size else 0):
+        active = deaths > level
+        fraction = np.where(active, level / np.maximum(deaths, 1.0), 0.0)
+        tilt = relative - fraction[:, :, None] * dying                          # features x times x patients
+        total = tilt.sum(axis=2)
+        safe_total = np.where(active, total, 1.0)
+        mean = np.einsum("ftn,fnm->ftm", tilt, X) / safe_total[:, :, None]
+        deviation = X[:, None, :, :] - mean[:, :, None, :]                        # features x times x patients x params
+        weighted = tilt[..., None] * deviation / safe_total[:, :, None, None]
+        covariance = np.einsum("ftnj,ftnk->ftjk", weighted, deviation)
+        mask = active.astype(np.float64)
+        loglik -= np.sum(mask * (np.log(safe_total) + shift), axis=1)
+        score -= np.einsum("ft,ftm->fm", mask, mean)
+        information += np.einsum("ft,ftjk->fjk", mask, covariance)
+        d_information += np.einsum("ft,ftnj,ftnk,ftnr->fjkr", mask, weighted, deviation, deviation)
+    return Derivatives(loglik, score, information, d_information)
+
+
+@dataclass
+class CoxFit:
+    """Fitted coefficients of every feature's model and what the fit reached."""
+
+    beta: np.ndarray            # features x parameters
+    objective: np.ndarray       # log partial likelihood (penalised for Firth)
+    loglik: np.ndarray          # unpenalised log partial likelihood at beta
+    information: np.ndarray     # features x parameters x parameters, at beta
+    converged: np.ndarray       # features, bool
+    infinite: np.ndarray        # features x parameters, bool: coefficient diverging (monotone likelihood)
+
+
+def _objective_and_gradient(X, weights, risk, beta, firth):
+    derivatives = efron_derivatives(X, weights, risk, beta, third=firth)
+    objective, gradient = derivatives.loglik.copy(), derivatives.score.copy()
+    if firth:
+        sign, logdet = np.linalg.slogdet(derivatives.information)
+        objective += np.where(sign > 0, 0.5 * logdet, -np.inf)
+        inverse = _pseudo_inverse(derivatives.information)
+        gradient += 0.5 * np.einsum("fjk,fjkr->fr", inverse, derivatives.d_information)
+    return objective, gradient, derivatives
+
+
+def _pseudo_inverse(matrices: np.ndarray) -> np.ndarray:
+    """Inverse of each matrix; singular ones get the pseudo-inverse rather than an error."""
+    try:
+        return np.linalg.inv(matrices)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(matrices)
+
+
+def _newton_step(information, gradient, free):
+    """Step of the free parameters, information^-1 gradient restricted to them; fixed ones stay."""
+    step = np.zeros_like(gradient)
+    index = np.flatnonzero(free)
+    if index.size == 0:
+        return step
+    block = information[:, index[:, None], index[None, :]]
+    rhs = gradient[:, index]
+    solved = np.einsum("fjk,fk->fj", _pseudo_inverse(block), rhs)
+    step[:, index] = np.where(np.isfinite(solved), solved, 0.0)
+    return step
+
+
+def fit_cox(X: np.ndarray, weights: np.ndarray, risk: RiskSets, firth: bool = False,
+            start: np.ndarray | None = None, free: np.ndarray | None = None) -> CoxFit:
+    """Newton–Raphson with step halving for every feature's model at once.
+
+    ``firth`` maximises the penalised likelihood (the Newton matrix is the unpenalised information,
+    as in coxphf). ``free`` (one bool per parameter) fixes the others at their ``start`` values,
+    which gives the profile fits of :func:`firth_profile_interval` and the penalised LR test.
+    """
+    n_features, _, n_parameters = X.shape
+    beta = np.zeros((n_features, n_parameters)) if start is None else np.array(start, dtype=np.float64)
+    free = np.ones(n_parameters, dtype=bool) if free is None else np.asarray(free, dtype=bool)
+    objective, gradient, derivatives = _objective_and_gradient(X, weights, risk, beta, firth)
+    information, loglik = derivatives.information, derivatives.loglik
+    running = np.ones(n_features, dtype=bool) if free.any() else np.zeros(n_features, dtype=bool)
+    converged = ~running
+    for _ in range(MAX_ITERATIONS):
+        rows = np.flatnonzero(running)
+        if rows.size == 0:
+            break
+        step = _newton_step(information[rows], gradient[rows], free)
+        scale = np.ones(rows.size)
+        accepted = np.zeros(rows.size, dtype=bool)
+        new_objective = np.full(rows.size, -np.inf)
+        pending = np.arange(rows.size)
+        for _ in range(MAX_HALVINGS):
+            targets = rows[pending]
+            candidate = beta[targets] + scale[pending, None] * step[pending]
+            value, grad, derivs = _objective_and_gradient(X[targets], weights[targets], risk, candidate, firth)
+            # Accept a step that does not lower the objective (beyond rounding); halve the others.
+            better = np.isfinite(value) & (value >= objective[targets] - 1e-12 * np.abs(objective[targets]))
+            done, target = pending[better], targets[better]
+            new_objective[done] = value[better]
+            beta[target] = candidate[better]
+            gradient[target] = grad[better]
+            information[target] = derivs.information[better]
+            loglik[target] = derivs.loglik[better]
+            accepted[done] = True
+            pending = pending[~better]
+            if pending.size == 0:
+                break
+            scale[pending] /= 2.0
+        improvement = np.where(accepted, new_objective - objective[rows], 0.0)
+        objective[rows[accepted]] = new_objective[accepted]
+        moved = np.max(np.abs(scale[:, None] * step), axis=1)
+        finished = ~accepted | (moved <= STEP_TOLERANCE)
+        if not firth:
+            # A diverging ML fit never takes small steps: it stops when the likelihood has flattened.
+            # Firth's iteration (information, not the penalised Hessian) converges only linearly, and
+            # its small late improvements must not stop it early; its estimate is always finite.
+            finished |= improvement <= OBJECTIVE_TOLERANCE * np.maximum(1.0, np.abs(objective[rows]))
+        converged[rows[finished]] = True
+        running[rows[finished]] = False
+    remaining = _newton_step(information, gradient, free)
+    infinite = ((np.abs(remaining) > INFINITE_EPS) & (np.abs(remaining) > INFINITE_TOLERANCE * np.abs(beta))
+                & free[None, :])
+    positive_definite = np.all(np.linalg.eigvalsh(information) > 0, axis=1)
+    infinite |= ~(converged & positive_definite)[:, None] & free[None, :]
+    return CoxFit(beta=beta, objective=objective, loglik=loglik, information=information,
+                  converged=converged, infinite=infinite)
+
+
+# Furthest a profile-likelihood limit is searched from the estimate (log hazard ratio); beyond it the
+# limit is reported as infinite.
+PROFILE_SEARCH = 32.0
+PROFILE_TOLERANCE = 1e-9
+
+
+@dataclass
+class FirthResult:
+    """Firth fit of parameter 0 of every feature's model, with its profile-likelihood inference."""
+
+    coef: np.ndarray
+    se: np.ndarray              # sqrt of (I^-1)_00 at the penalised estimate
+    pvalue: np.ndarray          # penalised likelihood-ratio test of coef = 0 (1 df)
+    ci_low: np.ndarray          # profile penalised-likelihood interval, log scale
+    ci_high: np.ndarray
+    converged: np.ndarray
+
+
+def firth_cox(X: np.ndarray, weights: np.ndarray, risk: RiskSets, level: float = 0.95) -> FirthResult:
+    """Firth-penalised Cox fit of every feature's model, tests and intervals for parameter 0."""
+    n_parameters = X.shape[2]
+    full = fit_cox(X, weights, risk, firth=True)
+    nuisance = np.arange(n_parameters) > 0
+    null_start = full.beta.copy()
+    null_start[:, 0] = 0.0
+    null = fit_cox(X, weights, risk, firth=True, start=null_start, free=nuisance)
+    statistic = np.maximum(2.0 * (full.objective - null.objective), 0.0)
+    critical = float(chi2_distribution.ppf(level, 1))
+    low, high = _profile_limits(X, weights, risk, full, critical)
+    se = np.sqrt(np.maximum(_pseudo_inverse(full.information)[:, 0, 0], 0.0))
+    return FirthResult(coef=full.beta[:, 0], se=se, pvalue=chi2_distribution.sf(statistic, 1),
+                       ci_low=low, ci_high=high, converged=full.converged & null.converged)
+
+
+def _profile_drop(X, weights, risk, full: CoxFit, coef: np.ndarray, critical: float) -> np.ndarray:
+    """Twice the fall of the profile penalised likelihood from its maximum at parameter 0 = ``coef``,
+    minus ``critical`` (positive outside the interval)."""
+    start = full.beta.copy()
+    start[:, 0] = coef
+    free = np.arange(X.shape[2]) > 0
+    profile = fit_cox(X, weights, risk, firth=True, start=start, free=free)
+    return 2.0 * (full.objective - profile.objective) - critical
+
+
+def _profile_limits(X, weights, risk, full: CoxFit, critical: float) -> tuple[np.ndarray, np.ndarray]:
+    """Both profile-likelihood limits of parameter 0: bracketed by doubling, then bisected."""
+    estimate = full.beta[:, 0]
+    n = estimate.size
+    # Lower and upper limits are searched together: rows 0..n-1 below the estimate, n..2n-1 above.
+    X2, weights2 = np.concatenate([X, X]), np.concatenate([weights, weights])
+    full2 = CoxFit(beta=np.concatenate([full.beta, full.beta]), objective=np.concatenate([full.objective] * 2),
+                   loglik=np.concatenate([full.loglik] * 2), information=np.concatenate([full.information] * 2),
+                   converged=np.concatenate([full.converged] * 2), infinite=np.concatenate([full.infinite] * 2))
+    direction = np.repeat([-1.0, 1.0], n)
+    centre = np.concatenate([estimate, estimate])
+    inside = np.zeros(2 * n)
+    outside = np.full(2 * n, np.nan)
+    distance = 0.5
+    while distance <= PROFILE_SEARCH and np.isnan(outside).any():
+        rows = np.flatnonzero(np.isnan(outside))
+        drop = _profile_drop(X2[rows], weights2[rows], risk, _rows(full2, rows),
+                             centre[rows] + direction[rows] * distance, critical)
+        found = drop > 0
+        outside[rows[found]] = distance
+        inside[rows[~found]] = distance
+        distance *= 2.0
+    bracketed = np.flatnonzero(~np.isnan(outside))
+    while bracketed.size and np.max(outside[bracketed] - inside[bracketed]) > PROFILE_TOLERANCE:
+        middle = (inside[bracketed] + outside[bracketed]) / 2.0
+        drop = _profile_drop(X2[bracketed], weights2[bracketed], risk, _rows(full2, bracketed),
+                             centre[bracketed] + direction[bracketed] * middle, critical)
+        outside[bracketed[drop > 0]] = middle[drop > 0]
+        inside[bracketed[drop <= 0]] = middle[drop <= 0]
+    limit = np.where(np.isnan(outside), np.inf, (inside + outside) / 2.0)
+    return estimate - limit[:n], estimate + limit[n:]
+
+
+def _rows(fit: CoxFit, rows: np.ndarray) -> CoxFit:
+    return CoxFit(beta=fit.beta[rows], objective=fit.objective[rows], loglik=fit.loglik[rows],
+                  information=fit.information[rows], converged=fit.converged[rows], infinite=fit.infinite[rows])
+
+
+# Carrier sets enumerated exactly up to this many; beyond, the permutation distribution is sampled.
+EXACT_ENUMERATION_LIMIT = 2_000_000
+PERMUTATION_DRAWS = 100_000
+
+
+def logrank_scores(time, event) -> np.ndarray:
+    """Log-rank scores ``event_i - H(time_i)``, H the pooled Nelson–Aalen cumulative hazard.
+
+    The log-rank ``observed - expected`` of a group (ties as in the hypergeometric test) is the sum
+    of its members' scores, so permuting group labels permutes which scores are summed.
+    """
+    time = np.asarray(time, dtype=np.float64)
+    event = np.asarray(event, dtype=bool)
+    risk = risk_sets(time, event)
+    hazard = risk.dies.sum(axis=1) / risk.at_risk.sum(axis=1)                    # per event time
+    cumulative = (risk.at_risk * hazard[:, None]).sum(axis=0)                    # sum over event times <= time_i
+    return event.astype(np.float64) - cumulative
+
+
+def exact_logrank(time, event, group, seed: int = 0,
+                  enumeration_limit: int = EXACT_ENUMERATION_LIMIT) -> tuple[float, str]:
+    """Two-sided exact (conditional, permutation) log-rank p-value of a two-group split.
+
+    Conditional on the outcomes and the group sizes, every assignment of the smaller group to the
+    patients is equally likely under the null hypothesis; the statistic is that group's
+    observed - expected events. The p-value doubles the smaller one-sided tail (capped at 1), so
+    that the skewed distribution of a handful of carriers does not count extremes of the other
+    tail. All assignments are enumerated when there are at most ``enumeration_limit``;
+    otherwise ``PERMUTATION_DRAWS`` are sampled (seeded by ``seed``) and each tail is
+    ``(1 + count) / (1 + draws)``. Returns (p, ``exact_logrank`` or ``permutation_logrank``).
+    """
+    scores = logrank_scores(time, event)
+    group = np.asarray(group, dtype=bool)
+    if group.sum() * 2 > group.size:
+        group = ~group  # the same test, with fewer members to enumerate (the scores sum to zero)
+    k, n = int(group.sum()), group.size
+    observed = float(scores[group].sum())
+    tolerance = 1e-9 * max(1.0, float(np.abs(scores).sum()))
+    if k == 0:
+        return 1.0, "exact_logrank"
+    if math.comb(n, k) <= enumeration_limit:
+        members = np.fromiter(itertools.chain.from_iterable(itertools.combinations(range(n), k)),
+                              dtype=np.int64).reshape(-1, k)
+        null = scores[members].sum(axis=1)
+        upper = np.mean(null >= observed - tolerance)
+        lower = np.mean(null <= observed + tolerance)
+        method = "exact_logrank"
+    else:
+        rng = np.random.default_rng(seed)
+        null = np.concatenate([scores[np.argpartition(rng.random((block, n)), k - 1, axis=1)[:, :k]].sum(axis=1)
+                               for block in _blocks(PERMUTATION_DRAWS, max(1, CHUNK_ELEMENTS // n))])
+        upper = (1 + np.sum(null >= observed - tolerance)) / (1 + null.size)
+        lower = (1 + np.sum(null <= observed + tolerance)) / (1 + null.size)
+        method = "permutation_logrank"
+    return float(min(1.0, 2.0 * min(upper, lower))), method
+
+
+def _blocks(total: int, size: int) -> list[int]:
+    return [min(size, total - start) for start in range(0, total, size)]
