@@ -323,6 +323,10 @@ def read_rna_counts(path: str | os.PathLike, column: str | None = None,
     if star_count_column not in (2, 3, 4):
         raise ValueError(f"star_count_column must be 2, 3 or 4, not {star_count_column!r}")
     path = Path(path)
+    from trialomics import upstream, upstream_rna  # imported here: they build on this module
+    upstream_format = upstream.detect_format(path)
+    if upstream_format is not None:
+        return upstream_rna.read_nfcore_counts(path, upstream_format, column)
     skip = _leading_comment_lines(path)
     first = _first_fields(path, skip)
     if first is None:
@@ -376,6 +380,10 @@ def read_maf(path: str | os.PathLike, barcode: str | None = None) -> pd.DataFram
     whose ``Tumor_Sample_Barcode`` equals it are returned; zero rows is valid (no mutations).
     """
     path = Path(path)
+    from trialomics import upstream  # imported here: it builds on this module
+    upstream_format = upstream.detect_format(path)
+    if upstream_format is not None:
+        return upstream.read_upstream_maf(path, upstream_format, barcode)
     table = read_string_table(path, skip_comment_lines=True)
     header_line = _leading_comment_lines(path) + 1
     _require_columns(path, table, MAF_REQUIRED_COLUMNS, header_line, what="MAF ")
@@ -414,6 +422,10 @@ def read_feature_matrix(path: str | os.PathLike, column: str | None = None) -> p
     sample; with ``column``, only that sample's column.
     """
     path = Path(path)
+    from trialomics import upstream, upstream_copy_number  # imported here: they build on this module
+    upstream_format = upstream.detect_format(path)
+    if upstream_format is not None:
+        return upstream_copy_number.read_copy_number(path, upstream_format, column)
     header = _check_header(path, 0)
     if len(header) < 2:
         raise InputProblem(path, "the header names no sample column", row=1,
@@ -438,6 +450,10 @@ def read_proteins(path: str | os.PathLike, column: str | None = None) -> pd.Data
     decides that a raw intensity of 0 is missing).
     """
     path = Path(path)
+    from trialomics import upstream, upstream_proteins  # imported here: they build on this module
+    upstream_format = upstream.detect_format(path)
+    if upstream_format is not None:
+        return upstream_proteins.read_proteins(path, upstream_format, column)
     header = _check_header(path, 0)
     if not all(name in header for name in PROTEIN_LONG_COLUMNS):
         return read_feature_matrix(path, column)

@@ -1,5 +1,6 @@
 # Somatic mutations: one ingestion job per sample (its MAF rows), then the patient-by-gene non-silent
 # alteration matrix and tumour mutational burden.
+from trialomics.mutations import capture_sizes_by_sample
 
 
 rule mutations_ingest_sample:
@@ -7,25 +8,27 @@ rule mutations_ingest_sample:
         sample_file,
     output:
         "results/mutations/samples/{sample}.tsv",
-    params:
-        barcode=sample_column,
     log:
         "logs/mutations/mutations_ingest_sample/{sample}.log",
     benchmark:
         "benchmarks/mutations/mutations_ingest_sample/{sample}.tsv"
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        barcode=sample_column,
     script:
         "../../scripts/mutations_ingest_sample.py"
 
 
 rule mutations_matrix:
     input:
-        mafs=lambda wc: expand("results/mutations/samples/{sample}.tsv", sample=samples_of("mutations")),
+        mafs=lambda wc: expand(
+            "results/mutations/samples/{sample}.tsv", sample=samples_of("mutations")
+        ),
     output:
         tmb=report(
             "results/mutations/tmb.tsv",
@@ -40,19 +43,25 @@ rule mutations_matrix:
             subcategory="mutations",
         ),
         adata="results/mutations/normalised.h5ad",
-    params:
-        samples=lambda wc: sample_metadata("mutations"),
-        capture_size_mb=config["mutations"]["capture_size_mb"],
-        variant_classes=config["mutations"]["variant_classes"],
     log:
         "logs/mutations/mutations_matrix.log",
     benchmark:
         "benchmarks/mutations/mutations_matrix.tsv"
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        samples=lambda wc: sample_metadata("mutations"),
+        # per sample: its samples.tsv capture_size_mb, else mutations.capture_size_mb
+        capture_size_mb=lambda wc: capture_sizes_by_sample(
+            SAMPLES.loc[samples_of("mutations")],
+            config["mutations"]["capture_size_mb"],
+        ),
+        variant_classes=config["mutations"]["variant_classes"],
+        min_vaf=config["mutations"]["min_vaf"],
+        min_depth=config["mutations"]["min_depth"],
     script:
         "../../scripts/mutations_matrix.py"

@@ -1,0 +1,149 @@
+"""nf-core/rnaseq merged gene tables, and Ensembl gene IDs mapped to symbols.
+
+nf-core/rnaseq writes ``salmon.merged.gene_counts.tsv`` (``gene_id``, ``gene_name``, one column per
+sample) and ``rsem.merged.gene_counts.tsv`` (``gene_id``, ``transcript_id(s)``, samples). Their counts
+are *estimated* (fractional) counts; DESeq2's tximport route (``DESeqDataSetFromTximport``) rounds
+them to the nearest integer with R's ``round()``, which rounds halves to even, and so do we
+(:func:`numpy.rint`). TPM tables are not counts and are refused for the RNA counts modality.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trialomics.errors import InputProblem
+from trialomics.readers import SampleColumnProblem
+from trialomics.upstream import (
+    NFCORE_GENE_COUNTS,
+    NFCORE_TPM,
+    NFCORE_TRANSCRIPTS,
+    parse_numbers,
+    read_delimited,
+    select_sample,
+    wrong_modality,
+)
+
+# Column sums of a TPM table are one million; a counts table whose every sample sums to this (within
+# the tolerance) and holds fractions is a renamed TPM table.
+_TPM_TOTAL = 1e6
+_TPM_TOLERANCE = 0.005
+# An Ensembl gene ID, with its optional version (ENSG00000141510.17) and GENCODE's _PAR_Y suffix.
+_ENSEMBL_VERSION = re.compile(r"^(ENS[A-Z]*G\d{11})\.\d+(_PAR_Y)?$")
+
+
+def read_nfcore_counts(path: str | os.PathLike, file_format: str, column: str | None = None) -> pd.Series:
+    """One sample's counts per gene symbol from an nf-core/rnaseq merged gene counts table.
+
+    * Genes are named by the file's own ``gene_name``; a gene without a name (or an RSEM table,
+      which has none) keeps its ``gene_id`` as written.
+    * Genes sharing a symbol (e.g. a PAR gene on X and Y, or one symbol for two Ensembl IDs) are
+      summed: their reads come from one named gene, and the sum is what a symbol-level tximport
+      (``tx2gene`` on symbols) would have given.
+    * The summed estimated counts are then rounded as DESeq2's tximport route does (halves to even).
+
+    Returns int64 counts indexed by gene (index name ``gene``), in the order genes first appear,
+    named ``column`` (or None).
+    """
+    path = Path(path)
+    if file_format == NFCORE_TPM:
+        raise InputProblem(path, "this is an nf-core/rnaseq TPM table (transcripts per million), not "
+                                 "counts", row=1,
+                           fix="point the sample at salmon.merged.gene_counts.tsv (or "
+                               "rsem.merged.gene_counts.tsv) of the same run")
+    if file_format == NFCORE_TRANSCRIPTS:
+        raise InputProblem(path, "this is an nf-core/rnaseq transcript-level table", row=1,
+                           fix="point the sample at the gene-level salmon.merged.gene_counts.tsv")
+    if file_format != NFCORE_GENE_COUNTS:
+        raise wrong_modality(path, file_format, "rna")
+    cells = read_delimited(path)
+    annotation = list(cells.columns[:2])
+    samples = cells.drop(columns=annotation)
+    if samples.shape[1] == 0:
+        raise InputProblem(path, "the header names no sample column", row=1,
+                           fix="give the merged table as nf-core/rnaseq wrote it")
+    if not column and samples.shape[1] > 1:
+        raise SampleColumnProblem(path, f"the file holds {samples.shape[1]} sample columns and no column "
+                                        "was named", row=1,
+                                  fix="set `column` in the sample sheet to this sample's column")
+    samples = select_sample(path, samples, column)
+    estimated = parse_numbers(path, samples, "an estimated count")
+    _refuse_renamed_tpm(path, parse_numbers(path, cells.drop(columns=annotation), "an estimated count"))
+    values = estimated.iloc[:, 0]
+    label = estimated.columns[0]
+    problem = values.isna() | (values < 0)
+    if problem.any():
+        line = problem.idxmax()
+        what = "empty" if pd.isna(values[line]) else f"negative ({values[line]:g})"
+        raise InputProblem(path, f"the estimated count is {what}", row=int(line), column=label,
+                           fix="give the merged table as nf-core/rnaseq wrote it")
+    gene_ids = cells["gene_id"]
+    empty = gene_ids == ""
+    if empty.any():
+        raise InputProblem(path, "the gene_id is empty", row=int(empty.idxmax()), column="gene_id",
+                           fix="give every row a gene_id")
+    names = cells["gene_name"] if "gene_name" in cells.columns else pd.Series("", index=cells.index)
+    genes = names.where(names != "", gene_ids)
+    summed = values.groupby(genes.to_numpy(), sort=False).sum()
+    counts = pd.Series(np.rint(summed.to_numpy()).astype(np.int64),
+                       index=pd.Index(summed.index.astype(str), name="gene", dtype=object),
+                       name=column or None)
+    return counts
+
+
+def _refuse_renamed_tpm(path: Path, values: pd.DataFrame) -> None:
+    """A table whose every column sums to a million and holds fractions is TPM, whatever its name."""
+    totals = values.sum(axis=0)
+    fractional = (values.fillna(0) % 1 != 0).to_numpy().any()
+    if fractional and len(totals) and (np.abs(totals / _TPM_TOTAL - 1) < _TPM_TOLERANCE).all():
+        raise InputProblem(path, "every sample column sums to one million: this is a TPM table, not counts",
+                           row=1, fix="point the sample at salmon.merged.gene_counts.tsv of the same run")
+
+
+def strip_ensembl_version(gene_id: str) -> str:
+    """``ENSG00000141510.17`` -> ``ENSG00000141510``; other identifiers unchanged."""
+    match = _ENSEMBL_VERSION.match(gene_id)
+    return match.group(1) + (match.group(2) or "") if match else gene_id
+
+
+def read_gene_map(path: str | os.PathLike) -> dict[str, str]:
+    """Read a gene ID -> symbol table: a header, the ID in the first column, the symbol in the second.
+
+    Ensembl versions are dropped from the IDs (a map made for one GENCODE release serves another).
+    Rows with an empty symbol are ignored; an ID mapped to two different symbols is a problem.
+    """
+    path = Path(path)
+    cells = read_delimited(path)
+    if cells.shape[1] < 2:
+        raise InputProblem(path, "the gene map needs two columns: gene ID, then symbol", row=1,
+                           fix="write a header, then one `gene_id<TAB>symbol` row per gene")
+    id_column, symbol_column = cells.columns[:2]
+    mapping: dict[str, str] = {}
+    first_line: dict[str, int] = {}
+    for line, gene_id, symbol in zip(cells.index, cells[id_column], cells[symbol_column]):
+        if not gene_id or not symbol:
+            continue
+        key = strip_ensembl_version(gene_id)
+        if key in mapping and mapping[key] != symbol:
+            raise InputProblem(path, f"gene '{key}' is mapped to '{mapping[key]}' (line {first_line[key]}) "
+                                     f"and to '{symbol}'", row=int(line), column=str(symbol_column),
+                               fix="keep one symbol per gene ID")
+        mapping[key] = symbol
+        first_line.setdefault(key, int(line))
+    return mapping
+
+
+def map_gene_ids(counts: pd.Series, mapping: Mapping[str, str]) -> pd.Series:
+    """Counts per gene ID -> counts per symbol; unmapped IDs are kept as they are.
+
+    IDs are looked up without their Ensembl version. Several IDs of one symbol are summed (the rule
+    of :func:`read_nfcore_counts`). The order is that in which each symbol first appears.
+    """
+    symbols = [mapping.get(strip_ensembl_version(str(gene)), str(gene)) for gene in counts.index]
+    summed = counts.groupby(np.asarray(symbols, dtype=object), sort=False).sum()
+    summed.index = pd.Index(summed.index.astype(str), name="gene", dtype=object)
+    return summed.astype(counts.dtype).rename(counts.name)
