@@ -20,7 +20,8 @@ MODELS_TARGETS = with_svg_twins([
                  "plots/performance.png", "plots/stability.png")
 ])
 if config["models"]["factors"] and len(JOINT_MODALITIES) > 1:
-    MODELS_TARGETS += [f"results/models/factors/{name}.tsv" for name in ("scores", "loadings", "screen")]
+    MODELS_TARGETS += [f"results/models/factors/{name}.tsv"
+                       for name in ("scores", "loadings", "variance_explained", "screen")]
 
 
 rule models_fit:
@@ -107,12 +108,15 @@ rule models_factors:
     output:
         scores=models_report("results/models/factors/scores.tsv", "factor_scores", "exploratory factors"),
         loadings=models_report("results/models/factors/loadings.tsv", "factor_loadings", "exploratory factors"),
+        variance_explained=models_report("results/models/factors/variance_explained.tsv", "factor_variance",
+                                         "exploratory factors"),
         screen=models_report("results/models/factors/screen.tsv", "factor_screen", "exploratory factors"),
     params:
         modalities=JOINT_MODALITIES,
         endpoints=ENDPOINTS,
         n_factors=config["models"]["n_factors"],
         top_variance=config["models"]["top_variance"],
+        seed=seed_for("models_factors"),
     log:
         "logs/models/models_factors.log",
     benchmark:
