@@ -1,7 +1,7 @@
 """Rule cohort_assemble: one MuData of all modalities with labels, and the coverage table."""
 import anndata as ad
 
-from trialomics import cohort, readers, runlog, tables
+from trialomics import cohort, privacy, readers, runlog, tables
 
 log = runlog.start(snakemake)
 modalities = [m for m in snakemake.params.modalities if m in snakemake.input.keys()]
@@ -13,11 +13,8 @@ for modality in snakemake.params.modalities:
     missing = coverage.loc[coverage[modality] == "no", "patient_id"].tolist()
     if missing:
         log.info("%s: no data for %s (kept, shown in coverage.tsv)", modality, ", ".join(missing))
-mudata = cohort.build_cohort(adatas, labels, patients)
+covariates = privacy.configured_covariates(snakemake.config)
+log.info("patients.tsv columns carried in the cohort: %s", ", ".join(covariates) or "none")
+mudata = cohort.build_cohort(adatas, labels, patients, covariates=covariates)
 tables.write_tsv(coverage, snakemake.output.coverage)
-final, tmp = tables.atomic_path(snakemake.output.mudata)
-try:
-    mudata.write(str(tmp))
-    tmp.replace(final)
-finally:
-    tmp.unlink(missing_ok=True)
+tables.write_h5mu(mudata, snakemake.output.mudata)

@@ -1,16 +1,37 @@
-"""Logging for the adapter scripts: everything a rule says goes to its Snakemake ``log:`` file."""
+"""Start of every adapter script: file modes, leftovers of killed runs, SIGTERM, logging.
+
+Everything a rule says goes to its Snakemake ``log:`` file.
+"""
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
 import warnings
+
+from threadpoolctl import threadpool_limits
+
+from . import __version__, privacy, tables
+
+
+def stop_on_sigterm(signum, frame):
+    """SIGTERM (Snakemake cancelling the job, a cluster's time limit) ends the job as an error does,
+    so ``finally`` blocks run and atomic writes remove their temporary files."""
+    raise SystemExit(128 + signum)
 
 
 def start(snakemake) -> logging.Logger:
     """Send logging, warnings and uncaught exceptions of this job to ``snakemake.log[0]``.
 
-    Returns the logger named after the rule. Call it first in every adapter script.
+    New files and folders get the modes of ``privacy.file_mode`` / ``privacy.dir_mode`` (a umask),
+    temporary files a killed earlier run of this job left beside its outputs are removed, and
+    SIGTERM becomes ``SystemExit``. Returns the logger named after the rule. Call it first in every
+    adapter script.
     """
+    privacy.apply_modes(privacy.PrivacySettings.from_config(getattr(snakemake, "config", None) or {}))
+    removed = tables.remove_stale_temporaries(snakemake.output)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     handlers = [logging.FileHandler(snakemake.log[0], mode="w")] if snakemake.log else []
     handlers.append(logging.StreamHandler(sys.stderr))
     logging.basicConfig(level=logging.INFO, handlers=handlers, force=True,
@@ -19,6 +40,14 @@ def start(snakemake) -> logging.Logger:
     warnings.simplefilter("default")
     logging.getLogger("anndata").setLevel(logging.WARNING)  # its "storing as categorical" notes are noise
     logger = logging.getLogger(snakemake.rule)
+    for path in removed:
+        logger.info("removed %s, left by an interrupted earlier run", path)
+    # The rule's threads bound every thread pool (BLAS, OpenMP), so a job never takes a whole node.
+    threads = max(1, int(getattr(snakemake, "threads", 1) or 1))
+    threadpool_limits(limits=threads)
+    where = (f"; SLURM job {os.environ['SLURM_JOB_ID']} on {os.environ.get('SLURMD_NODENAME', '?')} with "
+             f"{os.environ.get('SLURM_CPUS_PER_TASK', '?')} CPU(s) per task" if "SLURM_JOB_ID" in os.environ else "")
+    logger.info("trialomics %s from %s; %d thread(s)%s", __version__, os.path.dirname(__file__), threads, where)
 
     def log_uncaught(exc_type, exc, tb):
         logger.error("job failed", exc_info=(exc_type, exc, tb))

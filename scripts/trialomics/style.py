@@ -16,7 +16,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .tables import atomic_path  # noqa: E402
+from .tables import atomic_output  # noqa: E402
 
 # RECIST best overall response, colour-blind safe (Okabe–Ito), the same in every plot.
 RESPONSE_COLOURS = {
@@ -99,12 +99,8 @@ def save_figure(fig, *paths: str | os.PathLike) -> None:
     with matplotlib.rc_context(SAVE_RC_PARAMS):
         for path in paths:
             fmt = Path(path).suffix.lstrip(".").lower()
-            final, tmp = atomic_path(path)
-            try:
+            with atomic_output(path) as tmp:
                 fig.savefig(tmp, format=fmt, metadata=UNDATED_METADATA.get(fmt))
-                os.replace(tmp, final)
-            finally:
-                tmp.unlink(missing_ok=True)
     plt.close(fig)
 
 
