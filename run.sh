@@ -45,10 +45,20 @@ case "${1:-}" in
                 echo "chromium not found: the browser test will be skipped (install Debian's chromium to run it)" >&2
             fi
         fi
-        "$VENV/bin/python" -m pytest "$@"
+        "$VENV/bin/python" -m pytest -m "not slurm" "$@"
+        ;;
+    test-slurm)
+        # The workflow through a real single-node SLURM (munged, slurmctld, slurmd from Debian's packages)
+        # with the shipped profile; needs root to start the daemons.
+        setup
+        shift
+        if ! command -v slurmctld >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]]; then
+            apt-get update -qq && apt-get install -y -qq slurm-wlm munge >/dev/null
+        fi
+        "$VENV/bin/python" -m pytest -m slurm tests/test_slurm.py "$@"
         ;;
     *)
-        echo "usage: bash run.sh demo|test [extra snakemake or pytest arguments]" >&2
+        echo "usage: bash run.sh demo|test|test-slurm [extra snakemake or pytest arguments]" >&2
         exit 2
         ;;
 esac
