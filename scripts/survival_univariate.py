@@ -14,12 +14,19 @@ table, km = screen_modality(values, obs, block, endpoint, covariates=list(params
                             max_missing=params.max_missing, min_altered=params.min_altered,
                             min_altered_fraction=params.min_altered_fraction, top_variance=params.top_variance,
                             n_km_features=params.km_features, n_permutations=params.cutpoint_permutations,
+                            exact_below_carriers=params.exact_below_carriers, min_events=params.min_events,
                             seed=params.seed)
-log.info("%s / %s: %d features tested in %d patients (%d events); %d with q < 0.05; %d fits with notes",
-         block, endpoint, len(table), int(table["n"].max()) if len(table) else 0,
+fitted = table["method"] != ""
+log.info("%s / %s: %d features tested in %d patients (%d events); %d with q < 0.05; %d Firth fits "
+         "(%d separated, %d sparse alterations with exact log-rank p)",
+         block, endpoint, int(fitted.sum()), int(table["n"].max()) if len(table) else 0,
          int(table["n_events"].max()) if len(table) else 0, int((table["padj"] < 0.05).sum()),
-         int((table["note"] != "").sum()))
-tables.write_tsv(table, snakemake.output.table)
+         int((table["method"] == "firth").sum()), int((table["separation"] == "yes").sum()),
+         int(table["pvalue_method"].isin(["exact_logrank", "permutation_logrank"]).sum()))
+if (~fitted).any():
+    log.warning("%s / %s: %d features not fitted, e.g. %s: %s", block, endpoint, int((~fitted).sum()),
+                table.loc[~fitted, "feature"].iloc[0], table.loc[~fitted, "note"].iloc[0])
+tables.write_tsv(table.assign(seed=params.seed), snakemake.output.table)
 tables.write_tsv(km.assign(seed=params.seed), snakemake.output.km)
 
 outcome = endpoint_labels(obs, endpoint)

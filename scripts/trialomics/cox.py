@@ -24,6 +24,7 @@ interval where twice the drop from the maximum equals the chi-square quantile), 
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -73,20 +74,20 @@ class Derivatives:
 
 
 def efron_derivatives(X: np.ndarray, weights: np.ndarray, risk: RiskSets, beta: np.ndarray,
-                      third: bool = False) -> Derivatives:
+                      centred: bool = False, third: bool = False) -> Derivatives:
     """Efron log partial likelihood, score and observed information of every feature's design.
 
-    Without ``third`` the risk-set moments come from power sums (matrix products over patients,
-    fast enough for tens of thousands of features); they lose precision only where the information
-    is ~1e-13 of the covariate's spread, i.e. deep in a diverging fit, which is flagged anyway.
-    With ``third`` (Firth's fit, which needs the derivative of the information, the weighted third
-    central moments, and log det I at large coefficients) every risk set is centred on its own
-    weighted mean, which stays accurate however small the information is.
+    By default the risk-set moments come from power sums (matrix products over patients, fast
+    enough for tens of thousands of features); they lose precision only where the information is
+    ~1e-13 of the covariate's spread, i.e. deep in a diverging fit, which is flagged anyway.
+    ``centred`` (Firth's fit, which needs log det I at large coefficients) centres every risk set on
+    its own weighted mean, which stays accurate however small the information is; ``third`` (implies
+    ``centred``) also gives the derivative of the information, the weighted third central moments.
     """
     n_features, n_patients, n_parameters = X.shape
-    if third:
+    if centred or third:
         per_feature = risk.at_risk.shape[0] * n_patients * n_parameters ** 3
-        evaluate = _efron_central_chunk
+        evaluate = functools.partial(_efron_central_chunk, third=third)
     else:
         per_feature = n_patients * n_parameters ** 2
         evaluate = _efron_power_sum_chunk
@@ -145,7 +146,7 @@ def _efron_power_sum_chunk(X, weights, risk, beta) -> Derivatives:
     return Derivatives(loglik, score, information)
 
 
-def _efron_central_chunk(X, weights, risk, beta) -> Derivatives:
+def _efron_central_chunk(X, weights, risk, beta, third) -> Derivatives:
     n_features, _, n_parameters = X.shape
     at_risk = risk.at_risk.astype(np.float64)
     dies = risk.dies.astype(np.float64)
@@ -153,7 +154,7 @@ def _efron_central_chunk(X, weights, risk, beta) -> Derivatives:
     # A left-out patient (weight 0) neither dies nor is at risk.
     loglik, score, deaths = _event_terms(X, weights, risk, eta)
     information = np.zeros((n_features, n_parameters, n_parameters))
-    d_information = np.zeros((n_features,) + (n_parameters,) * 3)
+    d_information = np.zeros((n_features,) + (n_parameters,) * 3) if third else None
 
     in_risk_set = (weights[:, None, :] * at_risk[None]) > 0                      # features x times x patients
     shift = np.max(np.where(in_risk_set, eta[:, None, :], -np.inf), axis=2)
@@ -175,7 +176,8 @@ def _efron_central_chunk(X, weights, risk, beta) -> Derivatives:
         loglik -= np.sum(mask * (np.log(safe_total) + shift), axis=1)
         score -= np.einsum("ft,ftm->fm", mask, mean)
         information += np.einsum("ft,ftjk->fjk", mask, covariance)
-        d_information += np.einsum("ft,ftnj,ftnk,ftnr->fjkr", mask, weighted, deviation, deviation)
+        if third:
+            d_information += np.einsum("ft,ftnj,ftnk,ftnr->fjkr", mask, weighted, deviation, deviation)
     return Derivatives(loglik, score, information, d_information)
 
 
@@ -191,15 +193,18 @@ class CoxFit:
     infinite: np.ndarray        # features x parameters, bool: coefficient diverging (monotone likelihood)
 
 
-def _objective_and_gradient(X, weights, risk, beta, firth):
-    derivatives = efron_derivatives(X, weights, risk, beta, third=firth)
-    objective, gradient = derivatives.loglik.copy(), derivatives.score.copy()
+def _objective_and_gradient(X, weights, risk, beta, firth, gradient=True):
+    """Objective (penalised for Firth), its gradient (Firth's modified score; None unless
+    ``gradient``) and the derivatives behind them."""
+    derivatives = efron_derivatives(X, weights, risk, beta, centred=firth, third=firth and gradient)
+    objective, score = derivatives.loglik.copy(), derivatives.score.copy()
     if firth:
         sign, logdet = np.linalg.slogdet(derivatives.information)
         objective += np.where(sign > 0, 0.5 * logdet, -np.inf)
-        inverse = _pseudo_inverse(derivatives.information)
-        gradient += 0.5 * np.einsum("fjk,fjkr->fr", inverse, derivatives.d_information)
-    return objective, gradient, derivatives
+        if gradient:
+            inverse = _pseudo_inverse(derivatives.information)
+            score += 0.5 * np.einsum("fjk,fjkr->fr", inverse, derivatives.d_information)
+    return objective, score if gradient else None, derivatives
 
 
 def _pseudo_inverse(matrices: np.ndarray) -> np.ndarray:
@@ -234,10 +239,14 @@ def fit_cox(X: np.ndarray, weights: np.ndarray, risk: RiskSets, firth: bool = Fa
     n_features, _, n_parameters = X.shape
     beta = np.zeros((n_features, n_parameters)) if start is None else np.array(start, dtype=np.float64)
     free = np.ones(n_parameters, dtype=bool) if free is None else np.asarray(free, dtype=bool)
-    objective, gradient, derivatives = _objective_and_gradient(X, weights, risk, beta, firth)
+    objective, gradient, derivatives = _objective_and_gradient(X, weights, risk, beta, firth, gradient=free.any())
+    if not free.any():  # nothing to fit: the objective at ``start``
+        return CoxFit(beta=beta, objective=objective, loglik=derivatives.loglik,
+                      information=derivatives.information, converged=np.ones(n_features, dtype=bool),
+                      infinite=np.zeros((n_features, n_parameters), dtype=bool))
     information, loglik = derivatives.information, derivatives.loglik
-    running = np.ones(n_features, dtype=bool) if free.any() else np.zeros(n_features, dtype=bool)
-    converged = ~running
+    running = np.ones(n_features, dtype=bool)
+    converged = np.zeros(n_features, dtype=bool)
     for _ in range(MAX_ITERATIONS):
         rows = np.flatnonzero(running)
         if rows.size == 0:
@@ -318,52 +327,61 @@ def firth_cox(X: np.ndarray, weights: np.ndarray, risk: RiskSets, level: float =
                        ci_low=low, ci_high=high, converged=full.converged & null.converged)
 
 
-def _profile_drop(X, weights, risk, full: CoxFit, coef: np.ndarray, critical: float) -> np.ndarray:
-    """Twice the fall of the profile penalised likelihood from its maximum at parameter 0 = ``coef``,
-    minus ``critical`` (positive outside the interval)."""
-    start = full.beta.copy()
+def _profile_drop(X, weights, risk, best: np.ndarray, maximum: np.ndarray, coef: np.ndarray,
+                  critical: float) -> np.ndarray:
+    """Twice the fall of the profile penalised likelihood from its ``maximum`` (at ``best``) when
+    parameter 0 is fixed at ``coef``, minus ``critical`` (positive outside the interval)."""
+    start = best.copy()
     start[:, 0] = coef
-    free = np.arange(X.shape[2]) > 0
-    profile = fit_cox(X, weights, risk, firth=True, start=start, free=free)
-    return 2.0 * (full.objective - profile.objective) - critical
+    profile = fit_cox(X, weights, risk, firth=True, start=start, free=np.arange(X.shape[2]) > 0)
+    return 2.0 * (maximum - profile.objective) - critical
 
 
 def _profile_limits(X, weights, risk, full: CoxFit, critical: float) -> tuple[np.ndarray, np.ndarray]:
-    """Both profile-likelihood limits of parameter 0: bracketed by doubling, then bisected."""
-    estimate = full.beta[:, 0]
-    n = estimate.size
+    """Both profile-likelihood limits of parameter 0: bracketed by doubling the distance from the
+    estimate, then located by regula falsi with the Illinois modification."""
+    n = full.beta.shape[0]
     # Lower and upper limits are searched together: rows 0..n-1 below the estimate, n..2n-1 above.
     X2, weights2 = np.concatenate([X, X]), np.concatenate([weights, weights])
-    full2 = CoxFit(beta=np.concatenate([full.beta, full.beta]), objective=np.concatenate([full.objective] * 2),
-                   loglik=np.concatenate([full.loglik] * 2), information=np.concatenate([full.information] * 2),
-                   converged=np.concatenate([full.converged] * 2), infinite=np.concatenate([full.infinite] * 2))
+    best, maximum = np.concatenate([full.beta, full.beta]), np.concatenate([full.objective, full.objective])
     direction = np.repeat([-1.0, 1.0], n)
-    centre = np.concatenate([estimate, estimate])
-    inside = np.zeros(2 * n)
-    outside = np.full(2 * n, np.nan)
+
+    def drop(rows, distance):
+        return _profile_drop(X2[rows], weights2[rows], risk, best[rows], maximum[rows],
+                             best[rows, 0] + direction[rows] * distance, critical)
+
+    inside, inside_drop = np.zeros(2 * n), np.full(2 * n, -critical)
+    outside, outside_drop = np.full(2 * n, np.nan), np.full(2 * n, np.nan)
     distance = 0.5
     while distance <= PROFILE_SEARCH and np.isnan(outside).any():
         rows = np.flatnonzero(np.isnan(outside))
-        drop = _profile_drop(X2[rows], weights2[rows], risk, _rows(full2, rows),
-                             centre[rows] + direction[rows] * distance, critical)
-        found = drop > 0
-        outside[rows[found]] = distance
-        inside[rows[~found]] = distance
+        value = drop(rows, np.full(rows.size, distance))
+        found = value > 0
+        outside[rows[found]], outside_drop[rows[found]] = distance, value[found]
+        inside[rows[~found]], inside_drop[rows[~found]] = distance, value[~found]
         distance *= 2.0
-    bracketed = np.flatnonzero(~np.isnan(outside))
-    while bracketed.size and np.max(outside[bracketed] - inside[bracketed]) > PROFILE_TOLERANCE:
-        middle = (inside[bracketed] + outside[bracketed]) / 2.0
-        drop = _profile_drop(X2[bracketed], weights2[bracketed], risk, _rows(full2, bracketed),
-                             centre[bracketed] + direction[bracketed] * middle, critical)
-        outside[bracketed[drop > 0]] = middle[drop > 0]
-        inside[bracketed[drop <= 0]] = middle[drop <= 0]
+    searching = np.flatnonzero(~np.isnan(outside))
+    last_side = np.zeros(2 * n)               # +1: the last point replaced the outside end, -1: inside
+    for _ in range(200):
+        if searching.size == 0:
+            break
+        a, b = inside[searching], outside[searching]
+        fa, fb = inside_drop[searching], outside_drop[searching]
+        point = np.clip(b - fb * (b - a) / (fb - fa), np.minimum(a, b), np.maximum(a, b))
+        value = drop(searching, point)
+        beyond = value > 0
+        out_rows, in_rows = searching[beyond], searching[~beyond]
+        # Illinois: when the same end moves twice in a row, halve the other end's value so that the
+        # next point leaves it, which keeps the convergence superlinear.
+        inside_drop[out_rows[last_side[out_rows] > 0]] /= 2.0
+        outside_drop[in_rows[last_side[in_rows] < 0]] /= 2.0
+        outside[out_rows], outside_drop[out_rows], last_side[out_rows] = point[beyond], value[beyond], 1.0
+        inside[in_rows], inside_drop[in_rows], last_side[in_rows] = point[~beyond], value[~beyond], -1.0
+        done = (np.abs(value) <= PROFILE_TOLERANCE) | (outside[searching] - inside[searching] <= PROFILE_TOLERANCE)
+        inside[searching[done]] = outside[searching[done]] = point[done]
+        searching = searching[~done]
     limit = np.where(np.isnan(outside), np.inf, (inside + outside) / 2.0)
-    return estimate - limit[:n], estimate + limit[n:]
-
-
-def _rows(fit: CoxFit, rows: np.ndarray) -> CoxFit:
-    return CoxFit(beta=fit.beta[rows], objective=fit.objective[rows], loglik=fit.loglik[rows],
-                  information=fit.information[rows], converged=fit.converged[rows], infinite=fit.infinite[rows])
+    return full.beta[:, 0] - limit[:n], full.beta[:, 0] + limit[n:]
 
 
 # Carrier sets enumerated exactly up to this many; beyond, the permutation distribution is sampled.

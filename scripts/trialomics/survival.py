@@ -12,6 +12,10 @@ Conventions of the screens:
 - Continuous features are standardised (z-scored over the patients with a value) before the Cox fit,
   so the hazard ratio is per standard deviation (``scale = per_sd``); alterations stay 0/1, so their
   hazard ratio compares altered with not altered (``scale = altered_vs_not``).
+- The Cox fits (:mod:`trialomics.cox`) run on all features at once. Separated fits (monotone
+  likelihood) and sparse alterations get Firth's penalised estimate; sparse alterations are tested
+  by the exact log-rank test; features with fewer than ``min_events`` events are not fitted
+  (:func:`univariate_cox` says which method gave each row).
 - Benjamini–Hochberg q-values are computed within one family: one modality and one endpoint.
 - Kaplan–Meier splits are pre-specified: altered vs not for alterations, above vs at-or-below the
   median for continuous features. A data-driven cut-point is only reported as exploratory, with its
@@ -468,12 +472,14 @@ def kaplan_meier_table(values: pd.DataFrame, kinds: pd.Series, outcome: pd.DataF
 def screen_modality(values: pd.DataFrame, obs: pd.DataFrame, modality: str, endpoint: str,
                     covariates: list[str] | None = None, max_missing: float = 0.5, min_altered: int = 2,
                     min_altered_fraction: float = 0.1, top_variance: int | None = 500,
-                    n_km_features: int = 6, n_permutations: int = 1000,
-                    seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    n_km_features: int = 6, n_permutations: int = 1000, exact_below_carriers: int = 5,
+                    min_events: int = 10, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Univariate Cox screen of one modality for one survival endpoint, and KM splits of its top hits.
 
     Patients without the endpoint are left out; the label-free prefilters are applied to the
-    remaining patients before testing (so the BH family is the prefiltered features). Returns
+    remaining patients before testing (so the BH family is the prefiltered features). Sparse
+    alterations, separation and the minimum number of events are handled by
+    :func:`univariate_cox` (``exact_below_carriers``, ``min_events``, ``seed``). Returns
     (univariate table with modality, endpoint and family columns added, ordered by p-value;
     Kaplan–Meier table of the ``n_km_features`` smallest p-values).
     """
@@ -484,7 +490,8 @@ def screen_modality(values: pd.DataFrame, obs: pd.DataFrame, modality: str, endp
     kept = prefilter_features(values, kinds, max_missing=max_missing, min_altered=min_altered,
                               min_altered_fraction=min_altered_fraction, top_variance=top_variance)
     design = covariate_matrix(obs, covariates) if covariates else None
-    table = univariate_cox(kept, kinds, outcome, covariates=design)
+    table = univariate_cox(kept, kinds, outcome, covariates=design, exact_below_carriers=exact_below_carriers,
+                           min_events=min_events, seed=seed)
     table["modality"] = modality
     table["endpoint"] = endpoint
     table["family"] = f"{modality}/{endpoint}"

@@ -1,4 +1,5 @@
-# Univariate survival screens: one Cox model per feature for PFS and OS in every modality present
+# Univariate survival screens: one Cox model per feature (Firth's penalised fit for separated fits and
+# sparse alterations, which also get an exact log-rank p) for PFS and OS in every modality present
 # (plus per-sample pathway scores), Benjamini-Hochberg within modality x endpoint, and Kaplan-Meier
 # plots of the top features at pre-specified cuts. The wildcard is {block} (not {modality}) because
 # "pathways" is a block here but not an input modality.
@@ -32,6 +33,8 @@ rule survival_univariate:
         top_variance=config["survival"]["top_variance"],
         km_features=config["survival"]["km_features"],
         cutpoint_permutations=config["survival"]["cutpoint_permutations"],
+        exact_below_carriers=config["survival"]["exact_below_carriers"],
+        min_events=config["survival"]["min_events"],
         seed=lambda wc: derive_seed(SEED, "survival_univariate", wc.block, wc.endpoint),
     wildcard_constraints:
         block=one_of(SURVIVAL_BLOCKS, "NO_BLOCKS"),
