@@ -68,11 +68,16 @@ def _leading_comment_lines(path: Path) -> int:
 
 
 def _first_fields(path: Path, skip: int) -> list[str] | None:
-    """The tab-separated fields of the line after the first ``skip`` lines, or None at the end."""
+    """The tab-separated fields of the line after the first ``skip`` lines, or None at the end.
+
+    Quotes are read as pandas reads them in :func:`_read_cells` (``"a b"`` is the field ``a b``), so
+    that the header seen here and the columns read there agree.
+    """
     with open(path, encoding="utf-8-sig", errors="replace") as handle:
         for number, line in enumerate(handle):
             if number == skip:
-                return [field.strip() for field in line.rstrip("\r\n").split("\t")]
+                fields = next(csv.reader([line.rstrip("\r\n")], delimiter="\t"), [""])
+                return [field.strip() for field in fields] or [""]
     return None
 
 
