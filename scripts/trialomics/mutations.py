@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .cohort import sample_obs
+from .sample_sheet import capture_sizes_by_sample  # noqa: F401 (re-exported)
 
 # MAF Variant_Classification values that change the protein (the "non-silent" classes used for TMB
 # by maftools and the TCGA MC3 analyses). Default of the config key mutations.variant_classes.
@@ -120,23 +121,6 @@ def _sample_variants(mafs: Mapping[str, pd.DataFrame], variant_classes, min_vaf:
             "duplicate_rows": len(passing) - len(unique),
         }
     return out
-
-
-def capture_sizes_by_sample(sample_sheet: pd.DataFrame, default_mb: float) -> dict[str, float]:
-    """Each mutations sample's capture size in Mb: its ``capture_size_mb`` cell, else ``default_mb``.
-
-    ``sample_sheet`` is indexed by sample_id; the optional ``capture_size_mb`` column holds text (the
-    sample sheet's cells), empty for the default.
-    """
-    cells = (sample_sheet["capture_size_mb"].fillna("").astype(str).str.strip()
-             if "capture_size_mb" in sample_sheet.columns else pd.Series("", index=sample_sheet.index))
-    sizes = {}
-    for sample_id, cell in cells.items():
-        size = float(cell) if cell else float(default_mb)
-        if not np.isfinite(size) or size <= 0:
-            raise ValueError(f"sample {sample_id}: capture_size_mb must be a positive number of Mb, not {cell!r}")
-        sizes[str(sample_id)] = size
-    return dict(sorted(sizes.items()))
 
 
 def _capture_sizes(capture_size_mb: float | Mapping[str, float], samples: list[str]) -> np.ndarray:

@@ -16,7 +16,9 @@ from trialomics.validation_cache import validate_once
 # Every input is checked before any job runs, all problems reported at once; the outcome is cached per
 # input state, so jobs (and reruns with unchanged inputs) do not validate again.
 try:
-    VALIDATED, _FROM_CACHE = validate_once(config, Path(workflow.basedir) / "schemas", Path.cwd())
+    VALIDATED, _FROM_CACHE = validate_once(
+        config, Path(workflow.basedir) / "schemas", Path.cwd()
+    )
 except InputValidationError as error:
     raise WorkflowError(str(error)) from None
 if workflow.is_main_process:
@@ -45,28 +47,12 @@ except ValueError as error:
     raise WorkflowError(f"{error} (in the config's privacy: section)") from None
 if PRIVACY.pseudonymise:
     _PSEUDONYM_KEY = _privacy.load_or_create_key(PRIVACY.key_file)
-    SAMPLES = _privacy.pseudonymise_sample_sheet(VALIDATED.samples, _PSEUDONYM_KEY).set_index(
-        "sample_id", drop=False)
+    SAMPLES = _privacy.pseudonymise_sample_sheet(
+        VALIDATED.samples, _PSEUDONYM_KEY
+    ).set_index("sample_id", drop=False)
     PATIENTS_TABLE = ".trialomics/pseudonymised/patients.tsv"
 
-    rule privacy_patients:
-        input:
-            patients=config["clinical"]["patients"],
-            key=PRIVACY.key_file,
-        output:
-            patients=PATIENTS_TABLE,
-        log:
-            "logs/privacy/privacy_patients.log",
-        benchmark:
-            "benchmarks/privacy/privacy_patients.tsv"
-        threads: 1
-        resources:
-            mem_mb=500,
-            runtime=5,
-        conda:
-            "../../envs/clinical.yaml"
-        script:
-            "../../scripts/privacy_patients.py"
+
 # --- end privacy ----------------------------------------------------------------------------------
 
 
@@ -105,7 +91,10 @@ def modality_files(modality):
 def sample_sources(modality):
     """sample_id -> {path, column} for a modality read at cohort level (matrix files)."""
     return {
-        sample: {"path": SAMPLES.loc[sample, "path"], "column": SAMPLES.loc[sample, "column"]}
+        sample: {
+            "path": SAMPLES.loc[sample, "path"],
+            "column": SAMPLES.loc[sample, "column"],
+        }
         for sample in samples_of(modality)
     }
 
@@ -134,16 +123,29 @@ def seed_for(rule_name, *keys):
 
 # Input functions and report helpers of the later stages (they read names those stages define).
 def survival_report(path, caption):
-    return report(path, caption=f"../report/survival/{caption}.rst", category="Survival", subcategory="{block}")
+    return report(
+        path,
+        caption=f"../report/survival/{caption}.rst",
+        category="Survival",
+        subcategory="{block}",
+    )
 
 
 def models_report(path, caption, subcategory="{endpoint}"):
-    return report(path, caption=f"../report/models/{caption}.rst", category="Models", subcategory=subcategory)
+    return report(
+        path,
+        caption=f"../report/models/{caption}.rst",
+        category="Models",
+        subcategory=subcategory,
+    )
 
 
 def model_adatas(wildcards):
     """The normalised AnnData of every modality in one model's block, in block order."""
-    return [f"results/{modality}/normalised.h5ad" for modality in MODEL_BLOCKS[wildcards.model]]
+    return [
+        f"results/{modality}/normalised.h5ad"
+        for modality in MODEL_BLOCKS[wildcards.model]
+    ]
 
 
 def with_svg_twins(paths):
@@ -171,8 +173,12 @@ def summary_inputs(wildcards):
     for name in REPORT_STAGE_TARGETS:
         stage = name[: -len("_TARGETS")].lower()
         wanted[stage] = sorted(
-            path for path in stage_targets(name)
-            if classify_output(results_relative(path), MODALITIES, list(CONTRASTS), ENDPOINTS) is not None
+            path
+            for path in stage_targets(name)
+            if classify_output(
+                results_relative(path), MODALITIES, list(CONTRASTS), ENDPOINTS
+            )
+            is not None
         )
     return wanted
 
@@ -180,5 +186,16 @@ def summary_inputs(wildcards):
 def checksummed_inputs():
     """The user's input files: the config's tables, every file of the sample sheet, the gene-set files."""
     clinical = config["clinical"]
-    tables = [config["samples"], clinical["patients"], clinical.get("recist"), clinical.get("adverse_events")]
-    return sorted({str(p) for p in [*tables, *SAMPLES["path"], *globals().get("GENE_SET_FILES", [])] if p})
+    tables = [
+        config["samples"],
+        clinical["patients"],
+        clinical.get("recist"),
+        clinical.get("adverse_events"),
+    ]
+    return sorted(
+        {
+            str(p)
+            for p in [*tables, *SAMPLES["path"], *globals().get("GENE_SET_FILES", [])]
+            if p
+        }
+    )

@@ -1,6 +1,6 @@
 # Somatic mutations: one ingestion job per sample (its MAF rows), then the patient-by-gene non-silent
 # alteration matrix and tumour mutational burden.
-from trialomics.mutations import capture_sizes_by_sample
+from trialomics.sample_sheet import capture_sizes_by_sample
 
 
 rule mutations_ingest_sample:
