@@ -14,7 +14,8 @@ from sklearn.feature_selection import SelectKBest, f_classif
 from sksurv.metrics import concordance_index_censored
 from lifelines.statistics import logrank_test
 
-from trialomics import models
+from trialomics import model_engine, model_metrics, model_preprocess, models
+from trialomics.model_preprocess import Outcome, PreprocessSpec
 from trialomics.proteins import DownshiftedNormalImputer
 from trialomics.survival import covariate_matrix
 
@@ -28,7 +29,7 @@ def null_binary(seed: int, n: int = 20, p: int = 100, positives: int = 7):
     rng = np.random.default_rng(seed)
     label = np.array([1] * positives + [0] * (n - positives))
     rng.shuffle(label)
-    return noise_matrix(rng, n, p), label
+    return noise_matrix(rng, n, p), Outcome.of_label(label)
 
 
 def null_survival(seed: int, n: int = 20, p: int = 100):
@@ -38,18 +39,25 @@ def null_survival(seed: int, n: int = 20, p: int = 100):
     return noise_matrix(rng, n, p), models.make_target(outcome, models.SURVIVAL)
 
 
-def nested(task: str, seed: int = 0, **preprocess):
-    preprocess = {"top_variance": 50, **preprocess}
-    return models.NestedPenalisedModel(models.make_preprocess(**preprocess),
-                                       models.make_model(task, n_alphas=8), inner_folds=3, seed=seed)
+def preprocessing(X: pd.DataFrame, **settings) -> PreprocessSpec:
+    return models.make_preprocess(X.columns, **{"top_variance": 50, **settings})
+
+
+def nested_model(task: str, seed: int = 0):
+    return models.make_model(task, n_alphas=8, inner_folds=3, seed=seed)
+
+
+def oof_predictions(X, y, task, seed, plan, **settings):
+    return model_engine.out_of_fold_predictions(X.to_numpy(float), y, preprocessing(X, **settings),
+                                                nested_model(task, seed), plan, seed)
 
 
 def oof_metric(X, y, task: str, seed: int, scheme: str = "kfold", repeats: int = 1, folds: int = 5,
-               **preprocess) -> float:
-    plan = models.plan_outer_cv(models.strata_of(y), scheme=scheme, n_splits=folds, n_repeats=repeats,
-                                survival=task == models.SURVIVAL)
-    predictions, _ = models.out_of_fold_predictions(X, y, nested(task, seed, **preprocess), plan, seed)
-    return models.repeat_averaged_scores(y, predictions, task)[models.PRIMARY_METRIC[task]]
+               **settings) -> float:
+    plan = model_engine.plan_outer_cv(y.strata, scheme=scheme, n_splits=folds, n_repeats=repeats,
+                                      survival=task == models.SURVIVAL)
+    predictions, _ = oof_predictions(X, y, task, seed, plan, **settings)
+    return model_metrics.repeat_averaged_scores(y, predictions)[models.PRIMARY_METRIC[task]]
 
 
 # ------------------------------------------------------------------------- honest validation
@@ -58,6 +66,7 @@ def test_selection_outside_cv_is_optimistic_on_null_data_and_ours_is_not():
     X, label = null_binary(seed=2024, n=20, p=2000)
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
     # Leaky: the 20 features most associated with the labels of ALL patients, then cross-validation.
+    label = label.label
     top = SelectKBest(f_classif, k=20).fit(X, label).get_support()
     leaky = cross_val_predict(LogisticRegression(), X.loc[:, top], label, cv=folds,
                               method="decision_function")
@@ -67,7 +76,7 @@ def test_selection_outside_cv_is_optimistic_on_null_data_and_ours_is_not():
                                cv=folds, method="decision_function")
     honest_auc = roc_auc_score(label, honest)
     # Ours: nested CV with filtering, scaling and univariate selection refitted inside every fold.
-    ours_auc = oof_metric(X, label, models.CLASSIFICATION, seed=1, top_variance=500, select_k=20)
+    ours_auc = oof_metric(X, Outcome.of_label(label), models.CLASSIFICATION, seed=1, top_variance=500, select_k=20)
     print(f"null data AUC: selection outside CV {leaky_auc:.3f}, inside CV {honest_auc:.3f}, "
           f"our nested pipeline {ours_auc:.3f}")
     assert leaky_auc > 0.85
@@ -78,13 +87,12 @@ def test_selection_outside_cv_is_optimistic_on_null_data_and_ours_is_not():
 
 def test_held_out_label_never_influences_its_own_prediction():
     X, label = null_binary(seed=5, n=12, p=40, positives=5)
-    plan = models.plan_outer_cv(label, scheme="loo")
-    estimator = nested(models.CLASSIFICATION, select_k=10)
-    before, _ = models.out_of_fold_predictions(X, label, estimator, plan, seed=0)
+    plan = model_engine.plan_outer_cv(label.strata, scheme="loo")
+    before, _ = oof_predictions(X, label, models.CLASSIFICATION, 0, plan, select_k=10)
     for patient in (0, 7):
-        flipped = label.copy()
+        flipped = label.label.copy()
         flipped[patient] = 1 - flipped[patient]
-        after, _ = models.out_of_fold_predictions(X, flipped, estimator, plan, seed=0)
+        after, _ = oof_predictions(X, Outcome.of_label(flipped), models.CLASSIFICATION, 0, plan, select_k=10)
         assert after[patient, 0] == before[patient, 0]
 
 
@@ -100,8 +108,8 @@ def test_null_data_permutation_p_values_are_not_concentrated_near_zero():
     pvalues = []
     for seed in range(6):
         X, y = null_survival(200 + seed, p=40)
-        evaluation = models.evaluate_model(X, y, nested(models.SURVIVAL, seed, top_variance=None),
-                                           models.SURVIVAL, n_splits=3, n_repeats=1, n_permutations=10,
+        evaluation = models.evaluate_model(X, y, preprocessing(X, top_variance=None),
+                                           nested_model(models.SURVIVAL, seed), n_splits=3, n_repeats=1, n_permutations=10,
                                            n_bootstrap=0, seed=seed)
         pvalues.append(evaluation.performance.set_index("metric").loc["c_index", "permutation_p"])
     print(f"null permutation p-values: {np.round(pvalues, 2)}")
@@ -113,14 +121,14 @@ def test_null_data_permutation_p_values_are_not_concentrated_near_zero():
 def test_planted_feature_is_predicted_out_of_fold_and_selected_most_stably():
     rng = np.random.default_rng(8)
     X, label = null_binary(seed=8, p=200)
-    X["g0"] += 3.0 * label  # a 3-SD shift in responders
-    evaluation = models.evaluate_model(X, label, nested(models.CLASSIFICATION), models.CLASSIFICATION,
+    X["g0"] += 3.0 * label.label  # a 3-SD shift in responders
+    evaluation = models.evaluate_model(X, label, preprocessing(X), nested_model(models.CLASSIFICATION),
                                        n_repeats=2, n_permutations=4, n_bootstrap=50, seed=3)
     auc = evaluation.performance.set_index("metric").loc["auc"]
     # Every permuted run scores lower: p = 1 / (1 + 4), the smallest value 4 permutations allow.
     assert auc["estimate"] > 0.75 and auc["permutation_p"] == pytest.approx(0.2)
     assert auc["ci_low"] < auc["estimate"] < auc["ci_high"]
-    table, summary = models.stability_selection(X, label, models.make_preprocess(top_variance=50),
+    table, summary = models.stability_selection(X, label, preprocessing(X),
                                                 models.make_model(models.CLASSIFICATION), n_subsamples=20,
                                                 q=5, seed=4)
     assert table.iloc[0]["feature"] == "g0" and table.iloc[0]["selected"] == "yes"
@@ -134,16 +142,16 @@ def test_planted_feature_is_predicted_out_of_fold_and_selected_most_stably():
                                          "event": event_time <= censor_time}), models.SURVIVAL)
     # No variance prefilter here: the planted feature has unit variance like the noise.
     assert oof_metric(X, y, models.SURVIVAL, seed=1, repeats=3, top_variance=None) > 0.75
-    table, _ = models.stability_selection(X, y, models.make_preprocess(top_variance=None),
+    table, _ = models.stability_selection(X, y, preprocessing(X, top_variance=None),
                                           models.make_model(models.SURVIVAL), n_subsamples=20, q=5, seed=4)
     assert table.iloc[0]["feature"] == "g3"
 
 
 def test_evaluation_is_deterministic():
     X, label = null_binary(seed=9, p=30)
-    first = models.evaluate_model(X, label, nested(models.CLASSIFICATION), models.CLASSIFICATION, n_splits=3,
+    first = models.evaluate_model(X, label, preprocessing(X), nested_model(models.CLASSIFICATION), n_splits=3,
                                   n_repeats=1, n_permutations=1, n_bootstrap=20, seed=5)
-    second = models.evaluate_model(X, label, nested(models.CLASSIFICATION), models.CLASSIFICATION, n_splits=3,
+    second = models.evaluate_model(X, label, preprocessing(X), nested_model(models.CLASSIFICATION), n_splits=3,
                                    n_repeats=1, n_permutations=1, n_bootstrap=20, seed=5)
     pd.testing.assert_frame_equal(first.performance, second.performance)
     pd.testing.assert_frame_equal(first.oof, second.oof)
@@ -165,32 +173,32 @@ def test_first_to_enter_orders_by_entry_then_size():
                      [0.3, 0.4, 0.4],  # enters first
                      [0, 0.5, 0.6],    # enters second, larger
                      [0, 0, 0]])       # never
-    assert models.first_to_enter(path, 3).tolist() == [2, 3, 1]
-    assert models.first_to_enter(path, 10).tolist() == [2, 3, 1, 0]
+    assert model_engine.first_to_enter(path, 3).tolist() == [2, 3, 1]
+    assert model_engine.first_to_enter(path, 10).tolist() == [2, 3, 1, 0]
     exclude = np.array([False, False, True, False, False])
-    assert models.first_to_enter(path, 2, exclude).tolist() == [3, 1]
+    assert model_engine.first_to_enter(path, 2, exclude).tolist() == [3, 1]
 
 
 def test_half_sample_keeps_half_of_each_stratum():
     strata = np.array([1] * 6 + [0] * 14)
-    rows = models.half_sample(strata, 0.5, np.random.default_rng(0))
+    rows = model_engine.half_sample(strata, 0.5, np.random.default_rng(0))
     assert strata[rows].sum() == 3 and len(rows) == 10 and len(set(rows)) == 10
 
 
 def test_outer_plan_lowers_k_to_the_minority_count():
-    assert models.plan_outer_cv(np.array([1] * 3 + [0] * 17), n_splits=5, n_repeats=4).n_splits == 3
-    assert models.plan_outer_cv(np.array([1] * 8 + [0] * 12), n_splits=5).label() == "repeated_stratified_5fold"
-    assert models.plan_outer_cv(np.array([1] * 8 + [0] * 12), scheme="loo").label() == "leave_one_out"
+    assert model_engine.plan_outer_cv(np.array([1] * 3 + [0] * 17), n_splits=5, n_repeats=4).n_splits == 3
+    assert model_engine.plan_outer_cv(np.array([1] * 8 + [0] * 12), n_splits=5).label() == "repeated_stratified_5fold"
+    assert model_engine.plan_outer_cv(np.array([1] * 8 + [0] * 12), scheme="loo").label() == "leave_one_out"
     with pytest.raises(ValueError, match="need at least 2"):
-        models.plan_outer_cv(np.array([1] + [0] * 19))
+        model_engine.plan_outer_cv(np.array([1] + [0] * 19))
     # Survival: K follows the events; without censoring the folds cannot be stratified.
-    every_event = models.plan_outer_cv(np.ones(20, dtype=int), n_splits=5, n_repeats=5, survival=True)
+    every_event = model_engine.plan_outer_cv(np.ones(20, dtype=int), n_splits=5, n_repeats=5, survival=True)
     assert every_event.label() == "repeated_5fold"
-    splits = models.outer_splits(np.ones(20, dtype=int), every_event, seed=0)
+    splits = model_engine.outer_splits(np.ones(20, dtype=int), every_event, seed=0)
     assert len(splits) == 25 and sorted(np.concatenate([test for r, _, test in splits if r == 0])) == list(range(20))
-    assert models.plan_outer_cv(np.array([1] * 3 + [0] * 17), survival=True).n_splits == 3
+    assert model_engine.plan_outer_cv(np.array([1] * 3 + [0] * 17), survival=True).n_splits == 3
     with pytest.raises(ValueError, match="event"):
-        models.plan_outer_cv(np.array([1] + [0] * 19), survival=True)
+        model_engine.plan_outer_cv(np.array([1] + [0] * 19), survival=True)
 
 
 def test_metrics_agree_with_reference_implementations():
@@ -199,26 +207,26 @@ def test_metrics_agree_with_reference_implementations():
     event = rng.random(25) < 0.6
     risk = np.round(rng.normal(size=25), 1)  # ties in the risk score
     reference = concordance_index_censored(event, time, risk)[0]
-    assert models.harrell_c(time, event, risk) == pytest.approx(reference)
+    assert model_metrics.harrell_c(time, event, risk) == pytest.approx(reference)
     label = (rng.random(25) < 0.4).astype(int)
-    assert models.roc_auc(label, risk) == pytest.approx(roc_auc_score(label, risk))
+    assert model_metrics.roc_auc(label, risk) == pytest.approx(roc_auc_score(label, risk))
     logits = rng.normal(size=(25, 1))
-    assert models.binomial_log_likelihood(label, logits)[0] == pytest.approx(
+    assert model_metrics.binomial_log_likelihood(label, logits)[0] == pytest.approx(
         -25 * log_loss(label, 1 / (1 + np.exp(-logits[:, 0]))))
 
 
 def test_cox_partial_likelihood_and_score_by_hand():
     eta = np.array([[0.0], [1.0], [2.0]])
     expected = (0 - np.log(1 + np.e + np.e ** 2)) + (1 - np.log(np.e + np.e ** 2)) + (2 - 2)
-    assert models.cox_log_partial_likelihood([1, 2, 3], [1, 1, 1], eta)[0] == pytest.approx(expected)
+    assert model_metrics.cox_log_partial_likelihood([1, 2, 3], [1, 1, 1], eta)[0] == pytest.approx(expected)
     # Censored patients only sit in risk sets.
     expected = 1 - np.log(np.e + np.e ** 2)
-    assert models.cox_log_partial_likelihood([1, 2, 3], [0, 1, 0], eta)[0] == pytest.approx(expected)
+    assert model_metrics.cox_log_partial_likelihood([1, 2, 3], [0, 1, 0], eta)[0] == pytest.approx(expected)
     # For a 0/1 covariate without tied times the score test is the log-rank test.
     rng = np.random.default_rng(2)
     time, event = rng.permutation(30).astype(float) + 1, rng.random(30) < 0.7
     group = rng.random(30) < 0.5
-    z = models.cox_score_z(group[:, None].astype(float), time, event)[0]
+    z = model_preprocess.cox_score_z(group[:, None].astype(float), time, event)[0]
     reference = logrank_test(time[group], time[~group], event[group], event[~group]).test_statistic
     assert z ** 2 == pytest.approx(reference)
 
@@ -227,7 +235,7 @@ def test_welch_t_matches_scipy():
     rng = np.random.default_rng(3)
     X, label = rng.normal(size=(15, 3)), np.array([1] * 6 + [0] * 9)
     reference = ttest_ind(X[label == 1], X[label == 0], equal_var=False).statistic
-    np.testing.assert_allclose(models.welch_t(X, label), reference)
+    np.testing.assert_allclose(model_preprocess.welch_t(X, label), reference)
 
 
 def test_prefilter_applies_top_variance_within_each_modality():
@@ -236,33 +244,58 @@ def test_prefilter_applies_top_variance_within_each_modality():
     groups = pd.Series({"rna:a": "rna", "rna:b": "rna", "proteins:c": "proteins", "covariate:age": "covariate"})
     kinds = pd.Series({"rna:a": "continuous", "rna:b": "continuous", "proteins:c": "continuous",
                        "covariate:age": "covariate"})
-    step = models.FeaturePrefilter(kinds=kinds, groups=groups, top_variance=1).fit(X)
-    assert list(step.transform(X).columns) == ["rna:a", "proteins:c", "covariate:age"]
+    spec = models.make_preprocess(X.columns, kinds=kinds, groups=groups, top_variance=1)
+    fitted, values = model_preprocess.fit_preprocess(spec, X.to_numpy(float), Outcome.of_label([0, 1, 0, 1]))
+    assert list(X.columns[fitted.columns]) == ["rna:a", "proteins:c", "covariate:age"]
+    assert values.shape == (4, 3) and fitted.unpenalised.tolist() == [False, False, True]
 
 
-def test_block_imputer_fills_only_its_columns_and_refuses_other_gaps():
+def test_variance_screen_gives_the_prefilter_of_every_row_subset():
+    rng = np.random.default_rng(11)
+    # Many columns with graded variances, a few with missing values, some alterations, two modalities.
+    X = rng.normal(size=(19, 3000)) * rng.uniform(0.2, 3.0, 3000)
+    X[rng.random(X.shape) < 0.02] = np.nan
+    X[:, :200] = (rng.random((19, 200)) < 0.3).astype(float)
+    kinds = np.where(np.arange(3000) < 200, "binary", "continuous").astype(object)
+    groups = np.where(np.arange(3000) < 1500, "rna", "proteins").astype(object)
+    spec = PreprocessSpec.for_columns(3000, kinds=kinds, groups=groups, top_variance=100)
+    screened = spec.screened_on(X)
+    for size in (17, 15, 12, 10, 9):
+        rows = np.sort(rng.choice(19, size, replace=False))
+        exact = np.flatnonzero(model_preprocess._prefilter(X[rows], spec, slice(None)))
+        np.testing.assert_array_equal(screened.screen.prefilter(X[rows], spec), exact)
+
+
+def test_imputation_fills_only_its_columns_and_refuses_other_gaps():
     X = pd.DataFrame({"rna:a": [1.0, 2.0, 3.0], "proteins:p1": [np.nan, 2.0, 4.0],
                       "proteins:p2": [1.0, np.nan, 5.0]})
-    step = models.BlockImputer(SimpleImputer(strategy="mean"), columns=("proteins:p1", "proteins:p2")).fit(X)
-    filled = step.transform(X)
-    assert filled.loc[0, "proteins:p1"] == 3.0 and filled.loc[1, "proteins:p2"] == 3.0
-    assert filled["rna:a"].tolist() == [1.0, 2.0, 3.0]
-    downshift = models.BlockImputer(DownshiftedNormalImputer(random_state=1), columns=None)
-    proteins = pd.DataFrame(np.arange(12, dtype=float).reshape(3, 4))
-    proteins.iloc[1, 2] = np.nan
-    imputed = downshift.fit(proteins).transform(proteins)
-    assert not imputed.isna().any().any() and imputed.iloc[1, 2] < np.nanmean(proteins.iloc[1])
+    outcome = Outcome.of_label([0, 1, 0])
+    spec = models.make_preprocess(X.columns, imputer=SimpleImputer(strategy="mean"),
+                                  impute_columns=("proteins:p1", "proteins:p2"), top_variance=None)
+    fitted, _ = model_preprocess.fit_preprocess(spec, X.to_numpy(float), outcome)
+    filled = model_preprocess.transform(fitted, X.to_numpy(float)) * fitted.scale + fitted.mean
+    np.testing.assert_allclose(filled[:, 1:], [[3.0, 1.0], [2.0, 3.0], [4.0, 5.0]])
+    np.testing.assert_allclose(filled[:, 0], [1.0, 2.0, 3.0])
+    proteins = np.arange(12, dtype=float).reshape(3, 4)
+    proteins[1, 2] = np.nan
+    spec = PreprocessSpec.for_columns(4, imputer=DownshiftedNormalImputer(random_state=1), top_variance=None)
+    fitted, values = model_preprocess.fit_preprocess(spec, proteins, outcome)
+    imputed = values * fitted.scale + fitted.mean
+    assert not np.isnan(imputed).any() and imputed[1, 2] < np.nanmean(proteins[1])
     with pytest.raises(ValueError, match="without an imputer"):
-        models.BlockImputer(None).fit(X).transform(X)
+        model_preprocess.fit_preprocess(models.make_preprocess(X.columns, top_variance=None), X.to_numpy(float),
+                                        outcome)
 
 
-def test_univariate_selector_keeps_covariates_and_the_associated_column():
+def test_univariate_selection_keeps_covariates_and_the_associated_column():
     rng = np.random.default_rng(4)
     label = np.array([1] * 8 + [0] * 8)
     X = pd.DataFrame(rng.normal(size=(16, 5)), columns=["a", "b", "c", "d", "covariate:age"])
     X["c"] += 3 * label
-    step = models.UnivariateSelector(k=1, keep=("covariate:age",)).fit(X, label)
-    assert list(step.columns_) == ["c", "covariate:age"]
+    kinds = pd.Series({"covariate:age": "covariate"})
+    spec = models.make_preprocess(X.columns, kinds=kinds, select_k=1, top_variance=None)
+    fitted, _ = model_preprocess.fit_preprocess(spec, X.to_numpy(float), Outcome.of_label(label))
+    assert list(X.columns[fitted.columns]) == ["c", "covariate:age"]
 
 
 def test_assemble_block_joins_modalities_by_patient_with_prefixes():

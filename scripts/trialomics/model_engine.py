@@ -1,0 +1,287 @@
+"""The nested cross-validation of the penalised models, on arrays.
+
+One nested fit (:func:`fit_nested`) learns everything from its training rows only: the preprocessing
+(:mod:`trialomics.model_preprocess`), the penalty grid, the inner-fold scores of every penalty (each
+inner fold refits the preprocessing and the whole path, :mod:`trialomics.model_paths`) and the final
+path. The penalty is chosen by the cross-validated partial log-likelihood of Verweij & van
+Houwelingen (1993, glmnet's criterion) for Cox and by the pooled held-out binomial log-likelihood for
+logistic regression; ties go to the larger (sparser) penalty.
+
+The outer loop (:func:`out_of_fold_predictions`) is repeated stratified K-fold (or leave-one-out)
+with scikit-learn's splitters and the seeds documented in :mod:`trialomics.models`, so folds,
+permutations and stability subsamples are the same as those of the earlier estimator-based version.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import KFold, LeaveOneOut, RepeatedKFold, RepeatedStratifiedKFold, StratifiedKFold
+
+from .model_metrics import binomial_log_likelihood, cox_log_partial_likelihood, repeat_averaged_scores
+from .model_paths import coxnet_path, logistic_l1_path
+from .model_preprocess import Outcome, PreprocessSpec, fit_preprocess, transform
+from .seeds import derive_seed
+
+
+@dataclass(frozen=True)
+class PathSpec:
+    """The penalised model: elastic-net Cox (``survival``) or L1 logistic regression, and its tuning."""
+
+    survival: bool
+    l1_ratio: float = 0.5
+    n_alphas: int = 10
+    alpha_min_ratio: float = 0.05
+    inner_folds: int = 3
+    seed: int = 0
+
+    def with_grid(self, n_alphas: int, alpha_min_ratio: float) -> "PathSpec":
+        return PathSpec(self.survival, self.l1_ratio, n_alphas, alpha_min_ratio, self.inner_folds, self.seed)
+
+
+@dataclass(frozen=True)
+class Path:
+    """Coefficients (features x alphas) over a penalty grid; logistic intercepts (zeros for Cox)."""
+
+    alphas: np.ndarray
+    coef: np.ndarray
+    intercepts: np.ndarray
+
+    def linear_predictor(self, values: np.ndarray) -> np.ndarray:
+        """The features' linear predictor (no intercept), patients x alphas."""
+        return values @ self.coef
+
+    def decision(self, values: np.ndarray) -> np.ndarray:
+        """Log relative hazard (Cox) or log-odds (logistic), patients x alphas."""
+        return self.linear_predictor(values) + self.intercepts[None, :]
+
+
+def fit_path(model: PathSpec, values: np.ndarray, outcome: Outcome, unpenalised: np.ndarray,
+             alphas=None) -> Path:
+    """The penalised path on preprocessed ``values``; ``alphas=None`` estimates the grid on them."""
+    if model.survival:
+        alphas, coef = coxnet_path(values, outcome.time, outcome.event, unpenalised, model.l1_ratio,
+                                   model.n_alphas, model.alpha_min_ratio, alphas)
+        return Path(alphas, coef, np.zeros(len(alphas)))
+    return Path(*logistic_l1_path(values, outcome.label, unpenalised, model.n_alphas, model.alpha_min_ratio,
+                                  alphas))
+
+
+def inner_splitter(strata: np.ndarray, n_splits: int, seed: int):
+    """Stratified K-fold with K lowered to the minority count; plain K-fold if a stratum has < 2."""
+    counts = np.bincount(strata, minlength=2)
+    minority = int(counts.min())
+    if minority >= 2:
+        return StratifiedKFold(n_splits=min(n_splits, minority), shuffle=True, random_state=seed)
+    return KFold(n_splits=min(n_splits, len(strata)), shuffle=True, random_state=seed)
+
+
+@dataclass(frozen=True)
+class NestedFit:
+    """A nested fit: its preprocessing, full path, inner-CV scores and chosen penalty."""
+
+    preprocess: object
+    path: Path
+    cv_scores: np.ndarray
+    alpha_index: int
+
+    @property
+    def alpha(self) -> float:
+        return float(self.path.alphas[self.alpha_index])
+
+    @property
+    def coef(self) -> np.ndarray:
+        """Coefficients at the chosen penalty (standardised scale) of the columns ``preprocess.columns``."""
+        return np.nan_to_num(self.path.coef[:, self.alpha_index])
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Risk score: the features' linear predictor at the chosen penalty (no intercept).
+
+        The logistic intercept is constant within a fold and reflects the training fold's base rate,
+        which is anti-correlated with the test fold's; pooled out-of-fold scores that kept it would
+        rank a whole fold above another and bias the AUC below 0.5 on null data.
+        """
+        return np.nan_to_num(self.path.linear_predictor(transform(self.preprocess, X))[:, self.alpha_index])
+
+
+def fit_nested(X: np.ndarray, outcome: Outcome, preprocess: PreprocessSpec, model: PathSpec) -> NestedFit:
+    """Preprocessing + penalised path with the penalty tuned by the inner cross-validation on (X, outcome)."""
+    fitted, values = fit_preprocess(preprocess, X, outcome)
+    path = fit_path(model, values, outcome, fitted.unpenalised)
+    scores = np.zeros(len(path.alphas))
+    strata = outcome.strata
+    for train, test in inner_splitter(strata, model.inner_folds, model.seed).split(strata, strata):
+        inner_outcome = outcome.take(train)
+        inner_fitted, inner_values = fit_preprocess(preprocess, X[train], inner_outcome)
+        inner = fit_path(model, inner_values, inner_outcome, inner_fitted.unpenalised, path.alphas)
+        if outcome.survival:
+            # Verweij & van Houwelingen: l(beta_-k; all) - l_-k(beta_-k; training part of the fold). The
+            # whole training set goes through the inner preprocessing at once, as one block.
+            eta = inner.decision(transform(inner_fitted, X))
+            scores += (cox_log_partial_likelihood(outcome.time, outcome.event, eta)
+                       - cox_log_partial_likelihood(outcome.time[train], outcome.event[train], eta[train]))
+        else:
+            eta = inner.decision(transform(inner_fitted, X[test]))
+            scores += binomial_log_likelihood(outcome.label[test], eta)
+    scores = np.where(np.isfinite(scores), scores, -np.inf)
+    alpha_index = int(np.argmax(scores))
+    if np.isnan(path.coef[:, alpha_index]).any():
+        # The full-data path failed at this penalty: use the smallest penalty that converged.
+        finite = np.flatnonzero(~np.isnan(path.coef).any(axis=0))
+        alpha_index = int(finite[-1]) if finite.size else 0
+    return NestedFit(fitted, path, scores, alpha_index)
+
+
+# ------------------------------------------------------------------------------- outer loop
+
+@dataclass(frozen=True)
+class OuterCV:
+    """The outer resampling scheme actually used (after lowering K to the minority count)."""
+
+    scheme: str
+    n_splits: int
+    n_repeats: int
+
+    def label(self) -> str:
+        if self.scheme == "loo":
+            return "leave_one_out"
+        if self.scheme == "kfold_unstratified":
+            return f"repeated_{self.n_splits}fold"
+        return f"repeated_stratified_{self.n_splits}fold"
+
+
+def plan_outer_cv(strata: np.ndarray, scheme: str = "kfold", n_splits: int = 5, n_repeats: int = 3,
+                  survival: bool = False) -> OuterCV:
+    """Outer scheme for these labels: K-fold with K lowered to what the outcome allows, or leave-one-out.
+
+    Binary outcomes: K = min(n_splits, size of the smaller class), which must be at least 2 so that
+    every test fold holds both classes' patients. Survival outcomes (``strata`` = event indicators):
+    K = min(n_splits, number of events), at least 2 events; folds are stratified on the event when
+    there are at least K censored patients, else plain shuffled K-fold (e.g. no censoring). Raises
+    ValueError when the outcome cannot support any split.
+    """
+    strata = np.asarray(strata, dtype=int)
+    counts = np.bincount(strata, minlength=2)
+    if scheme not in ("kfold", "loo"):
+        raise ValueError(f"outer CV scheme must be 'kfold' or 'loo', got {scheme!r}")
+    if survival:
+        if counts[1] < 2:
+            raise ValueError(f"{int(counts[1])} event(s); need at least 2")
+        if scheme == "loo":
+            return OuterCV("loo", len(strata), 1)
+        k = int(min(n_splits, counts[1]))
+        return OuterCV("kfold" if counts.min() >= k else "kfold_unstratified", k, n_repeats)
+    if counts.min() < (1 if scheme == "loo" else 2):
+        raise ValueError(f"the smaller outcome group has {int(counts.min())} patient(s); need at least 2")
+    if scheme == "loo":
+        return OuterCV("loo", len(strata), 1)
+    return OuterCV("kfold", int(min(n_splits, counts.min())), n_repeats)
+
+
+def outer_splits(strata: np.ndarray, plan: OuterCV, seed: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """(repeat, train indices, test indices) of every outer fold."""
+    if plan.scheme == "loo":
+        return [(0, train, test) for train, test in LeaveOneOut().split(strata)]
+    if plan.scheme == "kfold_unstratified":
+        splitter = RepeatedKFold(n_splits=plan.n_splits, n_repeats=plan.n_repeats, random_state=seed)
+        return [(i // plan.n_splits, train, test) for i, (train, test) in enumerate(splitter.split(strata))]
+    splitter = RepeatedStratifiedKFold(n_splits=plan.n_splits, n_repeats=plan.n_repeats, random_state=seed)
+    return [(i // plan.n_splits, train, test) for i, (train, test) in enumerate(splitter.split(strata, strata))]
+
+
+def out_of_fold_predictions(X: np.ndarray, outcome: Outcome, preprocess: PreprocessSpec, model: PathSpec,
+                            plan: OuterCV, seed: int) -> tuple[np.ndarray, list]:
+    """Out-of-fold linear predictors (patients x repeats) and the penalty chosen in each outer fold."""
+    predictions = np.full((len(X), plan.n_repeats), np.nan)
+    alphas = []
+    for repeat, train, test in outer_splits(outcome.strata, plan, seed):
+        fitted = fit_nested(X[train], outcome.take(train), preprocess, model)
+        predictions[test, repeat] = fitted.predict(X[test])
+        alphas.append(fitted.alpha)
+    return predictions, alphas
+
+
+def permutation_order(n: int, permutation_seed: int) -> np.ndarray:
+    """The patient order of one permutation: outcome row ``order[i]`` goes to patient ``i``."""
+    return np.random.default_rng(permutation_seed).permutation(n)
+
+
+def permuted_scores(X: np.ndarray, outcome: Outcome, preprocess: PreprocessSpec, model: PathSpec,
+                    plan_args: dict, split_seed: int, permutation_seed: int) -> dict:
+    """Metrics of the whole nested procedure refitted on permuted outcomes (folds follow the permuted strata)."""
+    permuted = outcome.take(permutation_order(len(outcome), permutation_seed))
+    plan = plan_outer_cv(permuted.strata, survival=outcome.survival, **plan_args)
+    predictions, _ = out_of_fold_predictions(X, permuted, preprocess, model, plan, split_seed)
+    return repeat_averaged_scores(permuted, predictions)
+
+
+# -------------------------------------------------------------------------- stability selection
+
+def first_to_enter(coef_path: np.ndarray, q: int, exclude: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the first ``q`` columns to become non-zero along a path (decreasing penalty).
+
+    Features entering at the same penalty are ordered by |coefficient| there (largest first), then
+    by position; ``exclude`` (a boolean mask, e.g. unpenalised covariates) never counts.
+    """
+    path = np.nan_to_num(np.asarray(coef_path, dtype=np.float64))
+    nonzero = path != 0
+    entered = nonzero.any(axis=1)
+    if exclude is not None:
+        entered &= ~np.asarray(exclude, dtype=bool)
+    candidates = np.flatnonzero(entered)
+    if candidates.size == 0:
+        return candidates
+    first = nonzero[candidates].argmax(axis=1)
+    size = np.abs(path[candidates, first])
+    order = np.lexsort((np.arange(candidates.size), -size, first))
+    return candidates[order[:q]]
+
+
+def half_sample(strata: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Random subsample without replacement holding ``fraction`` of each stratum (at least one)."""
+    chosen = []
+    for level in np.unique(strata):
+        members = np.flatnonzero(strata == level)
+        size = max(1, int(round(fraction * members.size)))
+        chosen.append(rng.choice(members, size=size, replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+@dataclass(frozen=True)
+class SelectionCounts:
+    """Per original column: subsamples selecting it, subsamples it reached the model, sum of entry signs."""
+
+    times_selected: np.ndarray
+    times_in_model: np.ndarray
+    sign_sum: np.ndarray
+    selected_sizes: list
+    model_sizes: list
+    subsample_sizes: list
+
+
+def selection_counts(X: np.ndarray, outcome: Outcome, preprocess: PreprocessSpec, model: PathSpec,
+                     n_subsamples: int, q: int, fraction: float, seed: int) -> SelectionCounts:
+    """"First q" selection on ``n_subsamples`` half samples; subsample b uses ``derive_seed(seed, "subsample", b)``."""
+    n_columns = X.shape[1]
+    counts = np.zeros(n_columns, dtype=np.int64)
+    considered = np.zeros(n_columns, dtype=np.int64)
+    sign_sum = np.zeros(n_columns)
+    selected_sizes, model_sizes, subsample_sizes = [], [], []
+    strata = outcome.strata
+    for b in range(n_subsamples):
+        rows = half_sample(strata, fraction, np.random.default_rng(derive_seed(seed, "subsample", b)))
+        sub_outcome = outcome.take(rows)
+        fitted, values = fit_preprocess(preprocess, X[rows], sub_outcome)
+        path = fit_path(model, values, sub_outcome, fitted.unpenalised)
+        columns = fitted.columns
+        considered[columns] += 1
+        chosen = first_to_enter(path.coef, q, fitted.unpenalised)
+        selected_sizes.append(len(chosen))
+        model_sizes.append(int((~fitted.unpenalised).sum()))
+        subsample_sizes.append(len(rows))
+        for index in chosen:
+            entry = path.coef[index]
+            entry = entry[np.nan_to_num(entry) != 0]
+            counts[columns[index]] += 1
+            sign_sum[columns[index]] += float(np.sign(entry[0]))
+    return SelectionCounts(counts, considered, sign_sum, selected_sizes, model_sizes, subsample_sizes)

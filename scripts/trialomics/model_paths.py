@@ -1,0 +1,131 @@
+"""Penalised regression paths on arrays: elastic-net Cox (Coxnet) and L1 logistic regression (liblinear).
+
+Both call the compiled solvers that scikit-survival's ``CoxnetSurvivalAnalysis`` and scikit-learn's
+``LogisticRegression(solver="liblinear")`` call, with the same arguments, but validate the input once
+per path instead of once per estimator and penalty: the coefficients are the solvers' own (the tests
+check them against the estimators). The penalty ``alpha`` is on the glmnet scale for both.
+
+- Cox: ``sksurv.linear_model._coxnet.call_fit_coxnet`` computes the whole path with warm starts (and,
+  when no grid is given, the grid from the largest useful penalty down to ``alpha_min_ratio`` of it).
+  A path that fails numerically at small penalties (separation at n ~ 20) is refitted on the larger
+  penalties only; the failed penalties get NaN coefficients and can never be chosen.
+- Logistic: objective mean log-loss + alpha * ||w||_1, i.e. liblinear's ``C = 1 / (n * alpha)``, one
+  liblinear call per penalty (liblinear has no warm start; at 16 patients a call takes well under a
+  millisecond). liblinear penalises the intercept too; it is fitted on a constant column of
+  ``intercept_scaling`` so that this penalty is negligible. Unpenalised columns are multiplied by
+  ``1 / unpenalised_weight``, which divides their L1 penalty by that factor (coefficients are reported
+  on the original scale). liblinear shuffles coordinates with a seed drawn as scikit-learn draws it
+  from ``random_state=0``, so fits are deterministic and equal to the estimator's.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sklearn.svm import _liblinear
+from sksurv.linear_model._coxnet import call_fit_coxnet
+
+from .model_preprocess import cox_score
+
+COXNET_TOL = 1e-7          # CoxnetSurvivalAnalysis defaults
+COXNET_MAX_ITER = 100000
+LIBLINEAR_TOL = 1e-4
+LIBLINEAR_MAX_ITER = 1000
+LIBLINEAR_L1_LOGISTIC = 6  # liblinear's solver type for L1-regularised logistic regression (primal)
+# What scikit-learn passes to liblinear for random_state=0: check_random_state(0).randint(INT_MAX).
+LIBLINEAR_SEED = int(np.random.RandomState(0).randint(np.iinfo("i").max))
+
+
+def decreasing_grid(alpha_max: float, n_alphas: int, alpha_min_ratio: float) -> np.ndarray:
+    return alpha_max * np.logspace(0.0, math.log10(alpha_min_ratio), n_alphas)
+
+
+def _coxnet(X: np.ndarray, time: np.ndarray, event: np.ndarray, penalty: np.ndarray, alphas: np.ndarray | None,
+            n_alphas: int, alpha_min_ratio: float, l1_ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """One call of the compiled Coxnet path, prepared exactly as ``CoxnetSurvivalAnalysis.fit`` does."""
+    centred = X - np.average(X, axis=0)
+    order = np.argsort(-time, kind="mergesort")
+    create_path = alphas is None
+    grid = np.empty(int(n_alphas), dtype=np.float64) if create_path else np.array(alphas, dtype=np.float64)
+    coef, alphas_out, _, _ = call_fit_coxnet(
+        np.asfortranarray(centred[order, :]), time[order].astype(np.float64), event[order].astype(np.uint8),
+        penalty, grid, create_path, alpha_min_ratio, l1_ratio, COXNET_MAX_ITER, COXNET_TOL, False)
+    if not np.isfinite(coef).all():
+        raise ArithmeticError("non-finite Coxnet coefficients")
+    return np.asarray(alphas_out, dtype=np.float64), coef
+
+
+def coxnet_path(X: np.ndarray, time, event, unpenalised: np.ndarray, l1_ratio: float = 0.5, n_alphas: int = 10,
+                alpha_min_ratio: float = 0.05, alphas=None) -> tuple[np.ndarray, np.ndarray]:
+    """(alphas, coefficients features x alphas) of the elastic-net Cox path; see the module docstring.
+
+    ``unpenalised`` marks columns with penalty factor 0; the factors are rescaled to sum to the number
+    of columns, as Coxnet does. ``alphas=None`` estimates the grid on these data.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    time = np.asarray(time, dtype=np.float64)
+    event = np.asarray(event, dtype=bool)
+    factor = np.where(np.asarray(unpenalised, dtype=bool), 0.0, 1.0)
+    penalty = factor * X.shape[1] / factor.sum()
+    if alphas is None:
+        try:
+            return _coxnet(X, time, event, penalty, None, n_alphas, alpha_min_ratio, l1_ratio)
+        except (ArithmeticError, ValueError):
+            # Same grid as Coxnet: from the penalty that zeroes every coefficient (largest score of the
+            # mean partial log-likelihood at 0, over l1_ratio) down.
+            score, _ = cox_score(X, time, event)
+            alpha_max = float(np.abs(score).max()) / (len(X) * l1_ratio) or 1.0
+            alphas = decreasing_grid(alpha_max, n_alphas, alpha_min_ratio)
+    alphas = np.asarray(alphas, dtype=np.float64)
+    coef_path = np.full((X.shape[1], len(alphas)), np.nan)
+    usable = len(alphas)
+    while usable > 0:
+        try:
+            _, coef_path[:, :usable] = _coxnet(X, time, event, penalty, alphas[:usable], n_alphas,
+                                               alpha_min_ratio, l1_ratio)
+            break
+        except (ArithmeticError, ValueError):
+            usable -= max(1, usable // 3)
+    return alphas, coef_path
+
+
+def logistic_alpha_max(X: np.ndarray, label: np.ndarray, unpenalised: np.ndarray) -> float:
+    """The smallest penalty at which every penalised coefficient is 0 (gradient at the null model)."""
+    penalised = ~np.asarray(unpenalised, dtype=bool)
+    if not penalised.any():
+        return 1.0
+    gradient = np.abs(X[:, penalised].T @ (label - label.mean())) / len(label)
+    return float(gradient.max()) if gradient.size and gradient.max() > 0 else 1.0
+
+
+def logistic_l1_path(X: np.ndarray, label, unpenalised: np.ndarray, n_alphas: int = 10,
+                     alpha_min_ratio: float = 0.05, alphas=None, intercept_scaling: float = 100.0,
+                     unpenalised_weight: float = 0.01) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(alphas, coefficients features x alphas, intercepts) of the L1 logistic path (liblinear).
+
+    A single-class training set carries no information on the features: intercept-only fit.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    label = np.asarray(label, dtype=int)
+    n = len(label)
+    unpenalised = np.asarray(unpenalised, dtype=bool)
+    scale = np.where(unpenalised, 1.0 / unpenalised_weight, 1.0)
+    if alphas is None:
+        alphas = decreasing_grid(logistic_alpha_max(X, label, unpenalised), n_alphas, alpha_min_ratio)
+    alphas = np.asarray(alphas, dtype=np.float64)
+    coef_path = np.zeros((X.shape[1], len(alphas)))
+    positives = int(label.sum())
+    intercepts = np.full(len(alphas), math.log((positives + 0.5) / (n - positives + 0.5)))
+    if 0 < positives < n and X.shape[1]:
+        scaled = np.ascontiguousarray(X * scale)
+        target = label.astype(np.float64)
+        class_weight = np.ones(2)
+        sample_weight = np.ones(n)
+        _liblinear.set_verbosity_wrap(0)
+        for i, alpha in enumerate(alphas):
+            raw, _ = _liblinear.train_wrap(scaled, target, False, LIBLINEAR_L1_LOGISTIC, LIBLINEAR_TOL,
+                                           intercept_scaling, 1.0 / (n * alpha), class_weight,
+                                           LIBLINEAR_MAX_ITER, LIBLINEAR_SEED, 0.1, sample_weight)
+            coef_path[:, i] = raw[0, :-1] * scale
+            intercepts[i] = intercept_scaling * raw[0, -1]
+    return alphas, coef_path, intercepts

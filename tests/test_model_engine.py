@@ -1,0 +1,145 @@
+"""The array engine of the models: its solvers equal the reference estimators, its resampling equals
+scikit-learn's splitters under the documented seeds, and its results do not depend on ``n_jobs``."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
+from sksurv.linear_model import CoxnetSurvivalAnalysis
+from sksurv.util import Surv
+
+from trialomics import model_engine, model_metrics, models
+from trialomics.model_paths import coxnet_path, logistic_l1_path
+from trialomics.model_preprocess import Outcome, fit_preprocess
+from trialomics.seeds import derive_seed
+
+
+def standardised(rng, n: int, p: int) -> np.ndarray:
+    X = rng.normal(size=(n, p)) * rng.uniform(0.5, 2.0, p)
+    return (X - X.mean(axis=0)) / X.std(axis=0)
+
+
+def test_coxnet_path_equals_coxnet_survival_analysis_on_a_set_of_fits():
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for fit in range(12):
+        n, p = (16, 200) if fit % 2 else (12, 40)
+        X = standardised(rng, n, p)
+        time, event = rng.exponential(10, n), rng.random(n) < 0.7
+        event[:2] = True
+        unpenalised = np.zeros(p, dtype=bool)
+        unpenalised[0] = fit % 3 == 0
+        alphas, coef = coxnet_path(X, time, event, unpenalised, l1_ratio=0.5, n_alphas=10, alpha_min_ratio=0.05)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reference = CoxnetSurvivalAnalysis(n_alphas=10, l1_ratio=0.5, alpha_min_ratio=0.05,
+                                               penalty_factor=np.where(unpenalised, 0.0, 1.0)).fit(
+                X, Surv.from_arrays(event, time))
+        assert coef.shape == reference.coef_.shape
+        worst = max(worst, np.abs(coef - reference.coef_).max(), np.abs(alphas - reference.alphas_).max())
+        # A given grid (the inner folds reuse the outer grid).
+        _, on_grid = coxnet_path(X[1:], time[1:], event[1:], unpenalised, alphas=alphas)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reference = CoxnetSurvivalAnalysis(alphas=alphas, l1_ratio=0.5,
+                                               penalty_factor=np.where(unpenalised, 0.0, 1.0)).fit(
+                X[1:], Surv.from_arrays(event[1:], time[1:]))
+        worst = max(worst, np.abs(on_grid - reference.coef_).max())
+    assert worst <= 1e-6
+
+
+def test_logistic_path_equals_liblinear_logistic_regression_on_a_set_of_fits():
+    rng = np.random.default_rng(1)
+    worst = 0.0
+    for fit in range(12):
+        n, p = (16, 150) if fit % 2 else (13, 30)
+        X = standardised(rng, n, p)
+        label = np.array([1] * 6 + [0] * (n - 6))
+        rng.shuffle(label)
+        unpenalised = np.zeros(p, dtype=bool)
+        unpenalised[-1] = fit % 3 == 0
+        alphas, coef, intercepts = logistic_l1_path(X, label, unpenalised, n_alphas=8, alpha_min_ratio=0.05)
+        scale = np.where(unpenalised, 100.0, 1.0)
+        for i, alpha in enumerate(alphas):
+            reference = LogisticRegression(C=1.0 / (n * alpha), l1_ratio=1.0, solver="liblinear",
+                                           intercept_scaling=100.0, max_iter=1000, tol=1e-4,
+                                           random_state=0).fit(X * scale, label)
+            worst = max(worst, np.abs(reference.coef_[0] * scale - coef[:, i]).max(),
+                        abs(reference.intercept_[0] - intercepts[i]))
+    assert worst <= 1e-6
+    # One class only: intercept-only fit at the smoothed log-odds.
+    _, coef, intercepts = logistic_l1_path(X, np.ones(len(X), dtype=int), unpenalised, n_alphas=3)
+    assert not coef.any() and intercepts == pytest.approx(np.log((len(X) + 0.5) / 0.5))
+
+
+def test_outer_folds_and_permutations_follow_the_documented_splitters_and_seeds():
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame(rng.normal(size=(18, 30)), index=[f"P{i}" for i in range(18)])
+    X.columns = [f"g{j}" for j in range(30)]
+    label = np.array([1] * 7 + [0] * 11)
+    outcome = Outcome.of_label(label)
+    preprocess = models.make_preprocess(X.columns, top_variance=20)
+    model = models.make_model(models.CLASSIFICATION, n_alphas=5, seed=3)
+    evaluation = models.evaluate_model(X, outcome, preprocess, model, n_splits=3, n_repeats=2, n_permutations=2,
+                                       n_bootstrap=0, seed=9)
+    # The observed out-of-fold predictions, refitted by hand on scikit-learn's folds.
+    values = X.to_numpy(float)
+    splitter = RepeatedStratifiedKFold(n_splits=3, n_repeats=2, random_state=derive_seed(9, "outer"))
+    expected = np.full((18, 2), np.nan)
+    for i, (train, test) in enumerate(splitter.split(label, label)):
+        fitted = model_engine.fit_nested(values[train], outcome.take(train), preprocess, model)
+        expected[test, i // 3] = fitted.predict(values[test])
+    np.testing.assert_array_equal(evaluation.oof["prediction"].to_numpy().reshape(18, 2), expected)
+    # Permutation i permutes the labels with numpy's default_rng(derive_seed(seed, "permutation", i)), and
+    # the folds are stratified on the permuted labels.
+    order = np.random.default_rng(derive_seed(9, "permutation", 1)).permutation(18)
+    permuted = outcome.take(order)
+    plan = model_engine.plan_outer_cv(permuted.strata, n_splits=3, n_repeats=2)
+    predictions, _ = model_engine.out_of_fold_predictions(values, permuted, preprocess, model, plan,
+                                                          derive_seed(9, "outer"))
+    assert evaluation.permutations.loc[1, "auc"] == np.mean([
+        model_metrics.roc_auc(permuted.label, predictions[:, r]) for r in range(2)])
+    # Inner folds: stratified K-fold seeded with the model's seed.
+    inner = list(model_engine.inner_splitter(label, 3, 3).split(label, label))
+    reference = list(StratifiedKFold(n_splits=3, shuffle=True, random_state=3).split(label, label))
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(inner, reference))
+
+
+def test_stability_subsamples_are_the_documented_half_samples():
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame(rng.normal(size=(20, 40)), columns=[f"g{j}" for j in range(40)])
+    label = np.array([1] * 8 + [0] * 12)
+    outcome = Outcome.of_label(label)
+    preprocess = models.make_preprocess(X.columns, top_variance=None)
+    model = models.make_model(models.CLASSIFICATION)
+    table, summary = models.stability_selection(X, outcome, preprocess, model, n_subsamples=5, q=3, seed=6)
+    counts = np.zeros(40, dtype=int)
+    for b in range(5):
+        rows = model_engine.half_sample(label, 0.5, np.random.default_rng(derive_seed(6, "subsample", b)))
+        assert label[rows].sum() == 4 and len(rows) == 10
+        fitted, values = fit_preprocess(preprocess, X.to_numpy(float)[rows], outcome.take(rows))
+        path = model_engine.fit_path(model.with_grid(50, 0.01), values, outcome.take(rows), fitted.unpenalised)
+        counts[fitted.columns[model_engine.first_to_enter(path.coef, 3)]] += 1
+    by_feature = table.set_index("feature")["times_selected"]
+    assert all(by_feature.get(f"g{j}", 0) == counts[j] for j in range(40))
+    assert summary["q_mean"] == 3
+
+
+@pytest.mark.parametrize("task", [models.SURVIVAL, models.CLASSIFICATION])
+def test_results_do_not_depend_on_n_jobs(task):
+    rng = np.random.default_rng(5)
+    X = pd.DataFrame(rng.normal(size=(16, 25)), columns=[f"g{j}" for j in range(25)])
+    if task == models.SURVIVAL:
+        outcome = Outcome.of_survival(rng.exponential(10, 16), rng.random(16) < 0.7)
+    else:
+        outcome = Outcome.of_label(np.array([1] * 6 + [0] * 10))
+    preprocess = models.make_preprocess(X.columns, top_variance=15)
+    model = models.make_model(task, n_alphas=5)
+    runs = [models.evaluate_model(X, outcome, preprocess, model, n_splits=3, n_repeats=1, n_permutations=4,
+                                  n_bootstrap=10, seed=2, n_jobs=n_jobs) for n_jobs in (1, 2)]
+    pd.testing.assert_frame_equal(runs[0].performance, runs[1].performance)
+    pd.testing.assert_frame_equal(runs[0].permutations, runs[1].permutations)
