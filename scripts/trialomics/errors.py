@@ -52,6 +52,11 @@ class AnalysisProblem(ValueError):
 _USER_FACING = (InputProblem, InputValidationError, AnalysisProblem)
 
 
+def is_user_facing(error: BaseException) -> bool:
+    """Whether ``error`` describes a problem of the data in words for the user (no traceback needed)."""
+    return isinstance(error, _USER_FACING)
+
+
 def failure_line(rule: str, wildcards: dict, error: BaseException, log: str | None = None) -> str:
     """The one line a failed job tells the user: rule, wildcards (modality, contrast...), what, fix.
 
@@ -65,7 +70,7 @@ def failure_line(rule: str, wildcards: dict, error: BaseException, log: str | No
     else:
         message = str(error) or type(error).__name__
     text = f"rule {rule}" + (f" ({where})" if where else "") + f" failed: {message}"
-    if not isinstance(error, _USER_FACING):
+    if not is_user_facing(error):
         details = f"the details are in {log}" if log else "run the rule again with --verbose for details"
         text += (f" — {details}; if the data cannot support this step, remove the contrast, endpoint or "
                  "modality named above from the config, or run with --keep-going to finish the other "

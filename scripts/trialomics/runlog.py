@@ -13,7 +13,7 @@ import warnings
 from threadpoolctl import threadpool_limits
 
 from . import __version__, privacy, tables
-from .errors import failure_line
+from .errors import failure_line, is_user_facing
 
 
 def stop_on_sigterm(signum, frame):
@@ -51,11 +51,14 @@ def start(snakemake) -> logging.Logger:
     logger.info("trialomics %s from %s; %d thread(s)%s", __version__, os.path.dirname(__file__), threads, where)
 
     def log_uncaught(exc_type, exc, tb):
-        # The user sees one line naming rule, wildcards and fix; the traceback goes to the log file only.
-        record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, "job failed", None,
-                                   (exc_type, exc, tb))
-        for handler in handlers[:-1]:
-            handler.handle(record)
+        # The user sees one line naming rule, wildcards and fix. A problem of the data is fully said by
+        # that line; any other exception is a fault of the code, whose traceback goes to the log file
+        # only (Snakemake's --show-failed-logs prints it: it belongs in a bug report).
+        if not is_user_facing(exc):
+            record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, "job failed", None,
+                                       (exc_type, exc, tb))
+            for handler in handlers[:-1]:
+                handler.handle(record)
         wildcards = dict(snakemake.wildcards.items()) if hasattr(snakemake, "wildcards") else {}
         logger.error(failure_line(snakemake.rule, wildcards, exc, snakemake.log[0] if snakemake.log else None))
 
