@@ -229,3 +229,18 @@ def test_min_events_leaves_features_unfitted_with_a_note():
     assert table.loc[0, "note"] == f"not fitted: {n_events} events, fewer than min_events = {n_events + 1}"
     fitted = survival.univariate_cox(values, survival.feature_kinds(values), outcome, min_events=n_events)
     assert fitted.loc[0, "method"] == "cox" and np.isfinite(fitted.loc[0, "pvalue"])
+
+
+def test_sparse_alterations_with_covariates_get_the_penalised_likelihood_ratio_test():
+    time, event = outcome_with_ties(seed=8)
+    patients = [f"P{i:02d}" for i in range(time.size)]
+    rng = np.random.default_rng(8)
+    values = pd.DataFrame({"sparse": (np.arange(time.size) < 3).astype(float), "g": rng.normal(size=time.size)},
+                          index=patients)
+    outcome = pd.DataFrame({"time": time, "event": event}, index=patients)
+    covariates = pd.DataFrame({"age": rng.normal(60, 8, time.size)}, index=patients)
+    table = survival.univariate_cox(values, survival.feature_kinds(values), outcome, covariates).set_index("feature")
+    assert table.loc["sparse", "method"] == "firth"
+    assert table.loc["sparse", "pvalue_method"] == "penalised_likelihood_ratio"
+    assert table.loc["g", "method"] == "cox" and table.loc["g", "pvalue_method"] == "wald"
+    assert table.loc["sparse", "ci_low"] < table.loc["sparse", "hr"] < table.loc["sparse", "ci_high"]

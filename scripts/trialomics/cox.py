@@ -7,8 +7,7 @@ and ``beta`` is features x parameters. Newton–Raphson runs on all features tog
 iterating once its own fit has converged.
 
 Ties are handled by Efron's approximation, as lifelines' ``CoxPHFitter`` and R's ``coxph`` do by
-default. The moments of every risk set are computed around their own weighted mean, with the
-exponent shifted by the risk set's largest linear predictor, so that fits whose coefficients
+default. Exponents are shifted by the largest linear predictor, so that fits whose coefficients
 diverge (monotone likelihood) stay finite and can be recognised rather than overflowing.
 
 Monotone likelihood (separation) is declared as R's ``coxph`` warns "coefficient may be infinite":
@@ -41,8 +40,10 @@ MAX_HALVINGS = 30
 # R coxph's criterion for an infinite coefficient (control eps and toler.inf = sqrt(eps)).
 INFINITE_EPS = 1e-9
 INFINITE_TOLERANCE = np.sqrt(1e-9)
-# Elements of the features x event times x patients x parameters work arrays held at once.
-CHUNK_ELEMENTS = 1_000_000
+# Features are evaluated in chunks of about this many (features x event times x patients x
+# parameters^2) elements: small enough to stay in cache (measured fastest at 250-500 features of
+# 20 patients), large enough to keep numpy's per-call overhead small.
+CHUNK_ELEMENTS = 100_000
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def efron_derivatives(X: np.ndarray, weights: np.ndarray, risk: RiskSets, beta: 
         per_feature = risk.at_risk.shape[0] * n_patients * n_parameters ** 3
         evaluate = functools.partial(_efron_central_chunk, third=third)
     else:
-        per_feature = n_patients * n_parameters ** 2
+        per_feature = risk.at_risk.shape[0] * n_patients * n_parameters ** 2
         evaluate = _efron_power_sum_chunk
     chunk = max(1, CHUNK_ELEMENTS // max(1, per_feature))
     parts = [evaluate(X[s:s + chunk], weights[s:s + chunk], risk, beta[s:s + chunk])
@@ -127,8 +128,10 @@ def _efron_power_sum_chunk(X, weights, risk, beta) -> Derivatives:
     products = np.concatenate([relative[:, :, None], relative[:, :, None] * X,
                                (relative[:, :, None, None] * X[:, :, :, None] * X[:, :, None, :])
                                .reshape(n_features, n_patients, -1)], axis=2)    # features x patients x (1+m+m^2)
-    at_risk = np.matmul(risk.at_risk.astype(np.float64), products)              # features x times x (1+m+m^2)
-    dying = np.matmul(risk.dies.astype(np.float64), products)
+    # One matrix product over patients for all features (times x features*(1+m+m^2)), not one per feature.
+    flat = products.transpose(1, 0, 2).reshape(n_patients, -1)
+    at_risk = (risk.at_risk.astype(np.float64) @ flat).reshape(-1, n_features, products.shape[2]).transpose(1, 0, 2)
+    dying = (risk.dies.astype(np.float64) @ flat).reshape(-1, n_features, products.shape[2]).transpose(1, 0, 2)
     information = np.zeros((n_features, n_parameters, n_parameters))
     for level in range(int(deaths.max()) if deaths.size else 0):
         active = deaths > level
@@ -215,6 +218,11 @@ def _pseudo_inverse(matrices: np.ndarray) -> np.ndarray:
         return np.linalg.pinv(matrices)
 
 
+def standard_error(information: np.ndarray) -> np.ndarray:
+    """Standard error of parameter 0 of every feature's fit: sqrt((I^-1)_00)."""
+    return np.sqrt(np.maximum(_pseudo_inverse(information)[:, 0, 0], 0.0))
+
+
 def _newton_step(information, gradient, free):
     """Step of the free parameters, information^-1 gradient restricted to them; fixed ones stay."""
     step = np.zeros_like(gradient)
@@ -234,7 +242,9 @@ def fit_cox(X: np.ndarray, weights: np.ndarray, risk: RiskSets, firth: bool = Fa
 
     ``firth`` maximises the penalised likelihood (the Newton matrix is the unpenalised information,
     as in coxphf). ``free`` (one bool per parameter) fixes the others at their ``start`` values,
-    which gives the profile fits of :func:`firth_profile_interval` and the penalised LR test.
+    which gives the profile fits and the penalised likelihood-ratio test of :func:`firth_cox`.
+    Returns the fit of every feature, with ``infinite`` flagging diverging coefficients (module
+    docstring).
     """
     n_features, _, n_parameters = X.shape
     beta = np.zeros((n_features, n_parameters)) if start is None else np.array(start, dtype=np.float64)
@@ -322,8 +332,7 @@ def firth_cox(X: np.ndarray, weights: np.ndarray, risk: RiskSets, level: float =
     statistic = np.maximum(2.0 * (full.objective - null.objective), 0.0)
     critical = float(chi2_distribution.ppf(level, 1))
     low, high = _profile_limits(X, weights, risk, full, critical)
-    se = np.sqrt(np.maximum(_pseudo_inverse(full.information)[:, 0, 0], 0.0))
-    return FirthResult(coef=full.beta[:, 0], se=se, pvalue=chi2_distribution.sf(statistic, 1),
+    return FirthResult(coef=full.beta[:, 0], se=standard_error(full.information), pvalue=chi2_distribution.sf(statistic, 1),
                        ci_low=low, ci_high=high, converged=full.converged & null.converged)
 
 
@@ -425,9 +434,7 @@ def exact_logrank(time, event, group, seed: int = 0,
     if k == 0:
         return 1.0, "exact_logrank"
     if math.comb(n, k) <= enumeration_limit:
-        members = np.fromiter(itertools.chain.from_iterable(itertools.combinations(range(n), k)),
-                              dtype=np.int64).reshape(-1, k)
-        null = scores[members].sum(axis=1)
+        null = scores[_all_subsets(n, k)].sum(axis=1)
         upper = np.mean(null >= observed - tolerance)
         lower = np.mean(null <= observed + tolerance)
         method = "exact_logrank"
@@ -439,6 +446,15 @@ def exact_logrank(time, event, group, seed: int = 0,
         lower = (1 + np.sum(null <= observed + tolerance)) / (1 + null.size)
         method = "permutation_logrank"
     return float(min(1.0, 2.0 * min(upper, lower))), method
+
+
+@functools.lru_cache(maxsize=8)
+def _all_subsets(n: int, k: int) -> np.ndarray:
+    """Every k-subset of range(n), one per row (cached: a screen asks for the same few sizes)."""
+    subsets = np.fromiter(itertools.chain.from_iterable(itertools.combinations(range(n), k)), dtype=np.int64)
+    subsets = subsets.reshape(-1, k)
+    subsets.flags.writeable = False
+    return subsets
 
 
 def _blocks(total: int, size: int) -> list[int]:

@@ -250,7 +250,7 @@ def univariate_cox(values: pd.DataFrame, kinds: pd.Series, outcome: pd.DataFrame
         base = base.loc[design.index]
     x = values.loc[base.index].to_numpy(dtype=np.float64).T                       # features x patients
     observed = ~np.isnan(x)
-    binary = np.array([kinds.get(f, CONTINUOUS) == BINARY for f in values.columns])
+    binary = kinds.reindex(values.columns).fillna(CONTINUOUS).to_numpy() == BINARY
     event = base["event"].to_numpy()
     n = observed.sum(axis=1)
     n_events = (observed & event[None, :]).sum(axis=1)
@@ -302,8 +302,9 @@ def _fill_cox_rows(table: pd.DataFrame, rows: np.ndarray, X: np.ndarray, weights
     fit = cox.fit_cox(X, weights, risk)
     separated = fit.infinite[:, 0]
     coef = fit.beta[:, 0].copy()
-    se = np.sqrt(np.maximum(np.linalg.inv(fit.information)[:, 0, 0], 0.0)) if len(rows) else np.zeros(0)
-    pvalue = 2.0 * norm.sf(np.abs(coef / se))
+    se = cox.standard_error(fit.information)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a singular fit (se 0) is flagged separated
+        pvalue = 2.0 * norm.sf(np.abs(coef / se))
     low, high = np.full(len(rows), np.nan), np.full(len(rows), np.nan)
     method = np.full(len(rows), "cox", dtype=object)
     pvalue_method = np.full(len(rows), "wald", dtype=object)
