@@ -1,12 +1,12 @@
-"""Rule biomarkers_cards: a one-page card (plots and numbers) for each top-ranked candidate.
+"""Rule biomarkers_cards: the plot of each top-ranked candidate's card.
 
-The ranked table is read as text; the card formats its numbers itself.
+The card's numbers are text on the summary page (readable, not baked into the PNG).
 """
 from pathlib import Path
 
 import anndata as ad
 
-from trialomics import model_plots, runlog, style, tables
+from trialomics import model_plots, report_cards, runlog, style, tables
 from trialomics.readers import read_patients
 from trialomics.survival import baseline_matrix, feature_kinds, patient_annotations
 
@@ -24,6 +24,6 @@ for _, candidate in ranked.head(params.top).iterrows():
     kind = feature_kinds(values[[feature]]).iloc[0]
     name = model_plots.card_filename(candidate["rank"], candidate["modality"], feature)
     # The PNG is the report's copy (the report lists *.png), the SVG beside it the publication copy.
-    style.save_figure(model_plots.biomarker_card(candidate, values[feature], kind, obs), out / name,
+    style.save_figure(report_cards.card_figure(candidate, values[feature], kind, obs), out / name,
                       (out / name).with_suffix(".svg"))
     log.info("card %s", name)

@@ -6,7 +6,7 @@ from trialomics import runlog
 
 log = runlog.start(snakemake)
 
-from trialomics import report, report_page  # noqa: E402
+from trialomics import report, report_headline, report_page, style  # noqa: E402
 from trialomics.tables import atomic_path  # noqa: E402
 
 params = snakemake.params
@@ -21,9 +21,19 @@ provenance = report.Provenance(
 )
 inputs = report.read_summary_inputs(list(snakemake.input), params.modalities, params.contrasts,
                                     params.endpoints, provenance=provenance)
+rules = report_headline.TierRules(**params.tier_rules)
+# The headline's dot plot is drawn from the same findings the page's text is generated from.
+findings = report_headline.findings_from_inputs(inputs, params.endpoints, params.primary_endpoint, rules,
+                                                params.headline_signals)
+style.save_figure(report_headline.signal_dot_plot(findings, rules), snakemake.output.headline_png,
+                  snakemake.output.headline_svg)
+inputs.headline_figure = report.Figure(report.results_relative(snakemake.output.headline_png),
+                                       Path(snakemake.output.headline_png).read_bytes())
 page = report_page.build_summary_page(inputs, top_features=params.top_features,
-                                 top_biomarkers=params.top_biomarkers, alpha=params.alpha,
-                                 enrichment_fdr=params.enrichment_fdr)
+                                      top_biomarkers=params.top_biomarkers, alpha=params.alpha,
+                                      enrichment_fdr=params.enrichment_fdr, endpoints=params.endpoints,
+                                      primary_endpoint=params.primary_endpoint, rules=rules,
+                                      headline_signals=params.headline_signals)
 
 final, tmp = atomic_path(snakemake.output.html)
 try:

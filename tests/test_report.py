@@ -502,3 +502,23 @@ def test_format_display_number(value, shown):
                                           (float("nan"), "")])
 def test_format_display_pvalue(value, shown):
     assert style.format_display_pvalue(value) == shown
+
+
+def test_card_figure_holds_only_plots_the_numbers_are_on_the_page():
+    import matplotlib.pyplot as plt
+
+    from trialomics import report_cards
+
+    patients = [f"P{i:02d}" for i in range(8)]
+    obs = pd.DataFrame({"patient_id": patients, "responder": ["yes", "no"] * 4, "bor": ["PR", "PD"] * 4,
+                        "pfs_months": [str(3 + i) for i in range(8)], "pfs_event": ["1", "0"] * 4})
+    values = pd.Series([float(i) for i in range(8)], index=patients)
+    candidate = pd.Series({"rank": 1, "modality": "rna", "feature": "CXCL9", "gene": "CXCL9", "tier": "strong",
+                           "score": 3.2})
+    fig = report_cards.card_figure(candidate, values, "continuous", obs)
+    assert [ax.get_title() for ax in fig.axes] == ["Values by response\n(points: best overall response)",
+                                                  "Progression-free survival", ""]
+    assert fig.axes[2].texts[0].get_text() == "no OS data"  # the labels have no OS columns
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert not [t for t in texts if "tier" in t or "q " in t]  # no evidence text baked into the PNG
+    plt.close(fig)

@@ -1,11 +1,23 @@
 # The reviewer's summary page: one self-contained HTML file (images embedded, no network) built from
 # every stage's tables and figures, with provenance. Stages not in this workflow contribute nothing and
 # their section says "Not run", so this rule grows with the workflow. Include it after the stages.
-REPORT_TARGETS = ["results/report/summary.html"]
+REPORT_TARGETS = [
+    "results/report/summary.html",
+    "results/report/headline_signals.png",
+    "results/report/headline_signals.svg",
+]
 
 # The target lists each stage's rule file exposes; a stage that is not included has none.
-REPORT_STAGE_TARGETS = ("CLINICAL_TARGETS", "COHORT_TARGETS", "QC_TARGETS", "DIFFERENTIAL_TARGETS",
-                        "ENRICHMENT_TARGETS", "SURVIVAL_TARGETS", "MODELS_TARGETS", "BIOMARKERS_TARGETS")
+REPORT_STAGE_TARGETS = (
+    "CLINICAL_TARGETS",
+    "COHORT_TARGETS",
+    "QC_TARGETS",
+    "DIFFERENTIAL_TARGETS",
+    "ENRICHMENT_TARGETS",
+    "SURVIVAL_TARGETS",
+    "MODELS_TARGETS",
+    "BIOMARKERS_TARGETS",
+)
 
 
 rule report_summary:
@@ -17,6 +29,22 @@ rule report_summary:
             caption="../report/report/summary.rst",
             category="Summary",
         ),
+        headline_png=report(
+            "results/report/headline_signals.png",
+            caption="../report/report/headline_signals.rst",
+            category="Summary",
+        ),
+        headline_svg="results/report/headline_signals.svg",
+    log:
+        "logs/report/report_summary.log",
+    benchmark:
+        "benchmarks/report/report_summary.tsv"
+    conda:
+        "../../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         config=config,
         input_files=checksummed_inputs(),
@@ -30,15 +58,14 @@ rule report_summary:
         top_biomarkers=config["report"]["top_biomarkers"],
         alpha=config["differential"]["alpha"],
         enrichment_fdr=config["enrichment"]["fdr"],
-    log:
-        "logs/report/report_summary.log",
-    benchmark:
-        "benchmarks/report/report_summary.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    conda:
-        "../../envs/report.yaml"
+        primary_endpoint=config["ranking"]["primary_endpoint"],
+        headline_signals=config["report"]["headline_signals"],
+        tier_rules={
+            "strong_q": config["ranking"]["strong_q"],
+            "supported_q": config["ranking"]["supported_q"],
+            "stability_threshold": config["models"]["stability_threshold"],
+            "supported_stability": config["ranking"]["supported_stability"],
+            "model_p": config["ranking"]["model_p"],
+        },
     script:
         "../../scripts/report_summary.py"
