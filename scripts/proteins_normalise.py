@@ -1,10 +1,13 @@
 """Rule proteins_normalise: log2, missingness filter, normalisation, imputation, batch correction."""
+from functools import partial
+
 from trialomics import cohort, ingest, proteins, readers, runlog, style, tables
 
 log = runlog.start(snakemake)
 settings = dict(snakemake.params.settings)
 samples = cohort.sample_metadata_frame(snakemake.params.samples)
-values = ingest.collect_matrix_samples(snakemake.params.sources, readers.read_proteins)
+olink_rules = {"qc": settings["olink_qc"], "lod": settings["olink_below_lod"], "plate": settings["plate_normalisation"]}
+values = ingest.collect_matrix_samples(snakemake.params.sources, partial(readers.read_proteins, olink=olink_rules))
 adata = proteins.normalise_proteins(
     values, samples,
     scale=settings["scale"],

@@ -446,8 +446,12 @@ def read_feature_matrix(path: str | os.PathLike, column: str | None = None) -> p
     return numbers
 
 
-def read_proteins(path: str | os.PathLike, column: str | None = None) -> pd.DataFrame:
+def read_proteins(path: str | os.PathLike, column: str | None = None,
+                  olink: dict | None = None) -> pd.DataFrame:
     """Read protein abundances, as a matrix or in Olink-style long format.
+
+    ``olink`` holds the rules for Olink NPX exports (``qc``, ``lod``, ``plate``; see
+    :func:`trialomics.upstream_proteins.read_olink`); other formats ignore it.
 
     A table with ``SampleID``, ``Assay`` and ``NPX`` columns is long format and is pivoted to
     assays x samples (``column`` selects a ``SampleID``); anything else is read with
@@ -458,7 +462,7 @@ def read_proteins(path: str | os.PathLike, column: str | None = None) -> pd.Data
     from trialomics import upstream, upstream_proteins  # imported here: they build on this module
     upstream_format = upstream.detect_format(path)
     if upstream_format is not None:
-        return upstream_proteins.read_proteins(path, upstream_format, column)
+        return upstream_proteins.read_proteins(path, upstream_format, column, **(olink or {}))
     header = _check_header(path, 0)
     if not all(name in header for name in PROTEIN_LONG_COLUMNS):
         return read_feature_matrix(path, column)
