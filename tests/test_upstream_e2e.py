@@ -100,3 +100,29 @@ def test_a_setting_that_does_not_fit_the_file_stops_the_run_before_any_job(tmp_p
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "olink_target96_NPX.csv" in output and "proteins.scale: log2" in output
+
+
+@pytest.mark.e2e
+def test_ensembl_count_files_take_symbols_from_the_users_gene_map(tmp_path):
+    """rna.gene_map: per-sample count files keyed by versioned Ensembl IDs become gene symbols."""
+    mapping = {"ENSG00000075624": "ACTB", "ENSG00000163017": "ACTG2", "ENSG00000107796": "ACTA2"}
+    (tmp_path / "gene_map.tsv").write_text("gene_id\tsymbol\n" + "".join(f"{k}\t{v}\n" for k, v in mapping.items()))
+    source = (DEMO / "rna" / "BTC01-RNA.counts.tsv").read_text().splitlines()
+    by_symbol = {v: k for k, v in mapping.items()}
+    lines = [f"{by_symbol[g]}.7\t{c}" if g in by_symbol else f"{g}\t{c}"
+             for g, c in (line.split("\t") for line in source)]
+    (tmp_path / "ensembl.counts.tsv").write_text("\n".join(lines) + "\n")
+    target = "results/rna/samples/BTC01-RNA.tsv"
+    pd.DataFrame([["BTC01-RNA", "BTC01", "rna", tmp_path / "ensembl.counts.tsv", ""]],
+                 columns=["sample_id", "patient_id", "modality", "path", "column"]).to_csv(
+        tmp_path / "samples.tsv", sep="\t", index=False)
+    config = {"samples": str(tmp_path / "samples.tsv"),
+              "clinical": {"patients": str(DEMO / "patients.tsv"), "recist": str(DEMO / "recist.tsv")},
+              "rna": {"gene_map": str(tmp_path / "gene_map.tsv")}}
+    result = run_snakemake(tmp_path, write_config(tmp_path, config), target)
+    assert result.returncode == 0, result.stderr[-5000:]
+    ingested = pd.read_csv(tmp_path / target, sep="\t", index_col=0).iloc[:, 0]
+    expected = dict(line.split("\t") for line in source)
+    for symbol in mapping.values():
+        assert ingested[symbol] == int(expected[symbol])
+    assert not any(str(gene).startswith("ENSG") for gene in ingested.index)

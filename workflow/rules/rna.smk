@@ -4,29 +4,32 @@
 
 rule rna_ingest_sample:
     input:
-        sample_file,
+        counts=sample_file,
+        gene_map=config["rna"]["gene_map"] or [],
     output:
         "results/rna/samples/{sample}.tsv",
-    params:
-        column=sample_column,
-        star_count_column=config["rna"]["star_count_column"],
     log:
         "logs/rna/rna_ingest_sample/{sample}.log",
     benchmark:
         "benchmarks/rna/rna_ingest_sample/{sample}.tsv"
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        column=sample_column,
+        star_count_column=config["rna"]["star_count_column"],
     script:
         "../../scripts/rna_ingest_sample.py"
 
 
 rule rna_normalise:
     input:
-        counts=lambda wc: expand("results/rna/samples/{sample}.tsv", sample=samples_of("rna")),
+        counts=lambda wc: expand(
+            "results/rna/samples/{sample}.tsv", sample=samples_of("rna")
+        ),
     output:
         counts=report(
             "results/rna/counts.tsv",
@@ -47,19 +50,19 @@ rule rna_normalise:
             subcategory="rna",
         ),
         adata="results/rna/normalised.h5ad",
-    params:
-        samples=lambda wc: sample_metadata("rna"),
-        min_count=config["rna"]["min_count"],
-        min_samples=config["rna"]["min_samples"],
     log:
         "logs/rna/rna_normalise.log",
     benchmark:
         "benchmarks/rna/rna_normalise.tsv"
+    conda:
+        "../../envs/rna.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../../envs/rna.yaml"
+    params:
+        samples=lambda wc: sample_metadata("rna"),
+        min_count=config["rna"]["min_count"],
+        min_samples=config["rna"]["min_samples"],
     script:
         "../../scripts/rna_normalise.py"
