@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 
 from . import style
 from .report import SummaryInputs
@@ -407,13 +408,17 @@ def headline_sources(inputs: SummaryInputs, findings: list[EndpointFinding]) -> 
     return paths + [inputs.performance[f.endpoint].path for f in findings if f.endpoint in inputs.performance]
 
 
+def _short(text: str, limit: int = 26) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def signal_dot_plot(findings: list[EndpointFinding], rules: TierRules = TierRules()):
     """One small panel per endpoint: its top signals' -log10 q (calibrated q when present, else the
     endpoint's screen q), coloured by tier, with the strong-tier q threshold dashed."""
     shown = [f for f in findings if f.signals]
     n_rows = sum(len(f.signals) for f in shown)
     heights = [max(len(f.signals), 1) for f in shown] or [1]
-    fig, axes = style.new_figure(4.6, 0.9 + 0.32 * max(n_rows, 1) + 0.35 * len(heights),
+    fig, axes = style.new_figure(5.0, 1.0 + 0.32 * max(n_rows, 1) + 0.4 * len(heights),
                                  nrows=len(heights), ncols=1, sharex=True, squeeze=False,
                                  gridspec_kw={"height_ratios": heights}, layout="constrained")
     if not shown:
@@ -421,18 +426,22 @@ def signal_dot_plot(findings: list[EndpointFinding], rules: TierRules = TierRule
         axes[0, 0].text(0.5, 0.5, "No ranked signal", ha="center", va="center")
         return fig
     threshold = -math.log10(rules.strong_q)
+    heights = {f.endpoint: [-math.log10(s.q) if s.q > 0 else np.nan for s in f.signals] for f in shown}
+    right = max([threshold, *[x for xs in heights.values() for x in xs if np.isfinite(x)]]) * 1.1
     for ax, finding in zip(axes[:, 0], shown):
         signals = list(finding.signals)
         y = np.arange(len(signals))[::-1]
-        x = [-math.log10(s.q) if s.q > 0 else np.nan for s in signals]
         colours = [style.TIER_COLOURS.get(s.tier, "#999999") for s in signals]
-        ax.scatter(x, y, c=colours, s=40, zorder=3)
-        ax.set_yticks(y, [f"{s.feature} ({s.tier})" for s in signals], fontsize=8)
+        ax.scatter(heights[finding.endpoint], y, c=colours, s=40, zorder=3)
+        ax.set_yticks(y, [_short(s.feature) for s in signals], fontsize=8)
         ax.set_ylim(-0.7, len(signals) - 0.3)
         ax.axvline(threshold, color="0.4", linestyle="--", linewidth=0.8)
         ax.set_title(endpoint_label(finding.endpoint) + (" (primary)" if finding.primary else ""),
                      fontsize=9, loc="left")
-        ax.set_xlim(left=0)
+        ax.set_xlim(0, right)
+    handles = [Line2D([], [], marker="o", linestyle="", color=colour, label=tier)
+               for tier, colour in style.TIER_COLOURS.items()]
+    axes[0, 0].legend(handles=handles, fontsize=7, loc="lower right", frameon=False)
     axes[-1, 0].set_xlabel(f"-log10 q (dashed: q = {rules.strong_q:g})", fontsize=8)
     return fig
 

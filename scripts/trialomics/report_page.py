@@ -156,14 +156,27 @@ aside.how-to-read { background: #f3f7fa; border: 1px solid #cfd8dc; border-radiu
                     margin: 8px 0; font-size: 13px; }
 aside.how-to-read h3 { margin: 6px 0 2px; font-size: 14px; }
 aside.how-to-read ul { margin: 4px 0; padding-left: 20px; }
-#biomarkers-table { width: 100%; }
+/* Fixed layout: the columns share the page width, so no content (an opened details cell included) can
+   widen the table beyond it. */
+#biomarkers-table { width: 100%; table-layout: fixed; }
+#biomarkers-table th { overflow: hidden; text-overflow: ellipsis; }
 #biomarkers-table td { max-width: none; overflow-wrap: anywhere; }
-#biomarkers-table td.details { font-size: 12px; text-align: left; white-space: normal; min-width: 9em; }
+#biomarkers-table td[data-sort] { white-space: normal; }
+#biomarkers-table th:nth-child(1) { width: 4.5%; }
+#biomarkers-table th:nth-child(2) { width: 7.5%; }
+#biomarkers-table th:nth-child(3) { width: 17%; }
+#biomarkers-table th:nth-child(4) { width: 12%; }
+#biomarkers-table th:nth-child(5) { width: 7.5%; }
+#biomarkers-table th:nth-child(6) { width: 8%; }
+#biomarkers-table th:nth-child(7) { width: 6.5%; }
+#biomarkers-table th:nth-child(8) { width: 11%; }
+#biomarkers-table th:nth-child(9) { width: 8%; }
+#biomarkers-table th:nth-child(10) { width: 18%; }
+#biomarkers-table td.details { font-size: 12px; text-align: left; white-space: normal; }
 td.details summary { font-weight: normal; color: #0b57d0; }
-.row-details { max-width: 30em; }
-.row-details dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 1px 10px; margin: 2px 0; }
+.row-details dl { margin: 2px 0; }
 .row-details dt { color: #555; }
-.row-details dd { margin: 0; overflow-wrap: anywhere; }
+.row-details dd { margin: 0 0 2px 8px; overflow-wrap: anywhere; }
 .row-details ul { margin: 2px 0; padding-left: 16px; }
 .card-text { font-size: 14px; }
 .card-text ul { padding-left: 18px; margin: 4px 0; }
