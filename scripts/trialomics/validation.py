@@ -10,7 +10,6 @@ levels that exist. Each problem is one line naming the file (as the user wrote i
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,15 +21,7 @@ from jsonschema import Draft202012Validator, validators
 
 from trialomics.errors import InputProblem, InputValidationError
 from trialomics.identifiers import SAFE_ID_GRAMMAR, id_problem
-from trialomics.upstream import setting_conflict
-from trialomics.readers import (
-    SampleColumnProblem,
-    read_feature_matrix,
-    read_maf,
-    read_proteins,
-    read_rna_counts,
-    read_string_table,
-)
+from trialomics.readers import read_string_table
 from trialomics.validation_config import (
     ENDPOINTS,
     config_file_problems,
@@ -38,13 +29,15 @@ from trialomics.validation_config import (
     did_you_mean,
     underivable_requests,
 )
-from trialomics.validation_values import (
-    MafUse,
-    implausible_value,
-    is_long_protein_table,
-    maf_barcode_problems,
-    plausible_range,
+from trialomics.validation_report import (
+    Report,
+    Table,
+    config_section,
+    file_problem,
+    report_duplicates,
+    report_unknown_patients,
 )
+from trialomics.validation_samples import check_samples
 
 #: Response labels derived by the clinical stage; their levels are checked by the differential
 #: stage once the labels exist, not here.
@@ -52,9 +45,6 @@ DERIVED_LABELS = ("responder", "clinical_benefit", "disease_control", "bor")
 
 #: A contrast level needs at least this many patients to compare anything.
 MIN_PATIENTS_PER_LEVEL = 2
-
-#: Integer copy-number calls (GISTIC style).
-COPY_NUMBER_CALLS = (-2, -1, 0, 1, 2)
 
 SCHEMA_FILES = {
     "config": "config.schema.yaml",
@@ -102,48 +92,6 @@ class ValidatedInputs:
         return variable not in DERIVED_LABELS or variable in self.derivable
 
 
-@dataclass
-class _Table:
-    """One input table as strings, indexed by line number, with the cells already reported."""
-
-    name: str
-    display: str
-    path: Path
-    cells: pd.DataFrame
-    reported: set[tuple[int, str]] = field(default_factory=set)
-
-    def usable(self, line: int, column: str) -> bool:
-        """True when the cell exists and no problem was reported for it yet."""
-        return column in self.cells.columns and (line, column) not in self.reported
-
-
-class _Report:
-    """Collects problems (each once, in the order found) and warnings."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-        self.warnings: list[str] = []
-
-    def add(self, file: str, message: str, row: int | None = None, column: str | None = None,
-            fix: str | None = None) -> None:
-        self._append(InputProblem(file, message, row=row, column=column, fix=fix).line())
-
-    def add_config(self, key: str, message: str, fix: str | None = None) -> None:
-        self._append(f"config key '{key}': {message}" + (f" — {fix}" if fix else ""))
-
-    def add_relocated(self, problem: InputProblem, display: str) -> None:
-        """Report a reader's problem under the file name the user wrote."""
-        self.add(display, problem.message, problem.row, problem.column, problem.fix)
-
-    def warn(self, text: str) -> None:
-        if text not in self.warnings:
-            self.warnings.append(text)
-
-    def _append(self, line: str) -> None:
-        if line not in self.problems:
-            self.problems.append(line)
-
-
 # --------------------------------------------------------------------------------------------
 # Schemas
 # --------------------------------------------------------------------------------------------
@@ -174,12 +122,6 @@ def _validator_filling_defaults(schema: dict) -> Draft202012Validator:
     return extended(schema)
 
 
-def _section(config: dict, name: str) -> dict:
-    """A config section, or {} when it is absent or not a mapping (a problem already reported)."""
-    section = config.get(name)
-    return section if isinstance(section, dict) else {}
-
-
 def _key(path) -> str:
     text = ""
     for part in path:
@@ -202,7 +144,7 @@ def _expected(schema: dict) -> str | None:
     return f"expected {' '.join(description.split())}" if description else None
 
 
-def _report_config_errors(report: _Report, config: dict, schema: dict) -> None:
+def _report_config_errors(report: Report, config: dict, schema: dict) -> None:
     """Check ``config`` (filling its defaults) and report every schema error by key path."""
     for error in _validator_filling_defaults(schema).iter_errors(config):
         path = list(error.absolute_path)
@@ -247,7 +189,7 @@ def _report_config_errors(report: _Report, config: dict, schema: dict) -> None:
         report.add_config(_key(path) or "(top level)", message, _expected(error.schema))
 
 
-def _report_config_consistency(report: _Report, config: dict) -> None:
+def _report_config_consistency(report: Report, config: dict) -> None:
     """Relations between config values that a schema cannot express."""
     cn = config.get("copy_number")
     if isinstance(cn, dict):
@@ -270,18 +212,7 @@ def _report_config_consistency(report: _Report, config: dict) -> None:
 # Files and tables
 # --------------------------------------------------------------------------------------------
 
-def _file_problem(path: Path) -> str | None:
-    """Why ``path`` cannot be read as a file, or None."""
-    if not path.exists():
-        return "does not exist"
-    if not path.is_file():
-        return "is not a file"
-    if not os.access(path, os.R_OK):
-        return "is not readable"
-    return None
-
-
-def _config_table_path(report: _Report, config: dict, keys: tuple[str, ...],
+def _config_table_path(report: Report, config: dict, keys: tuple[str, ...],
                        workdir: Path) -> tuple[str, Path] | None:
     """(path as written, absolute path) of a table named in the config, when it can be read."""
     value = config
@@ -290,7 +221,7 @@ def _config_table_path(report: _Report, config: dict, keys: tuple[str, ...],
     if not isinstance(value, str) or not value:
         return None  # absent, or already reported by the schema check
     path = Path(value) if Path(value).is_absolute() else workdir / value
-    problem = _file_problem(path)
+    problem = file_problem(path)
     if problem:
         report.add_config(".".join(keys), f"the file '{value}' {problem}",
                           f"correct the path (relative paths start from the working directory {workdir})")
@@ -298,7 +229,7 @@ def _config_table_path(report: _Report, config: dict, keys: tuple[str, ...],
     return value, path
 
 
-def _load_table(report: _Report, name: str, display: str, path: Path, schema: dict) -> _Table | None:
+def _load_table(report: Report, name: str, display: str, path: Path, schema: dict) -> Table | None:
     """Read a table, check its header and every row against its schema."""
     try:
         cells = read_string_table(path)
@@ -314,7 +245,7 @@ def _load_table(report: _Report, name: str, display: str, path: Path, schema: di
         return None
     for column, normalise in _CASE_RULES.get(name, {}).items():
         cells[column] = cells[column].map(normalise)
-    table = _Table(name, display, path, cells)
+    table = Table(name, display, path, cells)
     validator = Draft202012Validator(schema)
     for line, record in zip(cells.index, cells.to_dict("records")):
         for error in validator.iter_errors(record):
@@ -338,7 +269,7 @@ def _load_table(report: _Report, name: str, display: str, path: Path, schema: di
     return table
 
 
-def _parse_dates(report: _Report, table: _Table) -> pd.DataFrame:
+def _parse_dates(report: Report, table: Table) -> pd.DataFrame:
     """Dates of the table's date columns (NaT when empty or already reported); report non-dates."""
     dates = pd.DataFrame(index=table.cells.index)
     for column in _DATE_COLUMNS[table.name]:
@@ -357,34 +288,13 @@ def _parse_dates(report: _Report, table: _Table) -> pd.DataFrame:
     return dates
 
 
-def _report_duplicates(report: _Report, table: _Table, columns: list[str],
-                       what: Callable[[tuple], str], fix: str) -> None:
-    """Report each row whose values in ``columns`` repeat an earlier row's."""
-    keys = table.cells[columns].apply(tuple, axis=1)
-    first_line: dict[tuple, int] = {}
-    for line, key in keys.items():
-        if key in first_line:
-            report.add(table.display, f"{what(key)} already appears on line {first_line[key]}",
-                       row=line, column=columns[-1], fix=fix)
-        else:
-            first_line[key] = line
-
-
-def _in_table_path(table: _Table, text: str) -> tuple[str, Path]:
-    """(display, absolute) of a path written in a table: relative to the table's directory."""
-    if Path(text).is_absolute():
-        return text, Path(text)
-    display = os.path.normpath(os.path.join(os.path.dirname(table.display), text))
-    return display, (table.path.parent / text).resolve()
-
-
 # --------------------------------------------------------------------------------------------
 # Patients, RECIST, adverse events
 # --------------------------------------------------------------------------------------------
 
-def _check_patients(report: _Report, table: _Table) -> pd.DataFrame:
+def _check_patients(report: Report, table: Table) -> pd.DataFrame:
     """Unique IDs and consistent dates; returns the dates of each patient, indexed by patient_id."""
-    _report_duplicates(report, table, ["patient_id"], lambda key: f"patient '{key[0]}'",
+    report_duplicates(report, table, ["patient_id"], lambda key: f"patient '{key[0]}'",
                        "keep one row per patient")
     dates = _parse_dates(report, table)
     for line in table.cells.index:
@@ -407,27 +317,11 @@ def _check_patients(report: _Report, table: _Table) -> pd.DataFrame:
     return dates.drop_duplicates("patient_id").set_index("patient_id")
 
 
-def _report_unknown_patients(report: _Report, table: _Table, patients: pd.DataFrame | None) -> pd.Series:
-    """Report rows naming a patient missing from patients.tsv; True for rows with a known patient."""
-    known = pd.Series(False, index=table.cells.index)
-    if patients is None:
-        return known
-    for line, patient in table.cells["patient_id"].items():
-        if not table.usable(line, "patient_id"):
-            continue
-        if patient in patients.index:
-            known[line] = True
-        else:
-            report.add(table.display, f"patient '{patient}' is not in patients.tsv", row=line,
-                       column="patient_id", fix="add the patient to patients.tsv or correct the ID")
-    return known
-
-
-def _check_recist(report: _Report, table: _Table, patients: pd.DataFrame | None,
+def _check_recist(report: Report, table: Table, patients: pd.DataFrame | None,
                   window_days: int | None) -> None:
-    known = _report_unknown_patients(report, table, patients)
+    known = report_unknown_patients(report, table, patients)
     dates = _parse_dates(report, table)
-    _report_duplicates(report, table, ["patient_id", "date"],
+    report_duplicates(report, table, ["patient_id", "date"],
                        lambda key: f"an assessment of patient '{key[0]}' on {key[1]}",
                        "keep one row per patient and assessment date")
     if patients is None or window_days is None:
@@ -446,8 +340,8 @@ def _check_recist(report: _Report, table: _Table, patients: pd.DataFrame | None,
                        fix="correct the date, remove the row, or raise clinical.baseline_window_days")
 
 
-def _check_adverse_events(report: _Report, table: _Table, patients: pd.DataFrame | None) -> None:
-    known = _report_unknown_patients(report, table, patients)
+def _check_adverse_events(report: Report, table: Table, patients: pd.DataFrame | None) -> None:
+    known = report_unknown_patients(report, table, patients)
     dates = _parse_dates(report, table)
     if patients is None:
         return
@@ -471,165 +365,10 @@ def _check_adverse_events(report: _Report, table: _Table, patients: pd.DataFrame
 
 
 # --------------------------------------------------------------------------------------------
-# Samples and their data files
-# --------------------------------------------------------------------------------------------
-
-class _DataFiles:
-    """Reads each data file once, remembering the result or the problem."""
-
-    def __init__(self) -> None:
-        self._results: dict[tuple, object] = {}
-
-    def read(self, reader, *arguments):
-        key = (reader.__name__, *arguments)
-        if key not in self._results:
-            try:
-                self._results[key] = reader(*arguments)
-            except InputProblem as problem:
-                self._results[key] = problem
-        result = self._results[key]
-        if isinstance(result, InputProblem):
-            raise result
-        return result
-
-
-def _check_sample_data(report: _Report, sheet: _Table, line: int, display: str, path: Path,
-                       config: dict, files: _DataFiles) -> None:
-    """Check that the data file holds this sample, in a form its modality can use."""
-    row = sheet.cells.loc[line]
-    sample, modality, column = row["sample_id"], row["modality"], row.get("column", "")
-    bounds = plausible_range(modality, config)
-    try:
-        if modality == "rna":
-            star_count_column = _section(config, "rna").get("star_count_column")
-            if star_count_column in (2, 3, 4):  # otherwise the config problem is reported
-                counts = files.read(read_rna_counts, path, column or None, star_count_column)
-                _report_implausible(report, display, path, counts.to_frame(column or sample), bounds,
-                                    "matrix" if column else "headerless")
-        elif modality == "mutations":
-            # one read per MAF; the sample's rows are those with its Tumor_Sample_Barcode
-            barcodes = files.read(read_maf, path)["Tumor_Sample_Barcode"]
-            if not column and barcodes.nunique() > 1:
-                raise SampleColumnProblem(
-                    path, f"the MAF holds {barcodes.nunique()} tumour barcodes and no column was named",
-                    fix="set `column` in the sample sheet to this sample's Tumor_Sample_Barcode")
-            if (barcodes == column).sum() == 0 if column else barcodes.empty:
-                where = f"barcode '{column}' has no rows in {display}" if column else f"{display} has no rows"
-                report.warn(f"sample {sample} has no mutations in {display} ({where}): treated as no "
-                            "mutations (TMB 0)")
-        elif modality in ("copy_number", "proteins"):
-            reader = read_feature_matrix if modality == "copy_number" else read_proteins
-            matrix = files.read(reader, path)
-            conflict = setting_conflict(path, config)  # e.g. Olink NPX with proteins.scale: raw
-            if conflict is not None:
-                raise conflict
-            if column and column not in matrix.columns:
-                raise SampleColumnProblem(
-                    path, f"there is no sample '{column}'; the file's samples are "
-                          f"{', '.join(map(str, matrix.columns[:8]))}"
-                          f"{', ...' if matrix.shape[1] > 8 else ''}",
-                    fix="correct `column` in the sample sheet to one of these names")
-            if not column and matrix.shape[1] > 1:
-                raise SampleColumnProblem(
-                    path, f"the file holds {matrix.shape[1]} samples and no column was named",
-                    fix="set `column` in the sample sheet to this sample's column")
-            if modality == "copy_number" and _section(config, "copy_number").get("values") == "calls":
-                _report_non_calls(report, display, matrix)
-            layout = "long" if modality == "proteins" and is_long_protein_table(path) else "matrix"
-            _report_implausible(report, display, path, matrix[[column]] if column else matrix, bounds,
-                                layout)
-    except SampleColumnProblem as problem:
-        report.add(sheet.display, f"{display}: {problem.message}", row=line, column="column",
-                   fix=problem.fix)
-    except InputProblem as problem:
-        report.add_relocated(problem, display)
-
-
-def _report_implausible(report: _Report, display: str, path: Path, values: pd.DataFrame,
-                        bounds, layout: str) -> None:
-    """Report the first value outside the modality's plausible range (config ``plausible_ranges``)."""
-    problem = implausible_value(path, values, bounds, layout) if bounds is not None else None
-    if problem is not None:
-        report.add_relocated(problem, display)
-
-
-def _report_non_calls(report: _Report, display: str, matrix: pd.DataFrame) -> None:
-    """With ``copy_number.values: calls``, every value must be an integer call (once per file)."""
-    bad = matrix.notna() & ~matrix.isin(COPY_NUMBER_CALLS)
-    rows, columns = bad.to_numpy().nonzero()
-    if len(rows):
-        feature, sample = matrix.index[rows[0]], matrix.columns[columns[0]]
-        more = f" (and {len(rows) - 1} more cell(s) like it)" if len(rows) > 1 else ""
-        report.add(display, f"feature '{feature}' has {matrix.iat[rows[0], columns[0]]:g}, which is not "
-                            f"a copy-number call (-2, -1, 0, 1 or 2){more}", column=str(sample),
-                   fix="give integer calls, or set copy_number.values: log2_ratio for log2 ratios")
-
-
-def _check_maf_barcodes(report: _Report, sheet: _Table, maf_uses: dict[Path, tuple[str, list[MafUse]]],
-                        files: _DataFiles) -> None:
-    """Every MAF row goes to the sample it belongs to, or is reported as unused."""
-    owners: dict[str, tuple[str, int]] = {}
-    for uses in (entry[1] for entry in maf_uses.values()):
-        for use in uses:
-            owners.setdefault(use.sample, (use.sample, use.line))
-            if use.barcode:
-                owners[use.barcode] = (use.sample, use.line)
-    for path, (display, uses) in maf_uses.items():
-        try:
-            barcodes = files.read(read_maf, path)["Tumor_Sample_Barcode"]
-        except InputProblem:
-            continue  # already reported with the sample
-        problems, warnings = maf_barcode_problems(display, barcodes, uses, owners)
-        for line, message, fix in problems:
-            report.add(sheet.display, message, row=line, column="column", fix=fix)
-        for warning in warnings:
-            report.warn(warning)
-
-
-def _check_samples(report: _Report, sheet: _Table, patients: pd.DataFrame | None,
-                   config: dict) -> pd.DataFrame:
-    """Check the sample sheet and each sample's data; return it with paths resolved and defaults."""
-    cells = sheet.cells
-    for column, default in (("column", ""), ("batch", ""), ("timepoint", "")):
-        if column not in cells.columns:
-            cells[column] = default
-    cells["timepoint"] = cells["timepoint"].replace("", "baseline")
-    _report_duplicates(report, sheet, ["sample_id"], lambda key: f"sample_id '{key[0]}'",
-                       "give every sample a distinct sample_id")
-    _report_unknown_patients(report, sheet, patients)
-    _report_duplicates(report, sheet, ["patient_id", "modality", "timepoint"],
-                       lambda key: f"a {key[1]} sample of patient '{key[0]}' at timepoint '{key[2]}'",
-                       "keep one sample per patient, modality and timepoint, or give distinct timepoints")
-    files = _DataFiles()
-    absolute = []
-    maf_uses: dict[Path, tuple[str, list[MafUse]]] = {}
-    for line, text in cells["path"].items():
-        display, path = _in_table_path(sheet, text) if text else ("", Path())
-        absolute.append(str(path) if text else "")
-        if not sheet.usable(line, "path"):
-            continue
-        problem = _file_problem(path)
-        if problem:
-            report.add(sheet.display, f"the file '{display}' {problem}", row=line, column="path",
-                       fix="correct the path (relative to the folder of the sample sheet) or add the file")
-        elif sheet.usable(line, "modality"):
-            _check_sample_data(report, sheet, line, display, path, config, files)
-            if cells.at[line, "modality"] == "mutations":
-                maf_uses.setdefault(path, (display, []))[1].append(
-                    MafUse(line, cells.at[line, "sample_id"], cells.at[line, "column"]))
-    _check_maf_barcodes(report, sheet, maf_uses, files)
-    samples = cells.copy()
-    samples["path"] = absolute
-    leading = ["sample_id", "patient_id", "modality", "path", "column", "batch", "timepoint"]
-    samples = samples[leading + [c for c in samples.columns if c not in leading]]
-    return samples.reset_index(drop=True)
-
-
-# --------------------------------------------------------------------------------------------
 # Contrasts
 # --------------------------------------------------------------------------------------------
 
-def _check_contrasts(report: _Report, contrasts, patients: _Table | None,
+def _check_contrasts(report: Report, contrasts, patients: Table | None,
                      sample_columns: list[str]) -> None:
     if not isinstance(contrasts, list):
         return
@@ -684,7 +423,7 @@ def _check_contrasts(report: _Report, contrasts, patients: _Table | None,
 # Empty tables and outcomes that cannot be derived
 # --------------------------------------------------------------------------------------------
 
-def _report_empty_table(report: _Report, table: _Table) -> None:
+def _report_empty_table(report: Report, table: Table) -> None:
     """A table with a header and no rows: a problem, except for adverse events (a warning)."""
     what = f"{table.display} has a header but no rows"
     if table.name == "adverse_events":
@@ -697,9 +436,9 @@ def _report_empty_table(report: _Report, table: _Table) -> None:
         report.add(table.display, "has a header but no rows", fix="add the rows")
 
 
-def _report_underivable(report: _Report, config: dict, derivable: frozenset[str]) -> None:
+def _report_underivable(report: Report, config: dict, derivable: frozenset[str]) -> None:
     """Endpoints and contrasts on labels that cannot be derived: problems, or warnings if allowed."""
-    allowed = _section(config, "clinical").get("allow_missing_outcomes") is True
+    allowed = config_section(config, "clinical").get("allow_missing_outcomes") is True
     for key, label, source in underivable_requests(config, derivable):
         if allowed:
             report.warn(f"config key '{key}': the label '{label}' cannot be derived without {source}: "
@@ -743,7 +482,7 @@ def validate_inputs(config: dict, schema_dir: Path, workdir: Path, config_files=
 
     schema_dir, workdir = Path(schema_dir), Path(workdir).resolve()
     schemas = {name: load_schema(schema_dir, name) for name in SCHEMA_FILES}
-    report = _Report()
+    report = Report()
 
     # Defaults are filled in a copy first so that the later checks see a complete config even
     # when the config has problems; the caller's config is filled only once it is valid.
@@ -753,7 +492,7 @@ def validate_inputs(config: dict, schema_dir: Path, workdir: Path, config_files=
     for problem in config_file_problems(config_files, filled.get("allow_templated_config") is True):
         report.problems.append(problem)
 
-    tables: dict[str, _Table | None] = {}
+    tables: dict[str, Table | None] = {}
     for name, keys in (("patients", ("clinical", "patients")), ("samples", ("samples",)),
                        ("recist", ("clinical", "recist")),
                        ("adverse_events", ("clinical", "adverse_events"))):
@@ -763,7 +502,7 @@ def validate_inputs(config: dict, schema_dir: Path, workdir: Path, config_files=
             _report_empty_table(report, tables[name])
 
     patients = _check_patients(report, tables["patients"]) if tables["patients"] else None
-    window = _section(filled, "clinical").get("baseline_window_days")
+    window = config_section(filled, "clinical").get("baseline_window_days")
     if tables["recist"] is not None:
         _check_recist(report, tables["recist"], patients,
                       window if isinstance(window, int) and not isinstance(window, bool) else None)
@@ -771,7 +510,7 @@ def validate_inputs(config: dict, schema_dir: Path, workdir: Path, config_files=
         _check_adverse_events(report, tables["adverse_events"], patients)
     samples = None
     if tables["samples"] is not None:
-        samples = _check_samples(report, tables["samples"], patients, filled)
+        samples = check_samples(report, tables["samples"], patients, filled)
         if patients is not None:
             for patient in patients.index.difference(samples["patient_id"], sort=False):
                 report.warn(f"patient '{patient}' has no samples in {tables['samples'].display}: "
