@@ -13,7 +13,7 @@ from lifelines import CoxPHFitter
 from scipy import stats
 
 import make_demo_cohort
-from trialomics import clinical, demo, enrichment, mutations, readers
+from trialomics import clinical, demo, demo_on_treatment, enrichment, mutations, readers
 from trialomics.tables import read_tsv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -139,7 +139,9 @@ def test_files_follow_the_input_contract(small, folder_key):
                                      "timepoint"]
     assert samples["sample_id"].is_unique and set(samples["patient_id"]) <= set(patients["patient_id"])
     assert set(samples["modality"]) == {"mutations", "copy_number", "rna", "proteins"}
-    assert (samples["timepoint"] == "baseline").all()
+    assert set(samples["timepoint"]) == {"baseline", "C2D1"}
+    assert set(samples.loc[samples["timepoint"] == "C2D1", "modality"]) == {"rna", "proteins"}
+    assert not samples.duplicated(["patient_id", "modality", "timepoint"]).any()
     assert not any(Path(p).is_absolute() for p in samples["path"])
     for row in samples.itertuples(index=False):
         assert (folder / row.path).is_file(), row.path
@@ -169,10 +171,10 @@ def test_files_follow_the_input_contract(small, folder_key):
         assert (maf["t_alt_count"].astype(int) <= maf["t_depth"].astype(int)).all()
 
     for modality, first in (("copy_number", "gene"), ("proteins", "protein")):
-        rows = samples[samples["modality"] == modality]
-        matrix = read_tsv(folder / rows["path"].iloc[0])
-        assert matrix.columns[0] == first and matrix[first].is_unique
-        assert set(rows["column"]) <= set(matrix.columns[1:])
+        for path, rows in samples[samples["modality"] == modality].groupby("path"):
+            matrix = read_tsv(folder / path)
+            assert matrix.columns[0] == first and matrix[first].is_unique
+            assert set(rows["column"]) == set(matrix.columns[1:])
     proteins = read_tsv(folder / "proteins.tsv").set_index("protein")
     missing = (proteins == "").to_numpy().mean()
     assert 0.05 < missing < 0.3
@@ -287,14 +289,17 @@ def test_kaplan_meier_median_by_hand():
 
 # --- planted signal and the null -----------------------------------------------------------------
 
+def _log_cpm(path: Path) -> pd.Series:
+    counts = pd.read_csv(path, sep="\t", header=None, index_col=0).iloc[:, 0]
+    counts = counts[~counts.index.str.startswith("__")]
+    return np.log2(counts / counts.sum() * 1e6 + 1)
+
+
 def _programme_score(folder: Path) -> pd.Series:
     samples = read_tsv(folder / "samples.tsv")
     scores = {}
-    for row in samples[samples["modality"] == "rna"].itertuples(index=False):
-        counts = pd.read_csv(folder / row.path, sep="\t", header=None, index_col=0).iloc[:, 0]
-        counts = counts[~counts.index.str.startswith("__")]
-        log_cpm = np.log2(counts / counts.sum() * 1e6 + 1)
-        scores[row.patient_id] = log_cpm.loc[list(demo.IMMUNE_PROGRAMME_RNA)].mean()
+    for row in samples[(samples["modality"] == "rna") & (samples["timepoint"] == "baseline")].itertuples(index=False):
+        scores[row.patient_id] = _log_cpm(folder / row.path).loc[list(demo.IMMUNE_PROGRAMME_RNA)].mean()
     return pd.Series(scores)
 
 
@@ -306,11 +311,50 @@ def test_committed_programme_and_chemokines_are_higher_in_responders():
     assert 1.8 <= _smd(score.to_numpy(), responder) <= 3.5
     samples = read_tsv(COMMITTED / "samples.tsv").set_index("sample_id")
     proteins = pd.read_csv(COMMITTED / "proteins.tsv", sep="\t", index_col=0)
+    assert set(samples.loc[proteins.columns, "timepoint"]) == {"baseline"}
     group = (labels.loc[samples.loc[proteins.columns, "patient_id"], "responder"] == "yes").to_numpy()
     for chemokine in demo.IMMUNE_PROGRAMME_PROTEINS:
         values = np.log2(proteins.loc[chemokine].to_numpy(dtype=float))
         keep = ~np.isnan(values)
         assert _smd(values[keep], group[keep]) > 1.5, chemokine
+
+
+def test_committed_early_change_is_larger_in_responders_and_baseline_is_not():
+    # GZMB, C2D1 minus baseline: larger in later responders; the baseline level alone is not
+    labels = pd.read_csv(COMMITTED / "expected_labels.tsv", sep="\t").set_index("patient_id")
+    samples = read_tsv(COMMITTED / "samples.tsv")
+    rna = samples[samples["modality"] == "rna"].pivot(index="patient_id", columns="timepoint", values="path")
+    paired = rna.dropna()
+    assert len(paired) >= 15 and set(rna.columns) == {"baseline", demo_on_treatment.ON_TREATMENT_TIMEPOINT}
+    gene = demo_on_treatment.EARLY_CHANGE_GENE
+    baseline = pd.Series({p: _log_cpm(COMMITTED / path).loc[gene] for p, path in paired["baseline"].items()})
+    on = pd.Series({p: _log_cpm(COMMITTED / path).loc[gene] for p, path in paired["C2D1"].items()})
+    responder = (labels.loc[paired.index, "responder"] == "yes").to_numpy()
+    change = (on - baseline).to_numpy()
+    assert np.median(change) > 1.0
+    assert stats.mannwhitneyu(change[responder], change[~responder]).pvalue < 0.05
+    assert stats.mannwhitneyu(baseline.to_numpy()[responder], baseline.to_numpy()[~responder]).pvalue > 0.1
+    proteins = pd.read_csv(COMMITTED / "proteins_on_treatment.tsv", sep="\t", index_col=0)
+    on_samples = samples.set_index("sample_id").loc[proteins.columns]
+    assert set(on_samples["timepoint"]) == {"C2D1"} and gene in proteins.index
+    truth = pd.read_csv(COMMITTED / "truth.tsv", sep="\t")
+    planted = truth[truth["programme"] == demo_on_treatment.EARLY_CHANGE_PROGRAMME]
+    assert sorted(planted["modality"]) == ["proteins_change", "rna_change"]
+    assert set(planted["feature"]) == {gene}
+
+
+def test_on_treatment_samples_leave_the_baseline_files_unchanged(small):
+    # the same cohort without on-treatment rows: every baseline file is the one written with them
+    cohort = demo.generate_demo_cohort(n_patients=12, n_genes=400, n_proteins=200, seed=7,
+                                       gene_sets=enrichment.read_gmt(GENE_SETS))
+    baseline = cohort.samples[cohort.samples["timepoint"] == "baseline"].reset_index(drop=True)
+    rna_counts, _ = demo.simulate_rna_counts(demo._rng(7, "rna"), demo.build_gene_universe(
+        demo._rng(7, "genes"), 400, enrichment.read_gmt(GENE_SETS)), cohort.biology, baseline)
+    pd.testing.assert_frame_equal(rna_counts, cohort.rna_counts[baseline.loc[baseline["modality"] == "rna",
+                                                                             "sample_id"]])
+    written = _files(small["a"])
+    assert b"C2D1" not in written["proteins.tsv"]
+    assert written["samples.tsv"].decode().count("\tC2D1\n") > 0
 
 
 # --- planted genomic effects, realised in the committed demo (labels derived by the workflow's code) -
@@ -409,7 +453,7 @@ def test_committed_copy_number_events():
 def test_null_keeps_the_omics_and_zeroes_the_truth(small):
     planted, null = _files(small["a"]), _files(small["null"])
     omics = [k for k in planted if k.startswith(("rna/", "mutations/"))
-             or k in ("copy_number.tsv", "proteins.tsv", "samples.tsv")]
+             or k in ("copy_number.tsv", "proteins.tsv", "proteins_on_treatment.tsv", "samples.tsv")]
     assert omics and all(planted[k] == null[k] for k in omics)
     assert planted["recist.tsv"] != null["recist.tsv"]
     truth = pd.read_csv(small["null"] / "truth.tsv", sep="\t")

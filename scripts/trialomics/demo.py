@@ -178,7 +178,10 @@ class DemoCohort:
 
     ``rna_counts`` is genes x RNA samples (integers) and ``rna_summary`` the htseq-count summary lines
     per sample; ``mafs`` maps each WES sample to its MAF rows; ``copy_number`` is genes x CN samples
-    (log2 ratios); ``proteins`` is proteins x protein samples (raw intensities, NaN missing).
+    (log2 ratios); ``proteins`` is proteins x baseline protein samples (raw intensities, NaN missing)
+    and ``proteins_on_treatment`` the same for the on-treatment samples (a file of their own, so that
+    proteins.tsv is the same with or without them). ``samples``, ``rna_counts`` and ``rna_summary``
+    include the on-treatment samples (:mod:`trialomics.demo_on_treatment`).
     ``biology`` holds the per-patient latent variables that drove the omics, ``outcome_biology`` the
     ones that drove the outcomes (the same frame unless ``null``).
     """
@@ -197,6 +200,7 @@ class DemoCohort:
     biology: pd.DataFrame
     outcome_biology: pd.DataFrame
     null: bool
+    proteins_on_treatment: pd.DataFrame | None = None
 
 
 def _rng(seed: int, *keys: object) -> np.random.Generator:
@@ -661,6 +665,74 @@ def simulate_copy_number(rng: np.random.Generator, genes: pd.DataFrame, bio: pd.
     return out
 
 
+@dataclass(frozen=True)
+class RnaModel:
+    """Gene-level parameters of the RNA counts, shared by every sample of a cohort (baseline or not)."""
+
+    genes: pd.Index
+    log_mean: np.ndarray
+    batch_shift: np.ndarray
+    dispersion_noise: np.ndarray
+    index: dict
+
+
+def rna_model(rng: np.random.Generator, genes: pd.DataFrame) -> RnaModel:
+    """The first draws of the RNA stream: gene means, the RUN2 shift and the dispersion noise."""
+    names = genes.index
+    n_genes = len(names)
+    log_mean = np.where(genes["real"], rng.normal(math.log(300), 1.0, n_genes),
+                        rng.normal(math.log(150), 2.0, n_genes))
+    for gene, mean in HOUSEKEEPING_MEAN_COUNTS.items():
+        log_mean[names.get_loc(gene)] = math.log(mean)
+    for gene in IMMUNE_PROGRAMME_RNA:
+        log_mean[names.get_loc(gene)] = max(log_mean[names.get_loc(gene)], math.log(80))
+    batch_shift = rng.normal(0, 0.1, n_genes)
+    dispersion_noise = np.exp(rng.normal(0, 0.35, n_genes))
+    index = {g: names.get_loc(g) for g in set(IMMUNE_PROGRAMME_RNA) | set(STROMAL_PROGRAMME)
+             | set(PROLIFERATION_PROGRAMME) | set(CDKN2A_LOCUS_GENES) | set(ERBB2_AMPLICON_GENES)
+             | set(Y_LINKED) | set(FEMALE_ONLY)}
+    return RnaModel(genes=names, log_mean=log_mean, batch_shift=batch_shift,
+                    dispersion_noise=dispersion_noise, index=index)
+
+
+def simulate_rna_sample(rng: np.random.Generator, model: RnaModel, bio: pd.DataFrame, pid: str, batch: str,
+                        extra_log2: Mapping[str, float] | None = None) -> tuple[np.ndarray, list[int]]:
+    """One sample's counts (in ``model.genes`` order) and its five htseq-count summary numbers.
+
+    ``extra_log2`` adds log2 shifts to named genes (the on-treatment changes).
+    """
+    idx = model.index
+    ln2 = math.log(2)
+    effect = model.log_mean.copy()
+    for g in IMMUNE_PROGRAMME_RNA:
+        effect[idx[g]] += ln2 * RNA_IMMUNE_LOG2_PER_SD * bio.at[pid, "immune_score"]
+    for g in STROMAL_PROGRAMME:
+        effect[idx[g]] += ln2 * RNA_STROMAL_LOG2_PER_SD * bio.at[pid, "stromal_score"]
+    for g in PROLIFERATION_PROGRAMME:
+        effect[idx[g]] += ln2 * RNA_PROLIFERATION_LOG2_PER_SD * bio.at[pid, "proliferation_score"]
+    if bio.at[pid, "cdkn2a_deleted"]:
+        for g in CDKN2A_LOCUS_GENES:
+            effect[idx[g]] += math.log(0.8 * (1 - bio.at[pid, "purity"]))
+    if bio.at[pid, "erbb2_amplified"]:
+        for g in ERBB2_AMPLICON_GENES:
+            effect[idx[g]] += math.log(5.0)
+    for g in (Y_LINKED if bio.at[pid, "sex"] == "female" else FEMALE_ONLY):
+        effect[idx[g]] += math.log(0.002)
+    for gene, shift in (extra_log2 or {}).items():
+        effect[model.genes.get_loc(gene)] += ln2 * shift
+    if batch == "RUN2":
+        effect += model.batch_shift
+    assigned = rng.uniform(12e6, 30e6)
+    weight = np.exp(effect - effect.max())
+    mean = assigned * weight / weight.sum()
+    dispersion = (0.1 + 1.0 / np.maximum(mean, 0.5)) * model.dispersion_noise
+    counts = rng.poisson(rng.gamma(1.0 / dispersion, mean * dispersion))
+    total = counts.sum()
+    summary = [int(total * rng.uniform(lo, hi)) for lo, hi in
+               ((0.05, 0.10), (0.02, 0.04), (0.005, 0.015), (0.02, 0.06), (0.08, 0.15))]
+    return counts, summary
+
+
 def simulate_rna_counts(rng: np.random.Generator, genes: pd.DataFrame, bio: pd.DataFrame,
                         samples: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """htseq-count style integer counts (genes x RNA samples) and the summary lines per sample.
@@ -673,63 +745,30 @@ def simulate_rna_counts(rng: np.random.Generator, genes: pd.DataFrame, bio: pd.D
     XIST in men; run RUN2 has a mild gene-wise shift.
     """
     rna = _samples_of(samples, "rna")
-    names = genes.index
-    n_genes, n_samples = len(names), len(rna)
-    log_mean = np.where(genes["real"], rng.normal(math.log(300), 1.0, n_genes),
-                        rng.normal(math.log(150), 2.0, n_genes))
-    for gene, mean in HOUSEKEEPING_MEAN_COUNTS.items():
-        log_mean[names.get_loc(gene)] = math.log(mean)
-    for gene in IMMUNE_PROGRAMME_RNA:
-        log_mean[names.get_loc(gene)] = max(log_mean[names.get_loc(gene)], math.log(80))
-    batch_shift = rng.normal(0, 0.1, n_genes)
-    dispersion_noise = np.exp(rng.normal(0, 0.35, n_genes))
-    idx = {g: names.get_loc(g) for g in set(IMMUNE_PROGRAMME_RNA) | set(STROMAL_PROGRAMME)
-           | set(PROLIFERATION_PROGRAMME) | set(CDKN2A_LOCUS_GENES) | set(ERBB2_AMPLICON_GENES)
-           | set(Y_LINKED) | set(FEMALE_ONLY)}
-    ln2 = math.log(2)
-    counts = np.zeros((n_genes, n_samples), dtype=np.int64)
+    model = rna_model(rng, genes)
+    counts = np.zeros((len(model.genes), len(rna)), dtype=np.int64)
     summary = {}
     for j, (sample_id, pid, batch) in enumerate(zip(rna["sample_id"], rna["patient_id"], rna["batch"])):
-        effect = log_mean.copy()
-        for g in IMMUNE_PROGRAMME_RNA:
-            effect[idx[g]] += ln2 * RNA_IMMUNE_LOG2_PER_SD * bio.at[pid, "immune_score"]
-        for g in STROMAL_PROGRAMME:
-            effect[idx[g]] += ln2 * RNA_STROMAL_LOG2_PER_SD * bio.at[pid, "stromal_score"]
-        for g in PROLIFERATION_PROGRAMME:
-            effect[idx[g]] += ln2 * RNA_PROLIFERATION_LOG2_PER_SD * bio.at[pid, "proliferation_score"]
-        if bio.at[pid, "cdkn2a_deleted"]:
-            for g in CDKN2A_LOCUS_GENES:
-                effect[idx[g]] += math.log(0.8 * (1 - bio.at[pid, "purity"]))
-        if bio.at[pid, "erbb2_amplified"]:
-            for g in ERBB2_AMPLICON_GENES:
-                effect[idx[g]] += math.log(5.0)
-        for g in (Y_LINKED if bio.at[pid, "sex"] == "female" else FEMALE_ONLY):
-            effect[idx[g]] += math.log(0.002)
-        if batch == "RUN2":
-            effect += batch_shift
-        assigned = rng.uniform(12e6, 30e6)
-        weight = np.exp(effect - effect.max())
-        mean = assigned * weight / weight.sum()
-        dispersion = (0.1 + 1.0 / np.maximum(mean, 0.5)) * dispersion_noise
-        counts[:, j] = rng.poisson(rng.gamma(1.0 / dispersion, mean * dispersion))
-        total = counts[:, j].sum()
-        summary[sample_id] = [int(total * rng.uniform(lo, hi)) for lo, hi in
-                              ((0.05, 0.10), (0.02, 0.04), (0.005, 0.015), (0.02, 0.06), (0.08, 0.15))]
-    counts_df = pd.DataFrame(counts, index=pd.Index(names, name="gene"), columns=list(rna["sample_id"]))
+        counts[:, j], summary[sample_id] = simulate_rna_sample(rng, model, bio, pid, batch)
+    counts_df = pd.DataFrame(counts, index=pd.Index(model.genes, name="gene"), columns=list(rna["sample_id"]))
     summary_df = pd.DataFrame(summary, index=pd.Index(HTSEQ_SUMMARY_LINES, name="gene"))
     return counts_df, summary_df
 
 
-def simulate_proteins(rng: np.random.Generator, genes: pd.DataFrame, bio: pd.DataFrame,
-                      samples: pd.DataFrame, n_proteins: int) -> pd.DataFrame:
-    """Raw TMT-like intensities (proteins x protein samples), NaN where not quantified.
+@dataclass(frozen=True)
+class ProteinModel:
+    """Protein-level parameters shared by every proteomics sample: which proteins, abundances, plexes."""
 
-    log2 abundances ~ N(24, 2.2); CXCL9/CXCL10 move with the immune score
-    (``PROTEIN_CHEMOKINE_LOG2_PER_SD`` per SD), stromal proteins with the stromal score; each plex adds
-    a global and a protein-wise log-scale shift; values are missing with a probability that is
-    logistic in abundance (missing not at random, about 15% overall) plus 1% at random.
-    """
-    prot = _samples_of(samples, "proteins")
+    proteins: list
+    abundance: np.ndarray
+    plex_global: dict
+    plex_protein: dict
+    stromal: list
+
+
+def protein_model(rng: np.random.Generator, genes: pd.DataFrame, plexes: Sequence[str],
+                  n_proteins: int) -> ProteinModel:
+    """The first draws of the proteins stream: the measured proteins, their abundances, plex shifts."""
     real = [g for g in genes.index[genes["real"]] if g not in Y_LINKED + FEMALE_ONLY]
     others = [g for g in real if g not in IMMUNE_PROGRAMME_PROTEINS]
     n_real = min(len(others), max(0, n_proteins // 2 - len(IMMUNE_PROGRAMME_PROTEINS)))
@@ -747,21 +786,50 @@ def simulate_proteins(rng: np.random.Generator, genes: pd.DataFrame, bio: pd.Dat
     for p in HOUSEKEEPING_MEAN_COUNTS:
         if p in pos:
             abundance[pos[p]] = 31.0
-    plexes = sorted(set(prot["batch"]))
+    plexes = sorted(plexes)
     plex_global = dict(zip(plexes, rng.normal(0, 0.6, len(plexes))))
     plex_protein = {b: rng.normal(0, 0.25, n_p) for b in plexes}
     stromal = [pos[p] for p in STROMAL_PROGRAMME if p in pos]
-    values = np.empty((n_p, len(prot)))
+    return ProteinModel(proteins=proteins, abundance=abundance, plex_global=plex_global,
+                        plex_protein=plex_protein, stromal=stromal)
+
+
+def simulate_protein_sample(rng: np.random.Generator, model: ProteinModel, bio: pd.DataFrame, pid: str,
+                            batch: str, extra_log2: Mapping[str, float] | None = None) -> np.ndarray:
+    """One sample's raw intensities (in ``model.proteins`` order, NaN where not quantified).
+
+    ``extra_log2`` adds log2 shifts to named proteins (the on-treatment changes); proteins the model
+    does not measure are skipped.
+    """
+    n_p = len(model.proteins)
+    v = (model.abundance + rng.normal(0, 0.35, n_p) + rng.normal(0, 0.3)
+         + model.plex_global[batch] + model.plex_protein[batch])
+    for p in IMMUNE_PROGRAMME_PROTEINS:
+        v[model.proteins.index(p)] += PROTEIN_CHEMOKINE_LOG2_PER_SD * bio.at[pid, "immune_score"]
+    for p, shift in (extra_log2 or {}).items():
+        if p in model.proteins:
+            v[model.proteins.index(p)] += shift
+    v[model.stromal] += 0.6 * bio.at[pid, "stromal_score"]
+    missing = rng.uniform(size=n_p) < 1 / (1 + np.exp((v - 21.6) / 0.9))
+    missing |= rng.uniform(size=n_p) < 0.01
+    return np.where(missing, np.nan, np.round(2.0 ** v))
+
+
+def simulate_proteins(rng: np.random.Generator, genes: pd.DataFrame, bio: pd.DataFrame,
+                      samples: pd.DataFrame, n_proteins: int) -> pd.DataFrame:
+    """Raw TMT-like intensities (proteins x protein samples), NaN where not quantified.
+
+    log2 abundances ~ N(24, 2.2); CXCL9/CXCL10 move with the immune score
+    (``PROTEIN_CHEMOKINE_LOG2_PER_SD`` per SD), stromal proteins with the stromal score; each plex adds
+    a global and a protein-wise log-scale shift; values are missing with a probability that is
+    logistic in abundance (missing not at random, about 15% overall) plus 1% at random.
+    """
+    prot = _samples_of(samples, "proteins")
+    model = protein_model(rng, genes, set(prot["batch"]), n_proteins)
+    values = np.empty((len(model.proteins), len(prot)))
     for j, (pid, batch) in enumerate(zip(prot["patient_id"], prot["batch"])):
-        v = (abundance + rng.normal(0, 0.35, n_p) + rng.normal(0, 0.3)
-             + plex_global[batch] + plex_protein[batch])
-        for p in IMMUNE_PROGRAMME_PROTEINS:
-            v[pos[p]] += PROTEIN_CHEMOKINE_LOG2_PER_SD * bio.at[pid, "immune_score"]
-        v[stromal] += 0.6 * bio.at[pid, "stromal_score"]
-        missing = rng.uniform(size=n_p) < 1 / (1 + np.exp((v - 21.6) / 0.9))
-        missing |= rng.uniform(size=n_p) < 0.01
-        values[:, j] = np.where(missing, np.nan, np.round(2.0 ** v))
-    return pd.DataFrame(values, index=pd.Index(proteins, name="protein"), columns=list(prot["sample_id"]))
+        values[:, j] = simulate_protein_sample(rng, model, bio, pid, batch)
+    return pd.DataFrame(values, index=pd.Index(model.proteins, name="protein"), columns=list(prot["sample_id"]))
 
 
 def _random_alleles(rng: np.random.Generator, length: int) -> str:
@@ -1055,6 +1123,8 @@ def generate_demo_cohort(n_patients: int = 20, n_genes: int = 20000, n_proteins:
     of a ``null`` cohort are identical to those of the planted cohort with the same seed; only the
     outcomes (and the adverse events, which depend on follow-up) change.
     """
+    from .demo_on_treatment import early_change_truth, simulate_on_treatment
+
     if n_patients < 5:
         raise ValueError("the demo needs at least 5 patients")
     ids = patient_ids(n_patients)
@@ -1064,14 +1134,23 @@ def generate_demo_cohort(n_patients: int = 20, n_genes: int = 20000, n_proteins:
     adverse_events = simulate_adverse_events(_rng(seed, "adverse_events"), patients, clinical.courses)
     samples = build_sample_sheet(_rng(seed, "samples"), ids)
     rna_counts, rna_summary = simulate_rna_counts(_rng(seed, "rna"), genes, bio, samples)
+    mafs = simulate_mutations(_rng(seed, "mutations"), genes, bio, samples)
+    copy_number = simulate_copy_number(_rng(seed, "copy_number"), genes, bio, samples)
+    proteins = simulate_proteins(_rng(seed, "proteins"), genes, bio, samples, n_proteins)
+    # After everything else, from streams of their own: the baseline files do not change. They follow
+    # the planted cohort's courses, so a null cohort keeps the same omics.
+    planted = simulate_clinical(seed, ids, null=False) if null else clinical
+    on_treatment = simulate_on_treatment(seed, genes, bio, samples, planted.courses,
+                                         planted.expected_labels, n_proteins)
     return DemoCohort(
-        patients=patients, recist=recist, adverse_events=adverse_events, samples=samples,
-        rna_counts=rna_counts, rna_summary=rna_summary,
-        mafs=simulate_mutations(_rng(seed, "mutations"), genes, bio, samples),
-        copy_number=simulate_copy_number(_rng(seed, "copy_number"), genes, bio, samples),
-        proteins=simulate_proteins(_rng(seed, "proteins"), genes, bio, samples, n_proteins),
-        truth=planted_truth(null), expected_labels=clinical.expected_labels,
-        biology=bio, outcome_biology=clinical.outcome_biology, null=null,
+        patients=patients, recist=recist, adverse_events=adverse_events,
+        samples=pd.concat([samples, on_treatment.samples], ignore_index=True),
+        rna_counts=pd.concat([rna_counts, on_treatment.rna_counts], axis=1),
+        rna_summary=pd.concat([rna_summary, on_treatment.rna_summary], axis=1),
+        mafs=mafs, copy_number=copy_number, proteins=proteins,
+        truth=pd.concat([planted_truth(null), early_change_truth(null)], ignore_index=True),
+        expected_labels=clinical.expected_labels, biology=bio, outcome_biology=clinical.outcome_biology,
+        null=null, proteins_on_treatment=on_treatment.proteins,
     )
 
 
@@ -1091,6 +1170,8 @@ def write_demo_cohort(cohort: DemoCohort, out_dir: str | Path) -> list[Path]:
     Generated per-sample files left over from an earlier run (``rna/*.counts.tsv``,
     ``mutations/*.maf`` not in the new sample sheet) are removed so the folder matches the sheet.
     """
+    from .demo_on_treatment import PROTEINS_ON_TREATMENT_FILE
+
     out = Path(out_dir)
     written = []
 
@@ -1105,6 +1186,8 @@ def write_demo_cohort(cohort: DemoCohort, out_dir: str | Path) -> list[Path]:
     table(cohort.copy_number, "copy_number.tsv", index=True)
     proteins = cohort.proteins.astype("Int64")
     table(proteins, "proteins.tsv", index=True)
+    if cohort.proteins_on_treatment is not None and not cohort.proteins_on_treatment.empty:
+        table(cohort.proteins_on_treatment.astype("Int64"), PROTEINS_ON_TREATMENT_FILE, index=True)
     table(cohort.truth, "truth.tsv")
     table(cohort.expected_labels, "expected_labels.tsv")
     rna = cohort.samples[cohort.samples["modality"] == "rna"]
