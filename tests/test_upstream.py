@@ -301,3 +301,14 @@ def test_floors_need_read_counts():
     maf = pd.DataFrame({"Hugo_Symbol": ["KRAS"], "Variant_Classification": ["Missense_Mutation"]})
     with pytest.raises(ValueError, match="no t_depth column"):
         mutations.passing_variants(maf, "s1", min_depth=10)
+
+
+def test_upstream_gene_symbols_get_the_same_name_checks(tmp_path):
+    """A spreadsheet-mangled symbol in an nf-core matrix is refused as in our own formats."""
+    from trialomics.errors import InputProblem
+    from trialomics.readers import read_rna_counts
+
+    path = tmp_path / "salmon.merged.gene_counts.tsv"
+    path.write_text("gene_id\tgene_name\tS1\nENSG00000000001.2\tTP53\t10.4\nENSG00000000002.1\t1-Mar\t3\n")
+    with pytest.raises(InputProblem, match="1-Mar.*spreadsheet"):
+        read_rna_counts(path, column="S1")

@@ -269,6 +269,15 @@ def _check_feature_names(path: Path, names: pd.Series, column_label: str, what: 
                                column=column_label, fix=f"use {FEATURE_ID_GRAMMAR}")
 
 
+def _checked_upstream(path: Path, values):
+    """An upstream tool's features (the index of what its reader returns) pass the same name checks as
+    ours: the feature grammar and no spreadsheet-mangled symbols. Their lines are not known after the
+    reader's aggregation, so a problem names the file and the value."""
+    names = pd.Series([str(name) for name in values.index], index=[None] * len(values.index), dtype=object)
+    _check_feature_names(path, names, "gene", "gene")
+    return values
+
+
 # --------------------------------------------------------------------------------------------
 # RNA counts
 # --------------------------------------------------------------------------------------------
@@ -331,7 +340,7 @@ def read_rna_counts(path: str | os.PathLike, column: str | None = None,
     from trialomics import upstream, upstream_rna  # imported here: they build on this module
     upstream_format = upstream.detect_format(path)
     if upstream_format is not None:
-        return upstream_rna.read_nfcore_counts(path, upstream_format, column)
+        return _checked_upstream(path, upstream_rna.read_nfcore_counts(path, upstream_format, column))
     skip = _leading_comment_lines(path)
     first = _first_fields(path, skip)
     if first is None:
@@ -430,7 +439,7 @@ def read_feature_matrix(path: str | os.PathLike, column: str | None = None) -> p
     from trialomics import upstream, upstream_copy_number  # imported here: they build on this module
     upstream_format = upstream.detect_format(path)
     if upstream_format is not None:
-        return upstream_copy_number.read_copy_number(path, upstream_format, column)
+        return _checked_upstream(path, upstream_copy_number.read_copy_number(path, upstream_format, column))
     header = _check_header(path, 0)
     if len(header) < 2:
         raise InputProblem(path, "the header names no sample column", row=1,
@@ -462,7 +471,8 @@ def read_proteins(path: str | os.PathLike, column: str | None = None,
     from trialomics import upstream, upstream_proteins  # imported here: they build on this module
     upstream_format = upstream.detect_format(path)
     if upstream_format is not None:
-        return upstream_proteins.read_proteins(path, upstream_format, column, **(olink or {}))
+        return _checked_upstream(path, upstream_proteins.read_proteins(path, upstream_format, column,
+                                                                      **(olink or {})))
     header = _check_header(path, 0)
     if not all(name in header for name in PROTEIN_LONG_COLUMNS):
         return read_feature_matrix(path, column)
