@@ -81,13 +81,15 @@ def report_json(html: str, variable: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def snakemake_report(demo_run, tmp_path_factory) -> tuple[dict, dict]:
-    """(categories, results) of ``snakemake --report`` on the demo run."""
+def snakemake_report(demo_run, tmp_path_factory) -> tuple[dict, dict, dict]:
+    """(categories, results, landing-page metadata) of ``snakemake --report`` on the demo run."""
     report = tmp_path_factory.mktemp("snakemake_report") / "report.html"
-    result = run_snakemake(demo_run, demo_run / "config.yaml", "--report", str(report))
+    result = run_snakemake(demo_run, demo_run / "config.yaml", "--report", str(report), "--report-metadata",
+                           str(CAPTIONS / "report" / "landing.yaml"))
     assert result.returncode == 0, result.stderr[-3000:]
     html = report.read_text(errors="replace")
-    return report_json(html, "categories"), report_json(html, "results")
+    print(f"snakemake --report: {report.stat().st_size / 1e6:.1f} MB")
+    return report_json(html, "categories"), report_json(html, "results"), report_json(html, "metadata")
 
 
 def test_every_png_has_an_svg_twin_that_is_valid_svg(demo_run):
@@ -108,7 +110,7 @@ def test_svg_files_carry_no_date_or_version(demo_run):
 
 
 def test_report_lists_the_newly_wrapped_outputs(snakemake_report):
-    categories, _ = snakemake_report
+    categories, _, _ = snakemake_report
     listed = {(category, subcategory, path) for category, subcategories in categories.items()
               for subcategory, paths in subcategories.items() for path in paths}
     for modality in ("mutations", "copy_number", "rna", "proteins"):
@@ -121,7 +123,7 @@ def test_report_lists_the_newly_wrapped_outputs(snakemake_report):
 
 
 def test_report_shows_figures_as_png_and_every_entry_has_a_rendered_caption(snakemake_report):
-    categories, results = snakemake_report
+    categories, results, _ = snakemake_report
     paths = [path for subcategories in categories.values() for paths in subcategories.values() for path in paths]
     assert not [path for path in paths if path.endswith(".svg")]
     # every stage is in the report
@@ -132,3 +134,12 @@ def test_report_shows_figures_as_png_and_every_entry_has_a_rendered_caption(snak
         assert caption.strip() and "{{" not in caption, path
     assert "0.05" in results["results/differential/mutations/plots/responder.volcano.png"]["caption"]
     assert "responder" in results["results/models/responder/rna.oof.tsv"]["caption"]
+
+
+def test_report_opens_on_where_the_answer_is_and_lists_the_headline_figure(snakemake_report):
+    categories, results, metadata = snakemake_report
+    # With metadata the report's first screen is the description and these notes, not the rule graph.
+    assert "summary.html" in metadata["Start here"]
+    summary = {path for paths in categories["Summary"].values() for path in paths}
+    assert summary == {"results/report/summary.html", "results/report/headline_signals.png"}
+    assert "The answer at a glance" in results["results/report/headline_signals.png"]["caption"]
