@@ -1,0 +1,142 @@
+"""Whole-workflow timings at several cohort sizes, with the R peers on the same data, in one run.
+
+Usage:
+    python bench/scaling.py [--patients 20 100 500] [--out /tmp/trialomics-scaling] [--cores 2]
+                            [--settings ci|default] [--no-r] [--write-docs]
+
+For each size the demo generator writes a cohort (20,000 genes, 3,000 proteins, exome mutations), the full
+DAG runs from raw inputs to summary.html with the default config (``--settings ci``: the CI's smaller
+permutation counts), and the script prints, from the rules' ``benchmark:`` files, per-rule wall time, CPU
+time and peak memory, plus the whole run's wall time and the peak memory of any one job. Then it runs
+the R peers on the same cohort, each through its own bench script (``bench/deseq2_vs_r.py``,
+``bench/cox_screen.py``, ``bench/models_vs_glmnet.py``), which print our / R ratios and agreement.
+
+``--write-docs`` also writes the scaling plot ``docs/benchmarks_scaling.png`` and the tables in
+``docs/benchmarks_scaling.md`` (included by ``docs/benchmarks.md``). Figures are printed, never asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEFILE = ROOT / "workflow" / "Snakefile"
+CI_SETTINGS = {"models": {"permutations": 10, "repeats": 2, "stability_subsamples": 10, "bootstrap": 100},
+               "survival": {"cutpoint_permutations": 200}, "enrichment": {"permutations": 200}}
+R_PEERS = ("deseq2_vs_r.py", "cox_screen.py", "models_vs_glmnet.py")
+
+
+def make_cohort(folder: Path, patients: int, seed: int = 3152) -> None:
+    if (folder / "samples.tsv").exists():
+        return
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_demo_cohort.py"), "--out", str(folder),
+                    "--patients", str(patients), "--genes", "20000", "--proteins", "3000", "--seed", str(seed)],
+                   check=True)
+
+
+def run_workflow(cohort: Path, workdir: Path, cores: int, settings: str) -> float:
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = {"samples": str(cohort / "samples.tsv"),
+              "clinical": {"patients": str(cohort / "patients.tsv"), "recist": str(cohort / "recist.tsv"),
+                           "adverse_events": str(cohort / "adverse_events.tsv")},
+              **(CI_SETTINGS if settings == "ci" else {})}
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory",
+                           str(workdir), "--configfile", str(workdir / "config.yaml"), "--cores", str(cores),
+                           "--quiet", "all"], cwd=workdir, env=dict(os.environ, PYTHONHASHSEED="0"))
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"the workflow failed on {cohort} (see {workdir}/.snakemake/log)")
+    return elapsed
+
+
+def rule_table(workdir: Path) -> pd.DataFrame:
+    rows = []
+    for path in sorted((workdir / "benchmarks").rglob("*.tsv")):
+        table = pd.read_csv(path, sep="\t")
+        parts = path.relative_to(workdir / "benchmarks").parts
+        rows.append({"rule": parts[1] if len(parts) > 2 else Path(parts[-1]).stem,
+                     "wall_s": float(table["s"].iloc[0]),
+                     "cpu_s": float(pd.to_numeric(table["cpu_time"], errors="coerce").fillna(0).iloc[0]),
+                     "max_rss_mb": float(pd.to_numeric(table["max_rss"], errors="coerce").fillna(0).iloc[0])})
+    jobs = pd.DataFrame(rows)
+    return (jobs.groupby("rule").agg(jobs=("wall_s", "size"), wall_s=("wall_s", "sum"), cpu_s=("cpu_s", "sum"),
+                                     peak_rss_mb=("max_rss_mb", "max"))
+            .sort_values("cpu_s", ascending=False))
+
+
+def machine() -> str:
+    cpus = os.cpu_count()
+    memory = ""
+    try:
+        kb = int(next(line for line in Path("/proc/meminfo").read_text().splitlines()
+                      if line.startswith("MemTotal")).split()[1])
+        memory = f", {kb / 1024 / 1024:.0f} GiB"
+    except (OSError, StopIteration, ValueError):
+        pass
+    return f"{platform.machine()}, {cpus} CPUs{memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def plot(summary: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
+    left.plot(summary["patients"], summary["wall_s"] / 60, marker="o")
+    left.set(xlabel="patients", ylabel="whole DAG, wall minutes", xscale="log", yscale="log")
+    right.plot(summary["patients"], summary["peak_rss_mb"] / 1024, marker="o", color="tab:red")
+    right.set(xlabel="patients", ylabel="peak memory of one job, GB", xscale="log")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120, metadata={"Software": None})
+    plt.close(figure)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, nargs="+", default=[20, 100, 500])
+    parser.add_argument("--out", type=Path, default=Path("/tmp/trialomics-scaling"))
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--settings", choices=["default", "ci"], default="default")
+    parser.add_argument("--no-r", action="store_true", help="skip the R peers")
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    summary_rows, sections = [], []
+    for patients in args.patients:
+        cohort = args.out / f"cohort_{patients}"
+        make_cohort(cohort, patients)
+        workdir = args.out / f"run_{patients}_{args.settings}"
+        wall = run_workflow(cohort, workdir, args.cores, args.settings)
+        rules = rule_table(workdir)
+        summary_rows.append({"patients": patients, "wall_s": wall, "cpu_s": rules["cpu_s"].sum(),
+                             "peak_rss_mb": rules["peak_rss_mb"].max(), "jobs": int(rules["jobs"].sum())})
+        text = rules.round(1).to_markdown() if hasattr(rules, "to_markdown") else rules.round(1).to_string()
+        sections.append(f"### {patients} patients ({args.settings} settings): {wall:.0f} s wall\n\n{text}\n")
+        print(sections[-1], flush=True)
+        if not args.no_r:
+            for script in R_PEERS:
+                if (ROOT / "bench" / script).exists():
+                    subprocess.run([sys.executable, str(ROOT / "bench" / script), "--cohort", str(cohort)],
+                                   check=False)
+    summary = pd.DataFrame(summary_rows)
+    print(summary.round(1).to_string(index=False))
+    if args.write_docs:
+        docs = ROOT / "docs"
+        plot(summary, docs / "benchmarks_scaling.png")
+        (docs / "benchmarks_scaling.md").write_text(
+            f"Machine: {machine()}\n\n" + summary.round(1).to_string(index=False) + "\n\n" + "\n".join(sections))
+
+
+if __name__ == "__main__":
+    main()
