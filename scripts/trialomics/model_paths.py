@@ -41,7 +41,7 @@ def decreasing_grid(alpha_max: float, n_alphas: int, alpha_min_ratio: float) -> 
 
 
 def _coxnet(X: np.ndarray, time: np.ndarray, event: np.ndarray, penalty: np.ndarray, alphas: np.ndarray | None,
-            n_alphas: int, alpha_min_ratio: float, l1_ratio: float) -> tuple[np.ndarray, np.ndarray]:
+            n_alphas: int, alpha_min_ratio: float, l1_ratio: float, tol: float = COXNET_TOL) -> tuple[np.ndarray, np.ndarray]:
     """One call of the compiled Coxnet path, prepared exactly as ``CoxnetSurvivalAnalysis.fit`` does."""
     centred = X - np.average(X, axis=0)
     order = np.argsort(-time, kind="mergesort")
@@ -49,18 +49,20 @@ def _coxnet(X: np.ndarray, time: np.ndarray, event: np.ndarray, penalty: np.ndar
     grid = np.empty(int(n_alphas), dtype=np.float64) if create_path else np.array(alphas, dtype=np.float64)
     coef, alphas_out, _, _ = call_fit_coxnet(
         np.asfortranarray(centred[order, :]), time[order].astype(np.float64), event[order].astype(np.uint8),
-        penalty, grid, create_path, alpha_min_ratio, l1_ratio, COXNET_MAX_ITER, COXNET_TOL, False)
+        penalty, grid, create_path, alpha_min_ratio, l1_ratio, COXNET_MAX_ITER, tol, False)
     if not np.isfinite(coef).all():
         raise ArithmeticError("non-finite Coxnet coefficients")
     return np.asarray(alphas_out, dtype=np.float64), coef
 
 
 def coxnet_path(X: np.ndarray, time, event, unpenalised: np.ndarray, l1_ratio: float = 0.5, n_alphas: int = 10,
-                alpha_min_ratio: float = 0.05, alphas=None) -> tuple[np.ndarray, np.ndarray]:
+                alpha_min_ratio: float = 0.05, alphas=None, tol: float = COXNET_TOL) -> tuple[np.ndarray, np.ndarray]:
     """(alphas, coefficients features x alphas) of the elastic-net Cox path; see the module docstring.
 
     ``unpenalised`` marks columns with penalty factor 0; the factors are rescaled to sum to the number
-    of columns, as Coxnet does. ``alphas=None`` estimates the grid on these data.
+    of columns, as Coxnet does. ``alphas=None`` estimates the grid on these data. ``tol`` is Coxnet's
+    convergence tolerance (its default, 1e-7, leaves coefficients up to ~5e-3 from the converged path at
+    the smallest penalties of a p >> n problem; see ``bench/models_vs_glmnet.py``).
     """
     X = np.asarray(X, dtype=np.float64)
     time = np.asarray(time, dtype=np.float64)
@@ -69,7 +71,7 @@ def coxnet_path(X: np.ndarray, time, event, unpenalised: np.ndarray, l1_ratio: f
     penalty = factor * X.shape[1] / factor.sum()
     if alphas is None:
         try:
-            return _coxnet(X, time, event, penalty, None, n_alphas, alpha_min_ratio, l1_ratio)
+            return _coxnet(X, time, event, penalty, None, n_alphas, alpha_min_ratio, l1_ratio, tol)
         except (ArithmeticError, ValueError):
             # Same grid as Coxnet: from the penalty that zeroes every coefficient (largest score of the
             # mean partial log-likelihood at 0, over l1_ratio) down.
@@ -82,7 +84,7 @@ def coxnet_path(X: np.ndarray, time, event, unpenalised: np.ndarray, l1_ratio: f
     while usable > 0:
         try:
             _, coef_path[:, :usable] = _coxnet(X, time, event, penalty, alphas[:usable], n_alphas,
-                                               alpha_min_ratio, l1_ratio)
+                                               alpha_min_ratio, l1_ratio, tol)
             break
         except (ArithmeticError, ValueError):
             usable -= max(1, usable // 3)
