@@ -328,6 +328,13 @@ BAD_INPUTS += [
         set_cell(root / SAMPLE_SHEET, 5, "path", "maf/one.maf"), set_cell(root / SAMPLE_SHEET, 5, "column", "")),
      "inputs/maf/one.maf holds the rows of barcode 'BC02', which is sample 'S02_mut' (line 6), not 'S01_mut'",
      where(SAMPLE_SHEET, 5, "column")),
+    ("sample without any value", lambda root, config: [set_cell(root / "inputs/cn.tsv", line, "P04", "NA")
+                                                       for line in (2, 3)],
+     "sample 'S04_cn' has no usable value in inputs/cn.tsv (column 'P04' is all empty, NA)",
+     where(SAMPLE_SHEET, 9, "path")),
+    ("sample without reads", lambda root, config: [set_cell(root / "inputs/rna/P01.htseq.tsv", line, 2, "0")
+                                                   for line in (1, 3)],
+     "sample 'S01_rna' has no reads in inputs/rna/P01.htseq.tsv", where(SAMPLE_SHEET, 2, "path")),
     ("response contrast without outcome data", lambda root, config: config["clinical"].pop("recist"),
      "the label 'responder' cannot be derived: there is no clinical.recist", "config key 'contrasts[0].variable'"),
     ("PFS endpoint without outcome data", lambda root, config: (
@@ -380,7 +387,8 @@ def test_minimal_config_gets_every_default(cohort):
     assert config["seed"] == 20211
     assert config["clinical"]["recist"] is None
     assert config["clinical"]["confirmation_weeks"] == 4
-    assert config["rna"] == {"star_count_column": 2, "min_count": 10, "min_samples": 3}
+    assert {key: config["rna"][key] for key in ("star_count_column", "min_count", "min_samples")} == {
+        "star_count_column": 2, "min_count": 10, "min_samples": 3}
     assert config["copy_number"]["deep_deletion_threshold"] == -1.0
     assert config["proteins"]["imputation"] == "downshifted_normal"
     assert config["proteins"]["batch_correction"] == "combat"

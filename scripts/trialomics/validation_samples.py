@@ -37,6 +37,9 @@ from trialomics.validation_values import (
     plausible_range,
 )
 
+_NO_VALUES_FIX = ("remove the sample from the sample sheet, or point it at the file or column that holds "
+                  "its data")
+
 #: Integer copy-number calls (GISTIC style).
 COPY_NUMBER_CALLS = (-2, -1, 0, 1, 2)
 
@@ -73,6 +76,10 @@ def _check_sample_data(report: Report, sheet: Table, line: int, display: str, pa
                 counts = files.read(read_rna_counts, path, column or None, star_count_column)
                 _report_implausible(report, display, path, counts.to_frame(column or sample), bounds,
                                     "matrix" if column else "headerless")
+                if not (counts > 0).any():
+                    report.add(sheet.display, f"sample '{sample}' has no reads in {display}"
+                                              + (f" (column '{column}')" if column else ""),
+                               row=line, column="path", fix=_NO_VALUES_FIX)
         elif modality == "mutations":
             # one read per MAF; the sample's rows are those with its Tumor_Sample_Barcode
             barcodes = files.read(read_maf, path)["Tumor_Sample_Barcode"]
@@ -102,9 +109,17 @@ def _check_sample_data(report: Report, sheet: Table, line: int, display: str, pa
                     fix="set `column` in the sample sheet to this sample's column")
             if modality == "copy_number" and config_section(config, "copy_number").get("values") == "calls":
                 _report_non_calls(report, display, matrix)
+            values = matrix[[column]] if column else matrix
             layout = "long" if modality == "proteins" and is_long_protein_table(path) else "matrix"
-            _report_implausible(report, display, path, matrix[[column]] if column else matrix, bounds,
-                                layout)
+            _report_implausible(report, display, path, values, bounds, layout)
+            # a raw intensity of 0 means "not detected" (the proteins stage treats it as missing)
+            raw = modality == "proteins" and config_section(config, "proteins").get("scale", "raw") == "raw"
+            usable = values.notna() & ~((values == 0) if raw else False)
+            if len(values) and not usable.to_numpy().any():
+                report.add(sheet.display, f"sample '{sample}' has no usable value in {display}"
+                                          + (f" (column '{column}' is all empty, NA" + (" or 0" if raw else "")
+                                             + ")" if column else ""),
+                           row=line, column="path", fix=_NO_VALUES_FIX)
     except SampleColumnProblem as problem:
         report.add(sheet.display, f"{display}: {problem.message}", row=line, column="column",
                    fix=problem.fix)
