@@ -145,8 +145,9 @@ def patient_annotations(labels: pd.DataFrame, patients: pd.DataFrame,
     """Labels and patients.tsv covariates, one row per patient indexed by patient_id (sorted).
 
     Typed as :func:`label_samples` types a sample's: :data:`NUMERIC_LABELS` as floats, dates as
-    ``YYYY-MM-DD`` text, other columns as text (missing -> ""). ``covariates`` names the patients.tsv
-    columns to keep (None: every column); label columns win over same-named patients.tsv columns.
+    ``YYYY-MM-DD`` text, other text as text (missing -> ""), numbers as numbers. ``covariates`` names
+    the patients.tsv columns to keep (None: every column); label columns win over same-named
+    patients.tsv columns.
     """
     patient_table = patients.set_index("patient_id")
     if covariates is not None:
@@ -164,8 +165,8 @@ def patient_annotations(labels: pd.DataFrame, patients: pd.DataFrame,
             joined[column] = pd.to_numeric(series.replace("", float("nan")), errors="coerce").astype(float)
         elif pd.api.types.is_datetime64_any_dtype(series):
             joined[column] = series.dt.strftime("%Y-%m-%d").fillna("")
-        else:
-            joined[column] = series.astype(object).where(series.notna(), "").astype(str)
+        elif series.dtype == object:
+            joined[column] = series.fillna("").astype(str)
     return joined
 
 

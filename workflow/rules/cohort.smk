@@ -1,7 +1,12 @@
-# The multi-omics cohort: every modality's AnnData, labelled by patient, in one MuData, and a table
-# of which patient has which data.
+# The multi-omics cohort: a patient-aligned MuData (obs = patients, each modality's baseline sample,
+# labels in the shared obs), a per-sample MuData of every sample, and a table of which patient has
+# which data.
 
-COHORT_TARGETS = ["results/cohort/cohort.h5mu", "results/cohort/coverage.tsv"]
+COHORT_TARGETS = [
+    "results/cohort/cohort.h5mu",
+    "results/cohort/samples.h5mu",
+    "results/cohort/coverage.tsv",
+]
 
 
 rule cohort_assemble:
@@ -11,22 +16,23 @@ rule cohort_assemble:
         patients=PATIENTS_TABLE,
     output:
         mudata="results/cohort/cohort.h5mu",
+        samples="results/cohort/samples.h5mu",
         coverage=report(
             "results/cohort/coverage.tsv",
             caption="../report/cohort/coverage.rst",
             category="Cohort",
         ),
-    params:
-        modalities=list(ALL_MODALITIES),
     log:
         "logs/cohort/cohort_assemble.log",
     benchmark:
         "benchmarks/cohort/cohort_assemble.tsv"
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=10,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        modalities=list(ALL_MODALITIES),
     script:
         "../../scripts/cohort_assemble.py"
