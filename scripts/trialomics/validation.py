@@ -21,7 +21,7 @@ from jsonschema import Draft202012Validator, validators
 
 from trialomics.errors import InputProblem, InputValidationError
 from trialomics.identifiers import SAFE_ID_GRAMMAR, id_problem
-from trialomics.readers import read_string_table
+from trialomics.readers import MAX_MONTHS, MAX_TARGET_SUM_MM, read_string_table
 from trialomics.validation_config import (
     ENDPOINTS,
     config_file_problems,
@@ -42,6 +42,8 @@ from trialomics.validation_samples import check_samples
 #: Response labels derived by the clinical stage; their levels are checked by the differential
 #: stage once the labels exist, not here.
 DERIVED_LABELS = ("responder", "clinical_benefit", "disease_control", "bor")
+#: The sample sheet column a longitudinal contrast compares.
+TIMEPOINT_COLUMN = "timepoint"
 
 #: A contrast level needs at least this many patients to compare anything.
 MIN_PATIENTS_PER_LEVEL = 2
@@ -292,10 +294,21 @@ def _parse_dates(report: Report, table: Table) -> pd.DataFrame:
 # Patients, RECIST, adverse events
 # --------------------------------------------------------------------------------------------
 
+def _report_implausible_numbers(report: Report, table: Table, maxima: dict[str, float]) -> None:
+    """Numbers the schema accepts in form but no patient can have (the readers' bounds)."""
+    for column, maximum in maxima.items():
+        for line, text in table.cells.get(column, pd.Series(dtype=str)).items():
+            if text and table.usable(line, column) and pd.to_numeric(text, errors="coerce") > maximum:
+                report.add(table.display, f"'{text}' is not a plausible value (at most {maximum:g})",
+                           row=line, column=column, fix="correct the value, or leave it empty when unknown")
+                table.reported.add((line, column))
+
+
 def _check_patients(report: Report, table: Table) -> pd.DataFrame:
     """Unique IDs and consistent dates; returns the dates of each patient, indexed by patient_id."""
     report_duplicates(report, table, ["patient_id"], lambda key: f"patient '{key[0]}'",
                        "keep one row per patient")
+    _report_implausible_numbers(report, table, {"pfs_months": MAX_MONTHS, "os_months": MAX_MONTHS})
     dates = _parse_dates(report, table)
     for line in table.cells.index:
         start, last, death = (dates.at[line, c] for c in ("treatment_start", "last_contact", "death_date"))
@@ -320,6 +333,7 @@ def _check_patients(report: Report, table: Table) -> pd.DataFrame:
 def _check_recist(report: Report, table: Table, patients: pd.DataFrame | None,
                   window_days: int | None) -> None:
     known = report_unknown_patients(report, table, patients)
+    _report_implausible_numbers(report, table, {"target_sum_mm": MAX_TARGET_SUM_MM})
     dates = _parse_dates(report, table)
     report_duplicates(report, table, ["patient_id", "date"],
                        lambda key: f"an assessment of patient '{key[0]}' on {key[1]}",
@@ -369,9 +383,10 @@ def _check_adverse_events(report: Report, table: Table, patients: pd.DataFrame |
 # --------------------------------------------------------------------------------------------
 
 def _check_contrasts(report: Report, contrasts, patients: Table | None,
-                     sample_columns: list[str]) -> None:
+                     samples: pd.DataFrame | None) -> None:
     if not isinstance(contrasts, list):
         return
+    sample_columns = list(samples.columns) if samples is not None else []
     seen: set[str] = set()
     columns = list(patients.cells.columns) if patients is not None else None
     for position, contrast in enumerate(contrasts):
@@ -391,7 +406,10 @@ def _check_contrasts(report: Report, contrasts, patients: Table | None,
         if columns is None:
             continue
         variable = contrast.get("variable")
-        if isinstance(variable, str) and variable not in DERIVED_LABELS:
+        _check_longitudinal_contrast(report, key, contrast, columns, samples)
+        if variable == TIMEPOINT_COLUMN:
+            pass  # a sample sheet column: its levels are counted per patient above
+        elif isinstance(variable, str) and variable not in DERIVED_LABELS:
             if variable not in columns:
                 report.add_config(f"{key}.variable",
                                   f"'{variable}' is neither a derived label ({', '.join(DERIVED_LABELS)}) "
@@ -417,6 +435,43 @@ def _check_contrasts(report: Report, contrasts, patients: Table | None,
             report.add_config(f"{key}.batch", f"'{batch}' is neither a column of the sample sheet nor of "
                                               f"{patients.display}",
                               "name an existing column, or use true for the sample sheet's batch, or null")
+
+
+def _check_longitudinal_contrast(report: Report, key: str, contrast: dict, columns: list[str],
+                                 samples: pd.DataFrame | None) -> None:
+    """A contrast on timepoint, with a sample subset or paired by patient: its columns, levels, and a
+    design that can be full rank (a paired design absorbs every patient-level term)."""
+    variable, pair_by, subset = contrast.get("variable"), contrast.get("pair_by"), contrast.get("samples")
+    sample_columns = list(samples.columns) if samples is not None else []
+    known = set(columns) | set(sample_columns) | set(DERIVED_LABELS)
+    for column in subset if isinstance(subset, dict) else {}:
+        if column not in known:
+            report.add_config(f"{key}.samples", f"'{column}' is neither a column of the sample sheet nor of "
+                                                "patients.tsv nor a derived label",
+                              "name an existing column, e.g. timepoint")
+    if variable == TIMEPOINT_COLUMN and samples is not None:
+        found = samples.groupby("timepoint")["patient_id"].nunique()
+        for role in ("reference", "target"):
+            level = contrast.get(role)
+            if isinstance(level, str) and found.get(level, 0) < MIN_PATIENTS_PER_LEVEL:
+                report.add_config(f"{key}.{role}", f"timepoint '{level}' has samples of {found.get(level, 0)} "
+                                                   f"patient(s); a contrast needs at least "
+                                                   f"{MIN_PATIENTS_PER_LEVEL} per level",
+                                  "choose timepoints of the sample sheet (found: "
+                                  + ", ".join(f"{t} ({c})" for t, c in found.items()) + ")")
+    if not pair_by:
+        return
+    if isinstance(variable, str) and variable != TIMEPOINT_COLUMN and variable not in sample_columns:
+        report.add_config(f"{key}.pair_by", f"'{variable}' is the same for every sample of a patient, so a "
+                                            "design paired by patient cannot estimate it (not full rank)",
+                          "pair by patient only a contrast on timepoint (or on another samples.tsv column)")
+    covariates = contrast.get("covariates")
+    for name in covariates if isinstance(covariates, list) else []:
+        if name in columns:
+            report.add_config(f"{key}.covariates", f"'{name}' is a patients.tsv column, constant within a "
+                                                   "patient: the paired design already absorbs it (not full "
+                                                   "rank)",
+                              "remove the covariate from the paired contrast")
 
 
 # --------------------------------------------------------------------------------------------
@@ -517,8 +572,7 @@ def validate_inputs(config: dict, schema_dir: Path, workdir: Path, config_files=
                             "it counts in the clinical results only")
     # Derived-label levels (responder yes/no, bor CR..NE) exist only once the clinical stage has
     # run; the differential stage checks them and their group sizes.
-    _check_contrasts(report, filled.get("contrasts"), tables["patients"],
-                     list(samples.columns) if samples is not None else [])
+    _check_contrasts(report, filled.get("contrasts"), tables["patients"], samples)
 
     derivable = derivable_labels(tables["patients"].cells if tables["patients"] is not None else None,
                                  len(tables["recist"].cells) if tables["recist"] is not None else None)
