@@ -17,5 +17,7 @@ tables.write_tsv(outliers, snakemake.output.outliers)
 out = snakemake.output
 style.save_figure(qc.plot_pca(scores, adata.obs, colour_by="batch"), out.pca_by_batch, out.pca_by_batch_svg)
 style.save_figure(qc.plot_pca(scores, adata.obs, colour_by="bor"), out.pca_by_response, out.pca_by_response_svg)
-style.save_figure(qc.plot_correlation_heatmap(qc.sample_correlation(adata), adata.obs), out.correlation,
+# Colour strips for what a reviewer compares samples by: batch and response, not every clinical column.
+strips = adata.obs[[c for c in qc.HEATMAP_ANNOTATIONS if c in adata.obs.columns]]
+style.save_figure(qc.plot_correlation_heatmap(qc.sample_correlation(adata), strips), out.correlation,
                   out.correlation_svg)

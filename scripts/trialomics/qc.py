@@ -27,6 +27,9 @@ MEAN_AD_TO_SD = 1.2533
 MISSING_LABEL = "NA"
 
 
+#: The sample annotations drawn as colour strips above the correlation heatmap, when present.
+HEATMAP_ANNOTATIONS = ("batch", "bor", "responder", "clinical_benefit")
+
 def dense_matrix(adata, layer: str | None = None) -> pd.DataFrame:
     """Samples x features float64 DataFrame of ``adata.X`` (or ``adata.layers[layer]``)."""
     values = adata.X if layer is None else adata.layers[layer]
@@ -316,9 +319,8 @@ def plot_correlation_heatmap(corr: pd.DataFrame, annotations: pd.DataFrame | Non
         handles = [Patch(facecolor=colour, edgecolor="none", label=level)
                    for level, colour in colours.items()
                    if (labels == level).any()]
-        legend = fig.legend(handles=handles, title=column, frameon=False, loc="upper left",
-                            bbox_to_anchor=(1.0, 1.0 - 0.22 * index))
-        fig.add_artist(legend)
+        fig.legend(handles=handles, title=column, frameon=False, loc="upper left",
+                   bbox_to_anchor=(1.0, 1.0 - 0.22 * index))
     if title:
         axes[0].set_title(title)
     return fig
