@@ -21,19 +21,38 @@ def demo_samples() -> pd.DataFrame:
     return pd.read_csv(DEMO / "samples.tsv", sep="\t", dtype=str, keep_default_na=False)
 
 
-def test_cohort_holds_all_modalities_and_labels(demo_run):
-    cohort = md.read_h5mu(demo_run / "results/cohort/cohort.h5mu")
-    assert set(cohort.mod) == {"mutations", "copy_number", "rna", "proteins"}
+def test_samples_object_holds_every_sample_with_its_labels(demo_run):
+    samples_object = md.read_h5mu(demo_run / "results/cohort/samples.h5mu")
+    assert set(samples_object.mod) >= {"mutations", "copy_number", "rna", "proteins"}
     samples = demo_samples()
-    for modality, adata in cohort.mod.items():
+    for modality in ("mutations", "copy_number", "rna", "proteins"):
+        adata = samples_object.mod[modality]
         expected = set(samples.loc[samples["modality"] == modality, "sample_id"])
         assert set(adata.obs_names) == expected
         for column in ("patient_id", "bor", "responder", "pfs_months", "os_months"):
             assert column in adata.obs.columns, (modality, column)
     labels = pd.read_csv(demo_run / "results/clinical/labels.tsv", sep="\t", dtype=str, keep_default_na=False)
-    rna_obs = cohort.mod["rna"].obs
-    joined = rna_obs.merge(labels, on="patient_id", suffixes=("", "_label"))
+    joined = samples_object.mod["rna"].obs.merge(labels, on="patient_id", suffixes=("", "_label"))
     assert (joined["bor"] == joined["bor_label"]).all()
+
+
+def test_cohort_object_is_aligned_by_patient(demo_run):
+    """cohort.h5mu: obs = patients, each modality holds the patient's baseline sample, labels shared."""
+    cohort = md.read_h5mu(demo_run / "results/cohort/cohort.h5mu")
+    assert set(cohort.mod) >= {"mutations", "copy_number", "rna", "proteins"}
+    patients = set(pd.read_csv(DEMO / "patients.tsv", sep="\t", dtype=str)["patient_id"])
+    without = set(cohort.uns.get("patients_without_omics", []))
+    assert set(cohort.obs_names) == patients - without
+    samples = demo_samples()
+    for modality in ("mutations", "copy_number", "rna", "proteins"):
+        adata = cohort.mod[modality]
+        baseline = samples[(samples["modality"] == modality) & (samples["timepoint"] == "baseline")]
+        assert set(adata.obs_names) == set(baseline["patient_id"])
+        assert set(adata.obs["sample_id"]) == set(baseline["sample_id"])
+    labels = pd.read_csv(demo_run / "results/clinical/labels.tsv", sep="\t", dtype=str,
+                         keep_default_na=False).set_index("patient_id")
+    shared = cohort.obs["bor"].astype(str)
+    assert (shared == labels.loc[shared.index, "bor"]).all()
 
 
 def test_coverage_lists_every_patient(demo_run):

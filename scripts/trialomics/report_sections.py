@@ -66,8 +66,10 @@ def cohort_section(inputs: SummaryInputs) -> str:
     cohort["qc_flags"] = [modalities_flagged.get(str(p), "") for p in cohort["patient_id"]]
     n_patients = len(cohort)
     summary = [f"{n_patients} patients"]
-    for modality in modality_columns:
-        summary.append(f"{modality}: {int((cohort[modality].astype(str) == 'yes').sum())}")
+    for column in modality_columns:
+        count = int((cohort[column].astype(str) == 'yes').sum())
+        summary.append(f"labels not yet assessable: {count}" if column == "labels_not_yet_assessable"
+                       else f"{column}: {count}")
     if "bor" in cohort:
         counts = cohort["bor"].astype(str).value_counts()
         summary.append("best overall response " + ", ".join(
