@@ -6,7 +6,8 @@ from trialomics import runlog, style, tables
 log = runlog.start(snakemake)
 contrast = dx.Contrast.from_config(snakemake.params.contrast)
 alpha = snakemake.params.alpha
-adata = dx.read_baseline_patient_samples(snakemake.input.adata, snakemake.input.labels, snakemake.input.patients)
+adata = dx.read_contrast_samples(snakemake.input.adata, snakemake.input.labels, snakemake.input.patients,
+                                contrast)
 dx.log_excluded(adata.obs, contrast, log)
 values, layer = dx.protein_log2_values(adata, contrast)
 log.info("testing layers[%r] (%s)", layer,

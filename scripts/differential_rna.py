@@ -22,7 +22,7 @@ style.save_figure(plots.plot_volcano(table, title, "log2 fold change (MLE)", alp
 style.save_figure(plots.plot_ma(table, title, alpha=alpha), snakemake.output.ma, snakemake.output.ma_svg)
 
 # VST values (X of the RNA AnnData) of the contrast's samples, annotated with response.
-adata = dx.read_baseline_patient_samples(snakemake.input.adata, snakemake.input.labels, snakemake.input.patients)
+adata = dx.read_contrast_samples(snakemake.input.adata, snakemake.input.labels, snakemake.input.patients, contrast)
 samples = list(dds.obs_names)
 obs = adata.obs.loc[samples].copy()
 obs[contrast.variable] = dx.as_levels(obs[contrast.variable])

@@ -7,13 +7,14 @@ from trialomics import runlog, tables
 
 log = runlog.start(snakemake)
 contrasts = dx.contrasts_from_config(snakemake.params.contrasts)
-adata = dx.read_baseline_patient_samples(snakemake.input.adata, snakemake.input.labels, snakemake.input.patients)
+design = contrasts[0]
+# Contrasts of one design share variable, pairing and sample subset, so they share their samples.
+adata = dx.read_contrast_samples(snakemake.input.adata, snakemake.input.labels, snakemake.input.patients, design)
 min_per_level = snakemake.params.min_patients_per_level
 for contrast in contrasts:
     dx.log_excluded(adata.obs, contrast, log)
     dx.require_valid_contrast(contrast, adata.obs, min_per_level)
 
-design = contrasts[0]
 dds = dx.fit_deseq2(dx.feature_matrix(adata, "raw"), adata.obs, design, n_cpus=snakemake.threads,
                     refit_cooks=snakemake.params.refit_cooks,
                     min_replicates=snakemake.params.cooks_min_replicates,

@@ -1,8 +1,10 @@
 """Differential analysis by response: one table per modality and contrast.
 
-A contrast (``id, variable, reference, target, covariates, batch``) compares the ``target`` level of
-``variable`` with its ``reference`` level, adjusting for ``covariates`` (columns of patients.tsv)
-and, when ``batch`` is set, for the modality's batch. Every contrast is checked before fitting
+A contrast (``id, variable, reference, target, covariates, batch, pair_by, samples``) compares the
+``target`` level of ``variable`` with its ``reference`` level, adjusting for ``covariates`` (columns of
+patients.tsv) and, when ``batch`` is set, for the modality's batch. A paired contrast (``pair_by:
+patient``, typically on ``timepoint``: on-treatment vs baseline) adds the patient as a blocking factor
+and keeps complete pairs; ``samples`` restricts the samples by the levels of a column. Every contrast is checked before fitting
 (:func:`check_contrast`). Each modality uses the field's standard test:
 
 - rna: DESeq2 negative-binomial GLM and Wald test (pydeseq2), optional apeGLM shrinkage;
@@ -41,6 +43,9 @@ EFFECT_TYPES = {
 # Internal column names used in design formulas, so that any covariate name works in a formula.
 GROUP_COLUMN = "group"
 BATCH_COLUMN = "batch_block"
+PAIR_COLUMN = "pair_block"
+#: ``pair_by`` value -> the obs column whose levels are the blocks of a paired design.
+PAIR_COLUMNS = {"patient": "patient_id"}
 
 
 def family_label(modality: str, contrast_id: str, note: str = "") -> str:
@@ -76,12 +81,24 @@ def _is_numeric(values: pd.Series) -> bool:
 
 
 def contrast_samples(obs: pd.DataFrame, contrast: Contrast) -> pd.Index:
-    """Samples usable for the contrast: the variable and every adjustment term known."""
+    """Samples usable for the contrast: in its ``samples`` subset, with the variable and every
+    adjustment term known, and, in a paired design, of a block (patient) with samples at both the
+    reference and the target level (a block seen at one level only adds nothing to the paired
+    comparison)."""
     columns = [contrast.variable, *contrast.covariates] + ([contrast.batch] if contrast.batch else [])
     keep = pd.Series(True, index=obs.index)
     for column in columns:
         if column in obs.columns:
             keep &= ~_missing(obs[column])
+    for column, levels in contrast.samples:
+        if column in obs.columns:
+            keep &= as_levels(obs[column]).isin(levels)
+    pair_column = PAIR_COLUMNS.get(contrast.pair_by)
+    if pair_column in obs.columns and contrast.variable in obs.columns:
+        levels = as_levels(obs[contrast.variable])
+        blocks = obs[pair_column].astype(str)
+        at = {level: set(blocks[keep & (levels == level)]) for level in (contrast.reference, contrast.target)}
+        keep &= blocks.isin(at[contrast.reference] & at[contrast.target])
     return obs.index[keep.to_numpy()]
 
 
@@ -90,7 +107,8 @@ def design_frame(obs: pd.DataFrame, contrast: Contrast) -> pd.DataFrame:
 
     ``group`` is categorical with the reference level first (so that the fitted coefficient is
     target vs reference); numeric covariates are floats, other covariates categorical (levels
-    sorted), the batch (``batch_block``) categorical. Columns are named ``group``,
+    sorted), the batch (``batch_block``) and a paired design's blocks (``pair_block``)
+    categorical. Columns are named ``group``,
     ``covariate_1``... so that any covariate name is safe in a design formula.
     """
     samples = contrast_samples(obs, contrast)
@@ -111,6 +129,11 @@ def design_frame(obs: pd.DataFrame, contrast: Contrast) -> pd.DataFrame:
     if contrast.batch:
         text = as_levels(sub[contrast.batch])
         frame[BATCH_COLUMN] = pd.Categorical(text, categories=sorted(set(text)))
+    if contrast.pair_by:
+        # A fixed effect per block: each patient is their own control (DESeq2's ``~ patient + condition``;
+        # for limma the fixed-block alternative to duplicateCorrelation, exact with complete pairs).
+        text = as_levels(sub[PAIR_COLUMNS[contrast.pair_by]])
+        frame[PAIR_COLUMN] = pd.Categorical(text, categories=sorted(set(text)))
     return frame
 
 
@@ -155,6 +178,13 @@ def check_contrast(contrast: Contrast, obs: pd.DataFrame, min_per_level: int = 3
             problems.append(f"{name}: covariate '{covariate}' is the contrast variable itself")
     if contrast.batch and contrast.batch not in obs.columns:
         problems.append(f"{name}: batch column '{contrast.batch}' does not exist")
+    if contrast.pair_by and PAIR_COLUMNS.get(contrast.pair_by) not in obs.columns:
+        problems.append(f"{name}: pair_by '{contrast.pair_by}' is not one of "
+                        f"{', '.join(PAIR_COLUMNS)} (or its column is missing)")
+    for column, _ in contrast.samples:
+        if column not in obs.columns:
+            problems.append(f"{name}: samples subset column '{column}' is neither a column of the "
+                            "sample sheet nor of patients.tsv")
     if problems:
         return problems
 
@@ -174,7 +204,8 @@ def check_contrast(contrast: Contrast, obs: pd.DataFrame, min_per_level: int = 3
     matrix = design_matrix(frame)
     rank = np.linalg.matrix_rank(matrix.to_numpy())
     if rank < matrix.shape[1]:
-        names = {GROUP_COLUMN: contrast.variable, BATCH_COLUMN: f"batch ({contrast.batch})"}
+        names = {GROUP_COLUMN: contrast.variable, BATCH_COLUMN: f"batch ({contrast.batch})",
+                 PAIR_COLUMN: f"{contrast.pair_by} (pair_by)"}
         names.update({f"covariate_{i}": c for i, c in enumerate(contrast.covariates, start=1)})
 
         def readable(column: str) -> str:
@@ -182,9 +213,11 @@ def check_contrast(contrast: Contrast, obs: pd.DataFrame, min_per_level: int = 3
             return names.get(base, base) + (f" = {level.rstrip(']')}" if level else "")
 
         confounded = ", ".join(readable(c) for c in _confounded_terms(matrix) if c != "Intercept")
+        hint = (" (a paired design already absorbs everything constant within a patient, such as "
+                "patients.tsv covariates and response labels)" if contrast.pair_by else "")
         problems.append(f"{name}: the design is not full rank (rank {rank} < {matrix.shape[1]} "
                         f"columns); these terms are confounded: {confounded}. Remove a covariate "
-                        "or the batch term")
+                        f"or the batch term{hint}")
     elif matrix.shape[0] <= matrix.shape[1]:
         problems.append(f"{name}: {matrix.shape[0]} samples for {matrix.shape[1]} model "
                         "coefficients leave no residual degrees of freedom")
@@ -369,11 +402,47 @@ def moderated_t_test(values: pd.DataFrame, design: pd.DataFrame, coefficient: st
                         index=values.columns.astype(str))
 
 
+def paired_differences(values: pd.DataFrame, frame: pd.DataFrame,
+                       design: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A paired design's fit as within-block differences: values and design of target minus reference.
+
+    With one sample per block at each level, the fixed-block linear model and the model of the
+    differences have the same coefficient, standard error and residual degrees of freedom (the block
+    terms cancel; the group coefficient becomes the intercept of the differences). Fitting the
+    differences lets a protein missing in both samples of a patient simply leave that patient out,
+    where the block design would become singular. Raises ValueError naming a block without exactly one
+    sample at each level.
+    """
+    groups = frame[GROUP_COLUMN].astype(str)
+    reference, target = list(frame[GROUP_COLUMN].cat.categories[:2])
+    blocks = frame[PAIR_COLUMN].astype(str)
+    pairs = []
+    for block in sorted(set(blocks)):
+        ref = frame.index[((blocks == block) & (groups == reference)).to_numpy()]
+        tgt = frame.index[((blocks == block) & (groups == target)).to_numpy()]
+        if len(ref) != 1 or len(tgt) != 1:
+            raise ValueError(f"block '{block}' has {len(ref)} '{reference}' and {len(tgt)} '{target}' "
+                             "sample(s); a paired contrast needs exactly one of each")
+        pairs.append((block, ref[0], tgt[0]))
+    index = pd.Index([b for b, _, _ in pairs], name=PAIR_COLUMN)
+    kept = [c for c in design.columns if not c.startswith(f"{PAIR_COLUMN}[")]
+    delta = (design.loc[[t for _, _, t in pairs], kept].to_numpy()
+             - design.loc[[r for _, r, _ in pairs], kept].to_numpy())
+    delta_design = pd.DataFrame(delta, index=index, columns=kept)
+    delta_design = delta_design.loc[:, (delta_design != 0).any(axis=0)]
+    delta_values = pd.DataFrame(values.loc[[t for _, _, t in pairs]].to_numpy()
+                                - values.loc[[r for _, r, _ in pairs]].to_numpy(),
+                                index=index, columns=values.columns)
+    return delta_values, delta_design
+
+
 def limma_results(values: pd.DataFrame, obs: pd.DataFrame, contrast: Contrast,
                   min_per_level: int = 3, min_observed_per_level: int = 2) -> pd.DataFrame:
     """Moderated t-test of ``contrast`` on log2 protein abundances (samples x proteins).
 
-    Covariates and batch enter the design. A protein observed in fewer than
+    Covariates and batch enter the design; a paired design (``pair_by``) is fitted on the within-patient
+    differences (:func:`paired_differences`, equivalent to the fixed patient effect). A protein observed
+    in fewer than
     ``min_observed_per_level`` samples of the reference or the target group is not tested (its
     row has missing statistics and it is not counted in the BH family).
     """
@@ -390,8 +459,10 @@ def limma_results(values: pd.DataFrame, obs: pd.DataFrame, contrast: Contrast,
     coefficient = f"{GROUP_COLUMN}[T.{contrast.target}]"
     result = pd.DataFrame(np.nan, index=data.columns.astype(str),
                           columns=["effect", "se", "stat", "pvalue", "df_total"])
+    fit_values, fit_design = (paired_differences(data, frame, design) if contrast.pair_by
+                              else (data, design))
     if testable.any():
-        tested = moderated_t_test(data.loc[:, testable], design, coefficient)
+        tested = moderated_t_test(fit_values.loc[:, testable], fit_design, coefficient)
         result.loc[tested.index, tested.columns.drop(["s2_prior", "df_prior"])] = tested
         df_prior, s2_prior = tested["df_prior"].iloc[0], tested["s2_prior"].iloc[0]
     else:
@@ -544,6 +615,21 @@ def read_baseline_patient_samples(adata_path, labels_path, patients_path) -> ad.
     """:func:`baseline_patient_samples` of a normalised modality (``.h5ad``), ``clinical/labels.tsv`` and
     the patients table, read from their paths (the preamble every differential and enrichment rule shares)."""
     return baseline_patient_samples(ad.read_h5ad(adata_path), read_tsv(labels_path), read_patients(patients_path))
+
+
+def read_contrast_samples(adata_path, labels_path, patients_path, contrast: Contrast) -> ad.AnnData:
+    """The samples a contrast is fitted on, with labels and covariates in obs.
+
+    A contrast on or selecting by ``timepoint`` (:attr:`Contrast.uses_timepoints`) gets every sample
+    of the modality (its ``samples`` subset and, when paired, complete pairs are kept by
+    :func:`contrast_samples`); any other contrast the baseline samples, one per patient
+    (:func:`read_baseline_patient_samples`).
+    """
+    if not contrast.uses_timepoints:
+        return read_baseline_patient_samples(adata_path, labels_path, patients_path)
+    from .cohort import label_samples
+
+    return label_samples(ad.read_h5ad(adata_path), read_tsv(labels_path), read_patients(patients_path))
 
 
 def feature_matrix(adata: ad.AnnData, layer: str | None = None) -> pd.DataFrame:

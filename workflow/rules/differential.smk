@@ -19,9 +19,9 @@ DIFFERENTIAL_PLOTS = {
     "copy_number": ["volcano"],
 }
 DIFFERENTIAL_TARGETS = with_svg_twins(
-    [f"results/differential/{m}/{c}.tsv" for m in MODALITIES for c in CONTRASTS]
+    [f"results/differential/{m}/{c}.tsv" for c in CONTRASTS for m in contrast_modalities(c)]
     + [f"results/differential/{m}/plots/{c}.{plot}.png"
-       for m in MODALITIES for c in CONTRASTS for plot in DIFFERENTIAL_PLOTS[m]]
+       for c in CONTRASTS for m in contrast_modalities(c) for plot in DIFFERENTIAL_PLOTS[m]]
     + [f"results/differential/mutations/{c}.tmb.tsv" for c in CONTRASTS if "mutations" in MODALITIES]
 )
 

@@ -3,7 +3,11 @@
 # (plus per-sample pathway scores), Benjamini-Hochberg within modality x endpoint, and Kaplan-Meier
 # plots of the top features at pre-specified cuts. The wildcard is {block} (not {modality}) because
 # "pathways" is a block here but not an input modality.
-SURVIVAL_BLOCKS = MODALITIES + (["pathways"] if "rna" in MODALITIES and config["models"]["include_pathways"] else [])
+SURVIVAL_BLOCKS = (
+    MODALITIES
+    + (["pathways"] if "rna" in MODALITIES and config["models"]["include_pathways"] else [])
+    + CHANGE_BLOCKS  # per-patient on-treatment change (longitudinal.smk)
+)
 SURVIVAL_ENDPOINTS = [e for e in ENDPOINTS if e in ("pfs", "os")]
 
 
