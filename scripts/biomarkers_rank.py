@@ -1,4 +1,4 @@
-"""Rule biomarkers_rank: gather every piece of evidence per candidate, aggregate, tier, rank."""
+"""Rule biomarkers_rank: gather every piece of evidence per candidate, order, tier by the calibrated evidence."""
 import anndata as ad
 
 from trialomics import runlog, tables
@@ -24,20 +24,20 @@ evidence = gather_evidence(
     stability=keyed(params.model_endpoints, inputs.stability),
     performance=keyed(params.model_endpoints, inputs.performance),
     enrichment=keyed(params.enrichment_keys, inputs.enrichment),
-    tmb=keyed(params.tmb_contrasts, inputs.tmb), genes=genes,
+    tmb=keyed(params.tmb_contrasts, inputs.tmb), genes=genes, calibration=tables.read_tsv(inputs.calibration),
     enrichment_fdr=params.enrichment_fdr, concordance_p=params.concordance_p)
-ranked = rank_candidates(evidence, strong_q=params.strong_q, supported_q=params.supported_q,
-                         stability_threshold=params.stability_threshold,
-                         supported_stability=params.supported_stability, model_p=params.model_p)
+ranked = rank_candidates(evidence, primary_endpoint=params.primary_endpoint, strong_p=params.strong_p,
+                         supported_q=params.supported_q)
 values = {block: baseline_matrix(adata, block) for block, adata in adatas.items()}
 ranked = add_signals(ranked, correlated_signals(ranked, values, threshold=params.signal_correlation,
                                                 window=params.signal_window))
 counts = ranked["tier"].value_counts()
-log.info("%d candidates: %d strong, %d supported, %d exploratory", len(ranked), counts.get("strong", 0),
-         counts.get("supported", 0), counts.get("exploratory", 0))
+log.info("%d candidates: %d strong, %d supported, %d exploratory (primary endpoint %s)", len(ranked),
+         counts.get("strong", 0), counts.get("supported", 0), counts.get("exploratory", 0), params.primary_endpoint)
 for row in ranked.head(10).itertuples():
-    log.info("#%d %s %s (%s): score %.2f, %s, signal %d (%s)", row.rank, row.modality, row.feature, row.gene,
-             row.score, row.tier, row.signal_rank, row.signal)
+    log.info("#%d %s %s (%s): score %.2f, %s on %s (calibrated p %.3g, q %.3g), signal %d (%s)", row.rank,
+             row.modality, row.feature, row.gene, row.score, row.tier, row.tier_endpoint or "-", row.calibrated_p,
+             row.calibrated_q, row.signal_rank, row.signal)
 leads = ranked[ranked["signal_rank"].notna()].drop_duplicates("signal")
 log.info("%d independent signals among the top %d candidates (|rho| >= %.2f)", len(leads), params.signal_window,
          params.signal_correlation)

@@ -23,8 +23,8 @@ def differential_tables():
 
 def evidence_fixture():
     univariate = {("mutations", "pfs"): pd.DataFrame({"feature": ["KRAS", "TP53", "TMB"], "hr": [3.0, 1.1, 0.8],
-                                                       "pvalue": [0.001, 0.8, 0.04],
-                                                       "padj": [0.003, 0.8, 0.06]}).astype(str)}
+                                                       "pvalue": [0.001, 0.8, 0.04], "padj": [0.003, 0.8, 0.06],
+                                                       "separation": ["no", "no", "no"]}).astype(str)}
     stability = {"responder": pd.DataFrame({
         "model": ["rna", "joint", "joint", "proteins"], "modality": ["rna", "rna", "proteins", "proteins"],
         "feature": ["CXCL9", "CXCL9", "CXCL9", "CXCL9"], "selection_frequency": [0.7, 0.8, 0.3, 0.65],
@@ -38,7 +38,16 @@ def evidence_fixture():
     enrichment = {("rna", "responder"): pd.DataFrame({
         "gene_set": ["IFNG_RESPONSE", "MYC_TARGETS"], "es": ["0.8", "-0.3"], "nes": ["2.1", "-1.0"],
         "pvalue": ["0.001", "0.4"], "fdr": ["0.01", "0.5"], "leading_edge": ["CXCL9;GZMB;STAT1", "MYC"]})}
-    return ranking.gather_evidence(differential_tables(), univariate, stability, performance, enrichment)
+    # Calibrated chain: KRAS family-wise significant for pfs (HR 3 and z > 0 agree); CXCL9 for responder.
+    calibration = pd.DataFrame({
+        "modality": ["mutations", "mutations", "rna", "rna", "proteins"] * 2,
+        "feature": ["KRAS", "TP53", "CXCL9", "ACTB", "CXCL9"] * 2,
+        "endpoint": ["pfs"] * 5 + ["responder"] * 5,
+        "z": [4.0, 0.2, -1.0, 0.1, -0.5, -1.0, 0.1, 4.2, 0.1, 3.0],
+        "calibrated_p": [0.01, 1.0, 0.9, 1.0, 1.0, 0.9, 1.0, 0.02, 1.0, 0.3],
+        "calibrated_q": [0.02, 1.0, 0.8, 1.0, 0.9, 0.8, 1.0, 0.03, 1.0, 0.2]}).astype(str)
+    return ranking.gather_evidence(differential_tables(), univariate, stability, performance, enrichment,
+                                   calibration=calibration)
 
 
 def test_gather_evidence_collects_every_piece_per_candidate():
@@ -60,6 +69,10 @@ def test_gather_evidence_collects_every_piece_per_candidate():
     assert evidence.loc[("mutations", "TMB"), "gene"] == ""
     assert evidence.loc[("rna", "GZMB"), "enriched_gene_sets"] == "IFNG_RESPONSE"
     assert np.isnan(evidence.loc[("rna", "GZMB"), "stability_responder"])
+    assert evidence.loc[("mutations", "KRAS"), "cox_pfs_separation"] == "no"
+    assert evidence.loc[("rna", "CXCL9"), "calibrated_responder_p"] == 0.02
+    assert evidence.loc[("rna", "CXCL9"), "chain_responder_z"] == 4.2
+    assert np.isnan(evidence.loc[("rna", "GZMB"), "calibrated_pfs_p"])
 
 
 def test_normalised_ranks_share_the_worst_rank_of_ties_and_put_missing_last():
@@ -73,40 +86,71 @@ def test_robust_rank_aggregation_by_hand():
     # A: sorted (0.1, 0.2); beta_1 = 1 - 0.9^2 = 0.19, beta_2 = 0.2^2 = 0.04 -> rho 0.04.
     # B: (0.5, 0.5): 0.75 and 0.25 -> 0.25.  C: (0.05, 1.0): 1 - 0.95^2 = 0.0975 and 1 -> 0.0975.
     np.testing.assert_allclose(result["rho"], [0.04, 0.25, 0.0975])
-    np.testing.assert_allclose(result["rra_p"], [0.08, 0.5, 0.195])
+    assert "rra_p" not in result.columns
     assert result["score"].sort_values(ascending=False).index.tolist() == ["A", "C", "B"]
 
 
-def test_tiers_follow_the_written_rules():
-    evidence = pd.DataFrame({
-        "diff_responder_padj": [0.01, 0.01, 0.01, 0.2, 0.2, 0.9],
-        "cox_pfs_padj": [np.nan] * 6,
-        "stability_responder": [0.7, 0.7, 0.5, 0.1, 0.0, 0.9],
-        "stability_responder_model": ["rna"] * 6,
-        "stability_responder_sign": [1.0] * 6,
-        "model_responder_permutation_p": [0.01, 0.2, 0.01, 0.01, 0.01, 0.01],
-        "n_concordant_modalities": [0, 0, 0, 2, 0, 0],
-        "n_enriched_gene_sets": [0, 0, 0, 0, 1, 0],
+def calibrated_evidence():
+    """Seven candidates with calibrated pfs (primary) and responder evidence."""
+    return pd.DataFrame({
+        "chain_pfs_z": [3.0, 3.0, 3.0, -3.0, 1.0, 1.0, 1.0],
+        "calibrated_pfs_p": [0.01, 0.01, 0.01, 0.02, 0.5, 0.5, 0.9],
+        "calibrated_pfs_q": [0.01, 0.01, 0.01, 0.02, 0.2, 0.6, 0.9],
+        "cox_pfs_hr": [2.0, 2.0, 2.0, 1.5, 1.2, 1.2, 1.2],
+        "cox_pfs_separation": ["no", "yes", "no", "no", "no", "no", "no"],
+        "stability_pfs": [0.0, 0.0, 0.8, 0.0, 0.0, 0.0, 0.0],
+        "stability_pfs_sign": [np.nan, np.nan, -1.0, np.nan, np.nan, np.nan, np.nan],
+        "chain_responder_z": [0.0, 0.0, 0.0, 0.0, 0.0, 4.0, -4.0],
+        "calibrated_responder_p": [1.0, 1.0, 1.0, 1.0, 1.0, 0.03, 0.03],
+        "calibrated_responder_q": [1.0, 1.0, 1.0, 1.0, 1.0, 0.05, 0.05],
+        "diff_responder_effect": [0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0],
     })
-    tiers = ranking.assign_tiers(evidence).tolist()
-    # 0: all three strong conditions. 1: model not better than permuted labels -> screen + stability.
-    # 2: stability below 0.6 but >= 0.4 -> supported. 3: screen q < 0.25 and concordant -> supported.
-    # 4: screen q 0.2 and one enriched set -> supported. 5: stability only -> exploratory.
-    assert tiers == ["strong", "supported", "supported", "supported", "supported", "exploratory"]
+
+
+def test_tiers_follow_the_written_rules():
+    tiers = ranking.assign_tiers(calibrated_evidence(), primary_endpoint="pfs", strong_p=0.05, supported_q=0.25)
+    # 0: family-wise p 0.01 on the primary endpoint, direction agrees -> strong.
+    # 1: the same, but the Cox screen flagged separation -> no tier from pfs; responder p 1 -> exploratory.
+    # 2: the pfs model's coefficients point the other way -> not strong; q also disqualified -> exploratory.
+    # 3: z < 0 but HR 1.5 > 1 contradicts -> exploratory.
+    # 4: primary q 0.2 < 0.25 -> supported on pfs.  5: responder p 0.03 -> supported on responder.
+    # 6: responder p 0.03 but the differential effect is positive while z < 0 -> exploratory.
+    assert tiers["tier"].tolist() == ["strong", "exploratory", "exploratory", "exploratory", "supported",
+                                      "supported", "exploratory"]
+    assert tiers["tier_endpoint"].tolist() == ["pfs", "pfs", "pfs", "pfs", "pfs", "responder", "responder"]
+    assert tiers["calibrated_p"].tolist() == [0.01, 0.01, 0.01, 0.02, 0.5, 0.03, 0.03]
+    assert tiers["calibrated_q"].tolist() == [0.01, 0.01, 0.01, 0.02, 0.2, 0.05, 0.05]
+
+
+def test_only_the_primary_endpoint_makes_a_candidate_strong():
+    evidence = calibrated_evidence()
+    tiers = ranking.assign_tiers(evidence, primary_endpoint="responder", strong_p=0.05, supported_q=0.25)
+    # With responder primary, candidate 5 is strong and candidate 0 only supported (pfs is secondary).
+    assert tiers.loc[5, "tier"] == "strong" and tiers.loc[5, "tier_endpoint"] == "responder"
+    assert tiers.loc[0, "tier"] == "supported" and tiers.loc[0, "tier_endpoint"] == "pfs"
+    with pytest.raises(ValueError, match="primary endpoint 'os'"):
+        ranking.assign_tiers(evidence, primary_endpoint="os")
 
 
 def test_rank_candidates_puts_consistent_evidence_first_and_is_deterministic():
     evidence = evidence_fixture()
-    ranked = ranking.rank_candidates(evidence)
-    assert list(ranked.columns[:7]) == ["rank", "modality", "feature", "gene", "score", "tier", "rra_p"]
+    ranked = ranking.rank_candidates(evidence, primary_endpoint="pfs")
+    assert list(ranked.columns[:9]) == ["rank", "modality", "feature", "gene", "score", "tier", "tier_endpoint",
+                                        "calibrated_p", "calibrated_q"]
+    assert "rra_p" not in ranked.columns
     assert ranked["rank"].tolist() == list(range(1, len(ranked) + 1))
     assert ranked["score"].is_monotonic_decreasing
     top = ranked.head(3)[["modality", "feature"]].apply(tuple, axis=1).tolist()
     assert ("rna", "CXCL9") in top and ("mutations", "KRAS") in top
-    assert ranked.set_index(["modality", "feature"]).loc[("rna", "CXCL9"), "tier"] == "strong"
-    assert ranked.set_index(["modality", "feature"]).loc[("mutations", "KRAS"), "tier"] == "strong"
-    assert ranked.set_index(["modality", "feature"]).loc[("rna", "ACTB"), "tier"] == "exploratory"
-    pd.testing.assert_frame_equal(ranked, ranking.rank_candidates(evidence_fixture()))
+    by_key = ranked.set_index(["modality", "feature"])
+    assert by_key.loc[("mutations", "KRAS"), "tier"] == "strong"
+    # CXCL9: family-wise p 0.02 on responder, a secondary endpoint -> supported.
+    assert by_key.loc[("rna", "CXCL9"), "tier"] == "supported"
+    assert by_key.loc[("rna", "CXCL9"), "tier_endpoint"] == "responder"
+    assert by_key.loc[("rna", "ACTB"), "tier"] == "exploratory"
+    # No calibrated evidence at all: no endpoint, no calibrated p.
+    assert by_key.loc[("rna", "GZMB"), "tier_endpoint"] == "" and np.isnan(by_key.loc[("rna", "GZMB"), "calibrated_p"])
+    pd.testing.assert_frame_equal(ranked, ranking.rank_candidates(evidence_fixture(), primary_endpoint="pfs"))
 
 
 def test_recovery_against_truth_by_hand():
@@ -154,7 +198,7 @@ def signal_fixture():
                            "modality": ["proteins", "rna", "mutations", "pathways", "rna", "rna"],
                            "feature": ["CXCL9", "ACTB", "KRAS", "IFNG_SET", "CXCL9", "GZMB"],
                            "tier": ["strong", "exploratory", "supported", "supported", "supported", "exploratory"],
-                           "rra_p": [0.01] * 6})
+                           "calibrated_q": [0.01] * 6})
     return ranked, {"rna": rna, "proteins": proteins, "mutations": mutations}
 
 
@@ -194,11 +238,12 @@ def test_correlated_signals_needs_enough_shared_patients():
     assert signals.loc[4, "signal"] == "rna:CXCL9"  # too few shared patients to join proteins:CXCL9
 
 
-def test_add_signals_places_the_columns_after_rra_p_and_recovery_scores_signal_leads():
+def test_add_signals_places_the_columns_after_the_leading_ones_and_recovery_scores_signal_leads():
     ranked, values = signal_fixture()
-    table = ranking.add_signals(ranked, ranking.correlated_signals(ranked, values, window=6, min_patients=5))
-    assert list(table.columns) == ["rank", "modality", "feature", "tier", "rra_p", "signal", "signal_rank",
-                                   "signal_size"]
+    table = ranking.add_signals(ranked.assign(extra=1), ranking.correlated_signals(ranked, values, window=6,
+                                                                                   min_patients=5))
+    assert list(table.columns) == ["rank", "modality", "feature", "tier", "calibrated_q", "signal", "signal_rank",
+                                   "signal_size", "extra"]
     truth = pd.DataFrame({"modality": ["rna", "proteins", "mutations", "copy_number"],
                           "feature": ["CXCL9", "CXCL9", "KRAS", "CDKN2A"],
                           "programme": ["ifng", "ifng", "kras", "cdkn2a"]})

@@ -13,24 +13,41 @@ A candidate is one feature of one modality (``modality``, ``feature``, ``gene``)
   the correlation-adjusted one (``camera_fdr``) when the table has it: gene-permutation GSEA FDRs treat
   co-regulated genes as independent and call sets on null cohorts;
 - cross-omics concordance: the largest set of modalities, including the candidate's own, in which the
-  same gene differs nominally (p < ``concordance_p``) in the same direction in one contrast.
+  same gene differs nominally (p < ``concordance_p``) in the same direction in one contrast;
+- calibration against whole-chain permutations of the outcomes (:mod:`trialomics.calibration`), per
+  endpoint: the chain's screen statistic (``chain_{endpoint}_z``), its family-wise calibrated p and
+  its permutation q (``calibrated_{endpoint}_p``, ``calibrated_{endpoint}_q``), the family being
+  every prefiltered feature of every block for that endpoint.
 
-Aggregate score (:func:`robust_rank_aggregation`, Kolde et al. 2012, Bioinformatics 28:573): each piece
-of evidence orders all candidates (strongest first; ties share the worst rank of their group; missing
-evidence ranks last), ranks are normalised to (0, 1], and a candidate's score is
-``-log10(rho)`` with ``rho = min_k BetaCDF(r_(k); k, m - k + 1)`` over its sorted normalised ranks
-``r_(1) <= ... <= r_(m)`` from the ``m`` lists: how surprisingly high it sits in some of the lists
-compared with random ordering. ``rra_p = min(1, m * rho)`` is Kolde's Bonferroni-corrected value.
+Order (:func:`robust_rank_aggregation`, Kolde et al. 2012, Bioinformatics 28:573): each piece of
+evidence orders all candidates (strongest first; ties share the worst rank of their group; missing
+evidence ranks last), ranks are normalised to (0, 1], and a candidate's ``score`` is ``-log10(rho)``
+with ``rho = min_k BetaCDF(r_(k); k, m - k + 1)`` over its sorted normalised ranks
+``r_(1) <= ... <= r_(m)`` from the ``m`` lists. The score only orders the table: the lists come from
+the same patients and are far from independent, so Kolde's Bonferroni value of rho is not a p-value
+(on null cohorts it fell below 1e-10 every time) and is not reported.
 
-Tiers (:func:`assign_tiers`):
+Tiers (:func:`assign_tiers`) come only from the calibrated evidence and a pre-specified primary
+endpoint (``ranking.primary_endpoint``). A candidate qualifies on an endpoint when the endpoint's Cox
+screen did not flag it for separation (``cox_{endpoint}_separation``) and nothing contradicts the
+direction of its chain statistic: the sign of the screen's effect (log hazard ratio, or differential
+effect) and, when the endpoint's models selected it, the sign of their coefficients.
 
-- strong: for some endpoint, the screen for that endpoint (the differential contrast of the same
-  name for responder / clinical_benefit, the Cox screen for pfs / os) has q < ``strong_q``, AND the
-  stability frequency for that endpoint is at least ``stability_threshold``, AND the model it came from
-  has permutation p < ``model_p``;
-- supported: not strong, and at least two of: any screen q < ``supported_q``; any stability frequency
-  >= ``supported_stability``; concordant in 2+ modalities; in the leading edge of an enriched gene set;
+- strong: qualifies on the primary endpoint with calibrated p < ``strong_p`` (family-wise over every
+  candidate that could be strong);
+- supported: not strong, and either qualifies on the primary endpoint with calibrated q <
+  ``supported_q``, or qualifies on a secondary endpoint with calibrated p < ``strong_p`` within that
+  endpoint's own family;
 - exploratory: every other candidate.
+
+``tier_endpoint`` names the endpoint that earned the tier (for strong the primary endpoint; for
+supported the primary endpoint when its q qualifies, else the secondary endpoint with the smallest
+calibrated p; for exploratory the endpoint with the smallest calibrated p), and ``calibrated_p`` /
+``calibrated_q`` are that endpoint's values. Stability frequencies, model permutation p-values,
+enrichment and concordance stay in the table as evidence and order it, but no tier relies on them:
+they come from the same patients, and a frequency threshold without a bound on false selections
+calibrates nothing. How often each tier is reached on permuted outcomes is written by the calibration
+rule (``tier_null_rates.tsv``).
 
 Independent signals (:func:`correlated_signals`): omics features move together (one immune programme
 lifts dozens of transcripts, proteins and pathway scores), so the top of a feature list can be one
@@ -49,6 +66,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import beta
 
+from .errors import AnalysisProblem
 from .models import PRIMARY_METRIC, task_of
 from .survival import SURVIVAL_ENDPOINTS
 
@@ -113,14 +131,16 @@ def gather_evidence(differential: dict[tuple[str, str], pd.DataFrame] | None = N
                     performance: dict[str, pd.DataFrame] | None = None,
                     enrichment: dict[tuple[str, str], pd.DataFrame] | None = None,
                     genes: dict[str, pd.Series] | None = None, tmb: dict[str, pd.DataFrame] | None = None,
-                    enrichment_fdr: float = 0.25, concordance_p: float = 0.05) -> pd.DataFrame:
+                    calibration: pd.DataFrame | None = None, enrichment_fdr: float = 0.25,
+                    concordance_p: float = 0.05) -> pd.DataFrame:
     """One row per candidate (modality, feature) with every evidence column.
 
     Parameters
     ----------
     differential : (modality, contrast) -> table with feature, effect, pvalue, padj (copy number:
         ``GENE:gain`` / ``GENE:loss`` rows, merged by :func:`copy_number_by_gene`).
-    univariate : (modality, endpoint) -> Cox table with feature, hr, pvalue, padj.
+    univariate : (modality, endpoint) -> Cox table with feature, hr, pvalue, padj and optionally
+        separation (``yes`` / ``no``).
     stability : endpoint -> stability table with model, modality, feature, selection_frequency,
         mean_coefficient_sign.
     performance : endpoint -> performance table with model, metric, permutation_p.
@@ -129,6 +149,8 @@ def gather_evidence(differential: dict[tuple[str, str], pd.DataFrame] | None = N
         name itself, except pathways (no gene) and the mutation feature ``TMB``.
     tmb : contrast -> the differential stage's TMB comparison (:func:`tmb_as_differential`), added
         to the mutations differential evidence as the feature ``TMB``.
+    calibration : the calibration rule's table (:func:`trialomics.calibration.calibrate`: modality,
+        feature, endpoint, z, calibrated_p, calibrated_q).
     """
     differential, univariate = dict(differential or {}), univariate or {}
     for key in [k for k in differential if k[0] == "copy_number"]:
@@ -144,6 +166,8 @@ def gather_evidence(differential: dict[tuple[str, str], pd.DataFrame] | None = N
         candidates.update((modality, str(f)) for f in table["feature"])
     for table in stability.values():
         candidates.update(zip(table["modality"].astype(str), table["feature"].astype(str)))
+    if calibration is not None:
+        candidates.update(zip(calibration["modality"].astype(str), calibration["feature"].astype(str)))
     index = pd.MultiIndex.from_tuples(
         sorted(candidates, key=lambda c: (_modality_key(c[0]), c[0], c[1])), names=["modality", "feature"])
     evidence = pd.DataFrame(index=index)
@@ -151,13 +175,40 @@ def gather_evidence(differential: dict[tuple[str, str], pd.DataFrame] | None = N
 
     _add_screens(evidence, differential, "diff", ("effect", "pvalue", "padj"))
     _add_screens(evidence, univariate, "cox", ("hr", "pvalue", "padj"))
+    _add_separation(evidence, univariate)
 
     for endpoint in sorted(stability):
         _add_stability(evidence, endpoint, stability[endpoint], performance.get(endpoint))
 
     _add_gene_sets(evidence, enrichment, enrichment_fdr)
     _add_concordance(evidence, differential, concordance_p, genes)
+    if calibration is not None:
+        _add_calibration(evidence, calibration)
     return evidence.reset_index()
+
+
+def _add_separation(evidence: pd.DataFrame, univariate: dict[tuple[str, str], pd.DataFrame]) -> None:
+    """``cox_{endpoint}_separation``: the Cox screen's flag (``yes`` / ``no``; "" when not screened)."""
+    for endpoint in sorted({e for _, e in univariate}):
+        column = f"cox_{endpoint}_separation"
+        evidence[column] = ""
+        for (modality, e), table in univariate.items():
+            if e != endpoint or "separation" not in table.columns:
+                continue
+            flags = table.assign(modality=modality).set_index(["modality", "feature"])["separation"].astype(str)
+            flags = flags.reindex(evidence.index)
+            evidence[column] = evidence[column].where(flags.isna(), flags)
+
+
+def _add_calibration(evidence: pd.DataFrame, calibration: pd.DataFrame) -> None:
+    """``chain_{endpoint}_z``, ``calibrated_{endpoint}_p`` and ``calibrated_{endpoint}_q`` per endpoint."""
+    keyed = calibration.assign(modality=calibration["modality"].astype(str),
+                               feature=calibration["feature"].astype(str)).set_index(["modality", "feature"])
+    for endpoint in pd.unique(keyed["endpoint"].astype(str)):
+        rows = keyed[keyed["endpoint"].astype(str) == endpoint]
+        for source, column in (("z", f"chain_{endpoint}_z"), ("calibrated_p", f"calibrated_{endpoint}_p"),
+                               ("calibrated_q", f"calibrated_{endpoint}_q")):
+            evidence[column] = _numeric(rows[source].astype(str)).reindex(evidence.index)
 
 
 def _add_screens(evidence: pd.DataFrame, screens: dict[tuple[str, str], pd.DataFrame], prefix: str,
@@ -291,7 +342,8 @@ def robust_rank_aggregation(ranks: pd.DataFrame) -> pd.DataFrame:
     """Kolde et al.'s rho score of each row of normalised ranks (rows = candidates, columns = lists).
 
     Returns a DataFrame with ``rho`` (min over k of the Beta(k, m-k+1) CDF at the k-th smallest
-    normalised rank), ``rra_p`` = min(1, m * rho) and ``score`` = -log10(rho).
+    normalised rank) and ``score`` = -log10(rho), an ordering score (not a p-value: see the module
+    docstring).
     """
     values = np.sort(ranks.to_numpy(dtype=np.float64), axis=1)
     m = values.shape[1]
@@ -300,43 +352,79 @@ def robust_rank_aggregation(ranks: pd.DataFrame) -> pd.DataFrame:
     else:
         k = np.arange(1, m + 1)
         rho = beta.cdf(values, k[None, :], (m - k + 1)[None, :]).min(axis=1)
-    return pd.DataFrame({"rho": rho, "rra_p": np.minimum(1.0, m * rho), "score": -np.log10(rho)},
-                        index=ranks.index)
+    return pd.DataFrame({"rho": rho, "score": -np.log10(rho)}, index=ranks.index)
 
 
-def _screen_q(evidence: pd.DataFrame, endpoint: str) -> pd.Series:
-    column = f"cox_{endpoint}_padj" if endpoint in SURVIVAL_ENDPOINTS else f"diff_{endpoint}_padj"
+def _column(evidence: pd.DataFrame, column: str) -> pd.Series:
     return evidence[column].astype(float) if column in evidence else pd.Series(np.nan, index=evidence.index)
 
 
-def assign_tiers(evidence: pd.DataFrame, strong_q: float = 0.05, supported_q: float = 0.25,
-                 stability_threshold: float = 0.6, supported_stability: float = 0.4,
-                 model_p: float = 0.05) -> pd.Series:
-    """strong / supported / exploratory per candidate, by the rules in this module's docstring."""
-    endpoints = [c[len("stability_"):] for c in evidence.columns
-                 if re.fullmatch(r"stability_[a-z_]+", c) and not c.endswith(("_model", "_sign"))]
-    strong = pd.Series(False, index=evidence.index)
-    for endpoint in endpoints:
-        stable = evidence[f"stability_{endpoint}"].astype(float) >= stability_threshold
-        honest_model = evidence[f"model_{endpoint}_permutation_p"].astype(float) < model_p
-        strong |= (_screen_q(evidence, endpoint) < strong_q) & stable & honest_model
-    screen_columns = [c for c in evidence.columns if re.fullmatch(r"(diff|cox)_.+_padj", c)]
-    stability_columns = [f"stability_{e}" for e in endpoints]
-    screen_hit = (evidence[screen_columns].astype(float) < supported_q).any(axis=1) if screen_columns else False
-    stable_hit = ((evidence[stability_columns].astype(float) >= supported_stability).any(axis=1)
-                  if stability_columns else False)
-    concordant = evidence.get("n_concordant_modalities", pd.Series(0, index=evidence.index)) >= 2
-    enriched = evidence.get("n_enriched_gene_sets", pd.Series(0, index=evidence.index)) >= 1
-    pieces = (pd.DataFrame({"screen": screen_hit, "stable": stable_hit, "concordant": concordant,
-                            "enriched": enriched}, index=evidence.index).astype(int).sum(axis=1))
-    tiers = np.where(strong, "strong", np.where(pieces >= 2, "supported", "exploratory"))
-    return pd.Series(tiers, index=evidence.index, name="tier")
+def calibrated_endpoints(evidence: pd.DataFrame) -> list[str]:
+    """Endpoints with calibrated evidence (``calibrated_{endpoint}_p`` columns), in column order."""
+    return [m.group(1) for m in (re.fullmatch(r"calibrated_([a-z_]+)_p", c) for c in evidence.columns) if m]
 
 
-def rank_candidates(evidence: pd.DataFrame, strong_q: float = 0.05, supported_q: float = 0.25,
-                    stability_threshold: float = 0.6, supported_stability: float = 0.4,
-                    model_p: float = 0.05) -> pd.DataFrame:
-    """``biomarkers/ranked.tsv``: rank, modality, feature, gene, score, tier, rra_p, then the evidence.
+def qualifies(evidence: pd.DataFrame, endpoint: str) -> pd.Series:
+    """Whether each candidate may earn a tier on ``endpoint`` (see the module docstring)."""
+    direction = np.sign(_column(evidence, f"chain_{endpoint}_z"))
+    if endpoint in SURVIVAL_ENDPOINTS:
+        screen = np.sign(np.log(_column(evidence, f"cox_{endpoint}_hr")))
+    else:
+        screen = np.sign(_column(evidence, f"diff_{endpoint}_effect"))
+    selected = _column(evidence, f"stability_{endpoint}") > 0
+    model = np.sign(_column(evidence, f"stability_{endpoint}_sign")).where(selected)
+    contradicted = pd.Series(False, index=evidence.index)
+    for sign in (screen, model):
+        contradicted |= (sign * direction) < 0
+    separation = evidence.get(f"cox_{endpoint}_separation", pd.Series("", index=evidence.index))
+    return ~contradicted & (separation.astype(str) != "yes")
+
+
+def assign_tiers(evidence: pd.DataFrame, primary_endpoint: str = "pfs", strong_p: float = 0.05,
+                 supported_q: float = 0.25) -> pd.DataFrame:
+    """tier, tier_endpoint, calibrated_p and calibrated_q per candidate, by the rules in the module docstring.
+
+    Raises AnalysisProblem when ``evidence`` has no calibrated evidence for ``primary_endpoint``.
+    """
+    endpoints = calibrated_endpoints(evidence)
+    if primary_endpoint not in endpoints:
+        raise AnalysisProblem(f"no calibrated evidence for the primary endpoint {primary_endpoint!r} (calibrated "
+                              f"endpoints: {', '.join(endpoints) or 'none'})",
+                              fix="set ranking.primary_endpoint to one of the configured endpoints")
+    p = pd.DataFrame({e: _column(evidence, f"calibrated_{e}_p") for e in endpoints})
+    q = pd.DataFrame({e: _column(evidence, f"calibrated_{e}_q") for e in endpoints})
+    ok = pd.DataFrame({e: qualifies(evidence, e) for e in endpoints})
+    strong = ok[primary_endpoint] & (p[primary_endpoint] < strong_p)
+    primary_support = ok[primary_endpoint] & (q[primary_endpoint] < supported_q)
+    secondary = [e for e in endpoints if e != primary_endpoint]
+    secondary_p = p[secondary].where(ok[secondary] & (p[secondary] < strong_p))
+    # Ties go to the primary endpoint, then to the endpoints in column order.
+    by_p = [primary_endpoint, *secondary]
+    smallest_p = p[by_p].fillna(np.inf)
+    best_any = smallest_p.idxmin(axis=1).where(p[by_p].notna().any(axis=1), "")
+    best_secondary = (secondary_p.fillna(np.inf).idxmin(axis=1).where(secondary_p.notna().any(axis=1), "")
+                      if secondary else pd.Series("", index=evidence.index))
+    supported = ~strong & (primary_support | (best_secondary != ""))
+    tier = np.where(strong, "strong", np.where(supported, "supported", "exploratory"))
+    endpoint = np.where(strong | (supported & primary_support), primary_endpoint,
+                        np.where(supported, best_secondary, best_any))
+    result = pd.DataFrame({"tier": tier, "tier_endpoint": endpoint}, index=evidence.index)
+    rows = np.arange(len(evidence))
+    columns = {e: i for i, e in enumerate(endpoints)}
+    position = np.array([columns.get(e, -1) for e in endpoint])
+    for name, values in (("calibrated_p", p), ("calibrated_q", q)):
+        taken = values.to_numpy()[rows, np.maximum(position, 0)] if len(endpoints) else np.full(len(rows), np.nan)
+        result[name] = np.where(position >= 0, taken, np.nan)
+    return result
+
+
+LEADING_COLUMNS = ["rank", "modality", "feature", "gene", "score", "tier", "tier_endpoint", "calibrated_p",
+                   "calibrated_q"]
+
+
+def rank_candidates(evidence: pd.DataFrame, primary_endpoint: str = "pfs", strong_p: float = 0.05,
+                    supported_q: float = 0.25) -> pd.DataFrame:
+    """``biomarkers/ranked.tsv``: ``LEADING_COLUMNS``, then the evidence.
 
     Order: score (descending), then the smallest evidence p-value, then modality and feature, so
     that equal scores are ordered the same way in every run.
@@ -345,10 +433,9 @@ def rank_candidates(evidence: pd.DataFrame, strong_q: float = 0.05, supported_q:
     aggregated = robust_rank_aggregation(normalised_ranks(strengths))
     table = evidence.copy()
     table["score"] = aggregated["score"]
-    table["rra_p"] = aggregated["rra_p"]
-    table["tier"] = assign_tiers(evidence, strong_q=strong_q, supported_q=supported_q,
-                                 stability_threshold=stability_threshold,
-                                 supported_stability=supported_stability, model_p=model_p)
+    tiers = assign_tiers(evidence, primary_endpoint=primary_endpoint, strong_p=strong_p, supported_q=supported_q)
+    for column in tiers.columns:
+        table[column] = tiers[column]
     p_columns = [c for c in evidence.columns if re.fullmatch(r"(diff|cox)_.+_pvalue", c)]
     table["_best_p"] = evidence[p_columns].astype(float).min(axis=1) if p_columns else np.nan
     table["_modality_key"] = table["modality"].map(_modality_key)
@@ -356,8 +443,7 @@ def rank_candidates(evidence: pd.DataFrame, strong_q: float = 0.05, supported_q:
                               ascending=[False, True, True, True, True], kind="stable",
                               na_position="last").drop(columns=["_best_p", "_modality_key"])
     table.insert(0, "rank", np.arange(1, len(table) + 1))
-    leading = ["rank", "modality", "feature", "gene", "score", "tier", "rra_p"]
-    return table[leading + [c for c in table.columns if c not in leading]].reset_index(drop=True)
+    return table[LEADING_COLUMNS + [c for c in table.columns if c not in LEADING_COLUMNS]].reset_index(drop=True)
 
 
 def signal_key(modality: str, feature: str) -> str:
@@ -419,9 +505,9 @@ def correlated_signals(ranked: pd.DataFrame, values: dict[str, pd.DataFrame], th
 
 
 def add_signals(ranked: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
-    """``ranked`` with ``signal``, ``signal_rank`` and ``signal_size`` after ``rra_p``."""
+    """``ranked`` with ``signal``, ``signal_rank`` and ``signal_size`` after its leading columns."""
     table = ranked.drop(columns=[c for c in signals.columns if c in ranked.columns])
-    position = list(table.columns).index("rra_p") + 1
+    position = max(list(table.columns).index(c) for c in LEADING_COLUMNS if c in table.columns) + 1
     for offset, column in enumerate(signals.columns):
         table.insert(position + offset, column, signals[column])
     return table
