@@ -6,14 +6,22 @@ from trialomics import runlog
 
 log = runlog.start(snakemake)
 
-from trialomics import report, report_headline, report_page, style  # noqa: E402
-from trialomics.tables import atomic_path  # noqa: E402
+from trialomics import privacy, readers, report, report_headline, report_page, style, tables  # noqa: E402
 
 params = snakemake.params
 working_dir = Path.cwd()
+checksums = report.checksum_table(params.input_files, working_dir)
+key = privacy.key_if_pseudonymising(snakemake.config)
+if key is not None:
+    # Input file names often hold sample IDs: the page shows them pseudonymised.
+    mapping = privacy.identifier_mapping(readers.read_string_table(params.config["samples"]),
+                                         readers.read_patients(params.config["clinical"]["patients"])["patient_id"],
+                                         key)
+    checksums["path"] = [privacy.replace_identifiers(path, mapping) for path in checksums["path"]]
+    checksums = checksums.sort_values("path", kind="stable").reset_index(drop=True)
 provenance = report.Provenance(
     config=report.display_config(params.config, working_dir),
-    checksums=report.checksum_table(params.input_files, working_dir),
+    checksums=checksums,
     versions=report.software_versions(),
     seed=params.seed,
     date=report.report_date(os.environ),
@@ -35,11 +43,6 @@ page = report_page.build_summary_page(inputs, top_features=params.top_features,
                                       primary_endpoint=params.primary_endpoint, rules=rules,
                                       headline_signals=params.headline_signals)
 
-final, tmp = atomic_path(snakemake.output.html)
-try:
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, final)
-finally:
-    tmp.unlink(missing_ok=True)
+tables.write_text(page, snakemake.output.html)
 log.info("summary page: %d bytes, %d input files checksummed, %d tables/figures read", len(page.encode("utf-8")),
          len(provenance.checksums), len(snakemake.input))

@@ -3,15 +3,25 @@ import json
 
 import pandas as pd
 
-from trialomics import runlog, tables
+from trialomics import privacy, readers, runlog, tables
 from trialomics.manifest import build_manifest, git_commit, software_versions
 from trialomics.readers import read_patients
 
 log = runlog.start(snakemake)
 params = snakemake.params
 patients = read_patients(params.config["clinical"]["patients"])["patient_id"]
+key = privacy.key_if_pseudonymising(snakemake.config)
+if key is not None:
+    # The sample rows come pseudonymised from the DAG; the patients and the input file names
+    # (which often hold sample IDs) are mapped here.
+    mapping = privacy.identifier_mapping(readers.read_string_table(params.config["samples"]), patients, key)
+    patients = patients.map(mapping)
 manifest = build_manifest(params.config, snakemake.input, params.samples, patients, software_versions(),
                           git_commit(params.workflow_dir))
+if key is not None:
+    for row in manifest["inputs"]:
+        row["path"] = privacy.replace_identifiers(row["path"], mapping)
+    manifest["inputs"].sort(key=lambda row: row["path"])
 tables.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", snakemake.output.manifest)
 tables.write_tsv(pd.DataFrame(manifest["inputs"], columns=["path", "sha256", "bytes"]), snakemake.output.inputs)
 tables.write_tsv(pd.DataFrame(manifest["samples"], columns=["sample_id", "patient_id", "modality", "timepoint"]),

@@ -187,10 +187,9 @@ def test_sigterm_during_a_write_leaves_no_temporary_file(tmp_path):
 def test_failed_write_removes_its_temporary_file_and_keeps_the_old_output(tmp_path):
     target = tmp_path / "table.tsv"
     target.write_text("old\n")
-    with pytest.raises(RuntimeError):
-        with tables.atomic_output(target) as tmp:
-            tmp.write_text("partial")
-            raise RuntimeError("the writer failed")
+    with pytest.raises(RuntimeError), tables.atomic_output(target) as tmp:
+        tmp.write_text("partial")
+        raise RuntimeError("the writer failed")
     assert target.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["table.tsv"]
 

@@ -7,7 +7,6 @@ import hmac
 import os
 import re
 import stat
-from pathlib import Path
 
 import anndata as ad
 import numpy as np
@@ -69,10 +68,19 @@ def test_maf_barcodes_get_the_sample_pseudonym():
     assert maf.loc[0, "Tumor_Sample_Barcode"] == "BTC01-WES"
 
 
-def test_identifiers_in_text_are_replaced_longest_first():
-    mapping = {"BTC01": "P-AAAAAAAAAA", "BTC01-RNA": "S-BBBBBBBBBB"}
+def test_identifiers_in_text_are_replaced_longest_first_and_whole():
+    mapping = {"BTC01": "P-AAAAAAAAAA", "BTC01-RNA": "S-BBBBBBBBBB", "7": "P-CCCCCCCCCC"}
     assert privacy.replace_identifiers("rna/BTC01-RNA.tsv and BTC01", mapping) == \
         "rna/S-BBBBBBBBBB.tsv and P-AAAAAAAAAA"
+    assert privacy.replace_identifiers("p17/7.maf", mapping) == "p17/P-CCCCCCCCCC.maf"
+
+
+def test_identifier_mapping_covers_samples_columns_and_patients():
+    sheet = pd.DataFrame({"sample_id": ["BTC01-RNA"], "patient_id": ["BTC01"], "column": ["LIB-0001"]})
+    mapping = privacy.identifier_mapping(sheet, ["BTC01", "BTC02"], KEY)
+    assert mapping == {"BTC01": privacy.pseudonym("BTC01", KEY, "P-"), "BTC02": privacy.pseudonym("BTC02", KEY, "P-"),
+                       "BTC01-RNA": privacy.pseudonym("BTC01-RNA", KEY, "S-"),
+                       "LIB-0001": privacy.pseudonym("LIB-0001", KEY, "S-")}
 
 
 def test_calendar_dates_are_dropped_and_days_kept():
@@ -125,7 +133,8 @@ def test_cohort_carries_only_configured_covariates():
 PSEUDONYM_TARGETS = ["results/clinical/labels.tsv", "results/clinical/timepoint_responses.tsv",
                      "results/clinical/adverse_events.tsv", "results/clinical/swimmer.png",
                      "results/clinical/swimmer.svg", "results/mutations/tmb.tsv",
-                     "results/mutations/normalised.h5ad", "results/copy_number/normalised.h5ad"]
+                     "results/mutations/normalised.h5ad", "results/copy_number/normalised.h5ad",
+                     "results/manifest/manifest.json", "results/manifest/inputs.tsv"]
 
 
 def original_identifiers() -> set[str]:

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -169,14 +170,26 @@ def pseudonymise_barcodes(maf: pd.DataFrame, key: bytes) -> pd.DataFrame:
     return out
 
 
-def replace_identifiers(text: str, mapping: Mapping[str, str]) -> str:
-    """``text`` with every original identifier in ``mapping`` replaced by its pseudonym.
+def identifier_mapping(sample_sheet: pd.DataFrame, patient_ids: Iterable[str], key: bytes) -> dict[str, str]:
+    """original -> pseudonym for every identifier the user's files may carry: sample IDs, their
+    columns / barcodes (as sample pseudonyms) and patient IDs."""
+    mapping = pseudonym_map(patient_ids, key, PATIENT_PREFIX)
+    mapping.update(pseudonym_map(sample_sheet.get("column", pd.Series(dtype=str)), key, SAMPLE_PREFIX))
+    mapping.update(pseudonym_map(sample_sheet["sample_id"], key, SAMPLE_PREFIX))
+    mapping.update(pseudonym_map(sample_sheet["patient_id"], key, PATIENT_PREFIX))
+    return {original: pseudo for original, pseudo in mapping.items() if original}
 
-    Longer identifiers are replaced first, so that ``BTC01-RNA`` is not half-replaced through
-    ``BTC01``. Used for text that names the user's files (input paths often contain sample IDs).
+
+def replace_identifiers(text: str, mapping: Mapping[str, str]) -> str:
+    """``text`` (a path, a file name) with every original identifier in ``mapping`` replaced by its pseudonym.
+
+    An identifier matches only where it is not part of a longer run of letters and digits, and longer
+    identifiers are replaced first, so that ``BTC01-RNA`` is not half-replaced through ``BTC01`` and
+    patient ``7`` does not touch ``17``. Input paths often contain sample IDs.
     """
     for original in sorted((o for o in mapping if o), key=len, reverse=True):
-        text = text.replace(original, mapping[original])
+        pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(original)}(?![A-Za-z0-9])")
+        text = pattern.sub(mapping[original].replace("\\", "\\\\"), text)
     return text
 
 
