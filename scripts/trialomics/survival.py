@@ -330,7 +330,8 @@ def _fill_cox_rows(table: pd.DataFrame, rows: np.ndarray, X: np.ndarray, weights
         keep = weights[row] > 0
         pvalue[row], pvalue_method[row] = cox.exact_logrank(time[keep], event[keep], X[row, keep, 0] == 1.0,
                                                             seed=seed)
-    covariate_diverges = fit.infinite[:, 1:].any(axis=1) if X.shape[2] > 1 else np.zeros(len(rows), dtype=bool)
+    # (A separated feature's fit flags every coefficient: only the others' covariates are reported.)
+    covariate_diverges = fit.infinite[:, 1:].any(axis=1) & ~separated
     for row in np.flatnonzero(covariate_diverges):
         notes[row] = "; ".join(filter(None, [notes[row], "a covariate's coefficient diverges"]))
     table.loc[rows, ["coef", "se", "pvalue", "ci_low", "ci_high"]] = np.column_stack([coef, se, pvalue, low, high])
