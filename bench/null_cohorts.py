@@ -1,7 +1,8 @@
 """Calibration of the whole workflow on null demo cohorts: what does it call when there is nothing to find?
 
-    .venv/bin/python bench/null_cohorts.py [--seeds 101 102 103] [--workdir DIR] [--cores 2]
+    .venv/bin/python bench/null_cohorts.py [--seeds 101 ... 120] [--workdir DIR] [--cores 2]
         [--permutations 20] [--genes 5000] [--proteins 3000] [--patients 20] [--stage all|enrichment]
+        [--planted]
 
 For each seed S, ``scripts/make_demo_cohort.py --null`` writes a cohort whose outcomes are independent
 of its omics into ``DIR/seed_S/inputs`` (skipped when that folder already holds a ``samples.tsv``, so
@@ -17,7 +18,15 @@ Printed, per seed and pooled over seeds: gene sets with ``fdr`` < 0.05 and with 
 in each prerank table (counts and names) and whether any table has one; unless ``--stage
 enrichment``, the out-of-fold primary metric (C-index for pfs/os, AUC for responder/clinical_benefit)
 of every model and its mean over models, the primary metric's permutation p-values (mean, fraction
-< 0.05, Kolmogorov-Smirnov test against the uniform) and the candidates in the ``strong`` tier.
+< 0.05, Kolmogorov-Smirnov test against the uniform), the candidates in the ``strong`` tier and the
+calibrated p of the primary endpoint's top candidate (``biomarkers/calibration.tsv``); pooled: the
+fraction of cohorts with any strong candidate (target <= 5%) and the distribution of the top
+calibrated p (uniform on {1..B+1}/(B+1) under the null: quantiles, fraction < 0.05, KS test).
+
+``--planted`` runs the planted demo cohort of each seed instead (the generator without ``--null``) and
+prints the recovery of its planted biomarkers (``biomarkers/recovery.tsv``: precision@10, programmes
+leading top-10 signals) and the tier of every planted feature (target: precision@10 >= 0.8 and at
+least one planted feature strong).
 Nothing is asserted: the exit status is 0 unless a workflow run fails (then 1, after printing the
 tail of its log and the figures of the seeds that finished).
 """
@@ -36,11 +45,10 @@ import pandas as pd
 import yaml
 from scipy.stats import kstest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
+from trialomics import tables
+from trialomics.models import PRIMARY_METRIC, task_of
 
-from trialomics import tables  # noqa: E402
-from trialomics.models import PRIMARY_METRIC, task_of  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SNAKEFILE = ROOT / "workflow" / "Snakefile"
 GENERATOR = ROOT / "scripts" / "make_demo_cohort.py"
@@ -53,7 +61,7 @@ STAGES = ("all", "enrichment")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[101, 102, 103],
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(101, 121)),
                         help="one null cohort per seed (also the workflow's seed)")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="folder for the cohorts and runs (default: a new temporary folder, kept)")
@@ -65,16 +73,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--proteins", type=int, default=3000)
     parser.add_argument("--stage", choices=STAGES, default="all",
                         help="all: enrichment, models and ranking; enrichment: the prerank tables only")
+    parser.add_argument("--planted", action="store_true",
+                        help="the planted demo cohort of each seed instead of the null one: recovery")
     return parser.parse_args(argv)
 
 
-def generate_null_cohort(inputs: Path, seed: int, patients: int, genes: int, proteins: int) -> None:
-    """Write a ``--null`` demo cohort into ``inputs`` unless a sample sheet is already there."""
+def generate_null_cohort(inputs: Path, seed: int, patients: int, genes: int, proteins: int,
+                         planted: bool = False) -> None:
+    """Write a ``--null`` (or, ``planted``, the planted) demo cohort into ``inputs`` unless a sample sheet
+    is already there."""
     if (inputs / "samples.tsv").exists():
         print(f"  reusing the cohort in {inputs}")
         return
     command = [sys.executable, str(GENERATOR), "--out", str(inputs), "--patients", str(patients),
-               "--genes", str(genes), "--proteins", str(proteins), "--seed", str(seed), "--null"]
+               "--genes", str(genes), "--proteins", str(proteins), "--seed", str(seed),
+               *([] if planted else ["--null"])]
     subprocess.run(command, check=True, capture_output=True, text=True)
 
 
@@ -103,7 +116,7 @@ def workflow_targets(stage: str = "all") -> list[str]:
     if stage == "enrichment":
         return enrichment
     return (enrichment + [f"results/models/{e}/performance.tsv" for e in ENDPOINTS]
-            + ["results/biomarkers/ranked.tsv"])
+            + ["results/biomarkers/ranked.tsv", "results/biomarkers/recovery.tsv"])
 
 
 def run_workflow(run_dir: Path, configfile: Path, cores: int, stage: str = "all") -> bool:
@@ -158,6 +171,30 @@ def strong_candidates(run_dir: Path) -> int:
     return int((ranked["tier"] == "strong").sum())
 
 
+def top_calibrated_p(run_dir: Path, primary_endpoint: str = "pfs") -> float:
+    """The smallest calibrated p of the primary endpoint's family (``biomarkers/calibration.tsv``)."""
+    table = tables.read_tsv(run_dir / "results" / "biomarkers" / "calibration.tsv")
+    return float(pd.to_numeric(table.loc[table["endpoint"] == primary_endpoint, "calibrated_p"]).min())
+
+
+def planted_recovery(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(recovery metrics, the planted features with their rank and tier) of a planted run."""
+    results = run_dir / "results" / "biomarkers"
+    return tables.read_tsv(results / "recovery.tsv"), tables.read_tsv(results / "recovery_features.tsv")
+
+
+def summarise_top_p(top_p: pd.Series) -> str:
+    """Quantiles, fraction < 0.05 and a KS test against the uniform of the top candidates' calibrated p."""
+    p = top_p.dropna().to_numpy(dtype=np.float64)
+    if p.size == 0:
+        return "no calibrated p-values"
+    test = kstest(p, "uniform")
+    quantiles = ", ".join(f"{q:.2f}: {v:.3f}" for q, v in zip((0.1, 0.25, 0.5, 0.75, 0.9),
+                                                               np.quantile(p, (0.1, 0.25, 0.5, 0.75, 0.9))))
+    return (f"{p.size} cohorts: quantiles {quantiles}; fraction < 0.05 {np.mean(p < ALPHA):.3f} "
+            f"({int((p < ALPHA).sum())}); KS vs uniform D = {test.statistic:.3f}, p = {test.pvalue:.3g}")
+
+
 def summarise_enrichment(calls: pd.DataFrame) -> str:
     """The calls per table, then whether any table has a call by each FDR."""
     any_fdr = bool((calls["fdr_lt_05"] > 0).any())
@@ -189,7 +226,7 @@ def summarise_permutation_p(p_values: pd.Series) -> str:
 
 
 def print_seed_summary(seed: int, calls: pd.DataFrame, performance: pd.DataFrame | None,
-                       strong: int | None) -> None:
+                       strong: int | None, top_p: float | None) -> None:
     print(f"\n=== seed {seed}")
     print("gene sets called (prerank):")
     print(summarise_enrichment(calls))
@@ -199,6 +236,15 @@ def print_seed_summary(seed: int, calls: pd.DataFrame, performance: pd.DataFrame
     print(summarise_metrics(performance))
     print("permutation p-values of the primary metric: " + summarise_permutation_p(performance["permutation_p"]))
     print(f"candidates in the strong tier: {strong}")
+    print(f"calibrated p of the primary endpoint's top candidate: {top_p:.3f}")
+
+
+def print_planted_summary(seed: int, recovery: pd.DataFrame, planted: pd.DataFrame) -> None:
+    print(f"\n=== planted seed {seed}")
+    print(recovery.to_string(index=False))
+    print(planted[[c for c in ("modality", "feature", "programme", "rank", "tier") if c in planted]]
+          .to_string(index=False))
+    print(f"planted features in the strong tier: {int((planted['tier'] == 'strong').sum())}")
 
 
 def print_pooled_summary(results: dict[int, dict]) -> None:
@@ -222,6 +268,10 @@ def print_pooled_summary(results: dict[int, dict]) -> None:
     print("permutation p-values of the primary metric: " + summarise_permutation_p(performance["permutation_p"]))
     strong = [results[s]["strong"] for s in seeds]
     print(f"candidates in the strong tier: {sum(strong)} in total ({', '.join(map(str, strong))} per seed)")
+    print(f"cohorts with any strong candidate: {sum(s > 0 for s in strong)}/{len(seeds)} "
+          f"({np.mean([s > 0 for s in strong]):.3f}; target <= {ALPHA})")
+    print("calibrated p of the primary endpoint's top candidate: "
+          + summarise_top_p(pd.Series([results[s]["top_p"] for s in seeds])))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -235,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         run_dir.mkdir(parents=True, exist_ok=True)
         print(f"seed {seed}:")
         start = time.monotonic()
-        generate_null_cohort(inputs, seed, args.patients, args.genes, args.proteins)
+        generate_null_cohort(inputs, seed, args.patients, args.genes, args.proteins, planted=args.planted)
         configfile = write_null_config(run_dir, inputs, seed, args.permutations)
         if not run_workflow(run_dir, configfile, args.cores, args.stage):
             failed.append(seed)
@@ -244,12 +294,16 @@ def main(argv: list[str] | None = None) -> int:
         whole = args.stage == "all"
         results[seed] = {"calls": enrichment_calls(run_dir),
                          "performance": model_performance(run_dir) if whole else None,
-                         "strong": strong_candidates(run_dir) if whole else None}
+                         "strong": strong_candidates(run_dir) if whole else None,
+                         "top_p": top_calibrated_p(run_dir) if whole else None,
+                         "planted": planted_recovery(run_dir) if whole and args.planted else None}
     pd.set_option("display.width", 160)
     pd.set_option("display.max_colwidth", None)
     for seed, figures in results.items():
-        print_seed_summary(seed, figures["calls"], figures["performance"], figures["strong"])
-    if results:
+        print_seed_summary(seed, figures["calls"], figures["performance"], figures["strong"], figures["top_p"])
+        if figures["planted"] is not None:
+            print_planted_summary(seed, *figures["planted"])
+    if results and not args.planted:
         print_pooled_summary(results)
     if failed:
         print(f"\nworkflow failed for seeds {', '.join(map(str, failed))}")

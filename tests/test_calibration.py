@@ -80,7 +80,7 @@ def test_binary_score_z_is_a_monotone_function_of_the_two_sample_t_and_leaves_mi
 
 
 def test_joint_permutations_are_seeded_and_move_every_endpoint_together():
-    labels, outcomes, blocks = simulated_cohort(3)
+    _, outcomes, _ = simulated_cohort(3)
     orders = calibration.joint_permutations(len(outcomes), 50, seed=11)
     assert orders.shape == (51, 20)
     assert np.array_equal(orders[0], np.arange(20))
@@ -119,7 +119,7 @@ def test_permutation_fdr_q_by_hand():
 
 def smallest_primary_p(seed: int, planted_log_hr: float = 0.0, n_permutations: int = 100) -> tuple[float, pd.DataFrame]:
     _, outcomes, blocks = simulated_cohort(seed, planted_log_hr=planted_log_hr)
-    table, rates = calibration.calibrate(blocks, outcomes, ENDPOINTS, "pfs", n_permutations, seed=seed)
+    table, _ = calibration.calibrate(blocks, outcomes, ENDPOINTS, "pfs", n_permutations, seed=seed)
     return float(table.loc[table["endpoint"] == "pfs", "calibrated_p"].min()), table
 
 
@@ -160,7 +160,7 @@ def test_on_null_cohorts_the_smallest_calibrated_p_is_uniform_and_the_old_rule_i
 
 
 def test_a_planted_survival_signal_is_family_wise_significant():
-    smallest, table = smallest_primary_p(7, planted_log_hr=1.5)
+    _, table = smallest_primary_p(7, planted_log_hr=1.5)
     pfs = table[table["endpoint"] == "pfs"].set_index("feature")
     assert pfs.loc["C000", "calibrated_p"] < 0.05
     assert pfs.loc["C000", "z"] > 0                         # higher values, higher hazard

@@ -277,8 +277,8 @@ def tier_null_rates(statistics: dict[str, np.ndarray], primary_endpoint: str, st
     n_permutations = primary.shape[0] - 1
     rows = [
         (STRONG, f"a {primary_endpoint} candidate with calibrated_p < {strong_p:g}", strong),
-        (SUPPORTED, f"strong, or a {primary_endpoint} candidate with calibrated_q < {supported_q:g}, or a "
-                    f"secondary-endpoint candidate with calibrated_p < {strong_p:g}", supported),
+        (SUPPORTED, (f"strong, or a {primary_endpoint} candidate with calibrated_q < {supported_q:g}, or a "
+                     f"secondary-endpoint candidate with calibrated_p < {strong_p:g}"), supported),
     ]
     return pd.DataFrame([{"tier": tier, "reached_when": text,
                           "null_rate": float(reached.mean()) if n_permutations else np.nan,
