@@ -30,10 +30,20 @@ def _canonical(value) -> str:
     return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
 
 
-def cache_key(config: dict, schema_dir: Path, workdir: Path) -> str:
-    """Hash of what validation's outcome depends on, apart from the files it reads."""
+def cache_key(config: dict, schema_dir: Path, workdir: Path, config_files=()) -> str:
+    """Hash of what validation's outcome depends on, apart from the files it reads.
+
+    The config files' raw text counts too: validation checks it (YTE templating), not only the parsed
+    config, so an edit there revalidates even when the parsed config is the same.
+    """
     digest = hashlib.sha256()
     digest.update(_canonical({"config": config, "version": __version__, "workdir": str(workdir)}).encode())
+    for config_file in config_files:
+        digest.update(str(config_file).encode())
+        try:
+            digest.update(Path(config_file).read_bytes())
+        except OSError:
+            digest.update(b"<unreadable>")
     for schema in sorted(Path(schema_dir).glob("*.yaml")):
         digest.update(schema.name.encode())
         digest.update(schema.read_bytes())
@@ -92,7 +102,7 @@ def _from_json(stored: dict):
             frame = entry["frame"]
             values[name] = pd.DataFrame(frame["rows"], columns=frame["columns"], index=frame["index"])
         elif "set" in entry:
-            values[name] = set(entry["set"])
+            values[name] = frozenset(entry["set"])
         else:
             values[name] = entry["value"]
     return ValidatedInputs(**values)
@@ -110,8 +120,8 @@ def _write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def validate_once(config: dict, schema_dir: Path, workdir: Path,
-                  validate: Callable | None = None) -> tuple:
+def validate_once(config: dict, schema_dir: Path, workdir: Path, validate: Callable | None = None,
+                  config_files=()) -> tuple:
     """``validate_inputs`` with its outcome cached per input state; returns (ValidatedInputs, from_cache).
 
     Like ``validate_inputs``, fills the schema defaults into ``config`` in place (on a cache hit, from
@@ -119,7 +129,8 @@ def validate_once(config: dict, schema_dir: Path, workdir: Path,
     reported again at every parse until it is fixed.
     """
     workdir = Path(workdir).resolve()
-    key = cache_key(config, schema_dir, workdir)
+    config_files = [str(path) for path in config_files]
+    key = cache_key(config, schema_dir, workdir, config_files)
     path = workdir / CACHE_FOLDER / f"{key}.json"
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
@@ -132,7 +143,7 @@ def validate_once(config: dict, schema_dir: Path, workdir: Path,
         return _from_json(stored["outcome"]), True
     if validate is None:
         from .validation import validate_inputs as validate
-    validated = validate(config, schema_dir, workdir)
+    validated = validate(config, schema_dir, workdir, config_files=config_files)
     record = {"files": {str(p): _file_state(p) for p in files_read(config, validated, workdir)},
               "config": config, "outcome": _to_json(validated)}
     try:

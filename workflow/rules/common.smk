@@ -17,7 +17,10 @@ from trialomics.validation_cache import validate_once
 # input state, so jobs (and reruns with unchanged inputs) do not validate again.
 try:
     VALIDATED, _FROM_CACHE = validate_once(
-        config, Path(workflow.basedir) / "schemas", Path.cwd()
+        config,
+        Path(workflow.basedir) / "schemas",
+        Path.cwd(),
+        config_files=workflow.configfiles,
     )
 except InputValidationError as error:
     raise WorkflowError(str(error)) from None
@@ -27,8 +30,14 @@ if workflow.is_main_process:
 
 SAMPLES = VALIDATED.samples.set_index("sample_id", drop=False)
 MODALITIES = [m for m in ALL_MODALITIES if (SAMPLES["modality"] == m).any()]
-CONTRASTS = {contrast["id"]: contrast for contrast in config["contrasts"]}
-ENDPOINTS = list(config["endpoints"])
+# Endpoints and contrasts whose labels the clinical tables cannot give were refused by validation, or,
+# with clinical.allow_missing_outcomes, reported as skipped: they plan no jobs.
+CONTRASTS = {
+    contrast["id"]: contrast
+    for contrast in config["contrasts"]
+    if VALIDATED.can_derive(contrast["variable"])
+}
+ENDPOINTS = [e for e in config["endpoints"] if e in VALIDATED.derivable_endpoints()]
 SEED = config["seed"]
 PATIENTS_TABLE = config["clinical"]["patients"]
 LABELS = "results/clinical/labels.tsv"
