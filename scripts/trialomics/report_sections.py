@@ -19,7 +19,8 @@ DIFFERENTIAL_COLUMNS = ("feature", "effect", "effect_shrunk", "odds_ratio", "ci_
                         "pvalue", "padj", "mean_reference", "mean_target", "altered_reference",
                         "altered_target", "n_reference", "n_target")
 ENRICHMENT_COLUMNS = ("gene_set", "collection", "size", "es", "nes", "pvalue", "fdr", "leading_edge")
-SURVIVAL_COLUMNS = ("feature", "hr", "ci_low", "ci_high", "pvalue", "padj", "scale", "n", "n_events")
+SURVIVAL_COLUMNS = ("feature", "hr", "ci_low", "ci_high", "pvalue", "padj", "method", "pvalue_method", "separation",
+                    "scale", "n", "n_events", "note")
 PERFORMANCE_COLUMNS = ("model", "metric", "estimate", "ci_low", "ci_high", "permutation_p", "n_patients",
                        "n_events", "n_positive", "n_features", "note")
 # Settings shared by an endpoint's models, quoted once above its table.
