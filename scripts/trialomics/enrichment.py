@@ -21,7 +21,7 @@ from scipy import stats
 
 from .differential import Contrast, design_frame, design_matrix
 from .multitest import benjamini_hochberg
-from .errors import InputProblem
+from .errors import AnalysisProblem, InputProblem
 from .paths import resolve_gene_set_path  # noqa: F401 (re-exported)
 
 LOGGER = logging.getLogger(__name__)
@@ -66,7 +66,8 @@ def load_collections(paths: Iterable[str | os.PathLike]) -> dict[str, dict[str, 
     for path in paths:
         name = collection_name(path)
         if name in collections:
-            raise ValueError(f"two gene-set files are named '{name}'; rename one of them")
+            raise AnalysisProblem(f"two gene-set files are named '{name}'",
+                                  fix="rename one of them (enrichment.gene_sets): collections are named by file")
         collections[name] = read_gmt(path)
     return collections
 
@@ -342,8 +343,8 @@ def single_sample_scores(expression: pd.DataFrame, gene_sets: Mapping[str, list[
 
     matched = _matched(gene_sets, expression.columns.astype(str), min_size, max_size)
     if not matched:
-        raise ValueError("no gene set has enough measured genes for ssGSEA "
-                         f"(min_size {min_size}); check that the GMT uses gene symbols")
+        raise AnalysisProblem(f"no gene set has enough measured genes for ssGSEA (min_size {min_size})",
+                              fix="check that the GMT files use gene symbols, or lower enrichment.ssgsea_min_size")
     data = expression.T.copy()
     data.index = data.index.astype(str)
     result = gseapy.ssgsea(data=data, gene_sets=matched, outdir=None, sample_norm_method="rank",
