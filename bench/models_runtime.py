@@ -3,7 +3,7 @@
 Usage:
   python bench/models_runtime.py rules RUN_DIRECTORY
   python bench/models_runtime.py blocks RUN_DIRECTORY [--blocks pfs:rna,responder:proteins,...]
-         [--permutations 10] [--repeats 2] [--stability 10] [--bootstrap 100] [--n-jobs 1]
+         [--permutations 10] [--repeats 2] [--stability 10] [--n-jobs 1]
          [--save DIR] [--compare DIR]
 
 ``rules`` reads ``benchmarks/{survival,models,biomarkers}/**/*.tsv`` (Snakemake's ``benchmark:``
@@ -103,11 +103,12 @@ def run_block(obs, matrices, endpoint: str, model: str, settings: dict, n_jobs: 
         n_alphas=models_config["n_alphas"], alpha_min_ratio=models_config["alpha_min_ratio"],
         inner_folds=models_config["inner_folds"], outer_cv=models_config["outer_cv"],
         outer_folds=models_config["outer_folds"], repeats=settings["repeats"],
-        n_permutations=settings["permutations"], n_bootstrap=settings["bootstrap"],
+        n_permutations=settings["permutations"],
         stability_subsamples=settings["stability"], stability_q=models_config["stability_q"],
         stability_threshold=models_config["stability_threshold"], max_missing=models_config["max_missing"],
         min_altered=models_config["min_altered"], min_altered_fraction=models_config["min_altered_fraction"],
-        top_variance=models_config["top_variance"], select_k=models_config["select_k"], seed=seed,
+        top_variance=models_config["top_variance"], select_k=models_config["select_k"],
+        min_events=models_config["min_events"], min_per_class=models_config["min_per_class"], seed=seed,
         n_jobs=n_jobs)
     # With n_jobs > 1 the workers' CPU time is not counted here; compare at n_jobs = 1.
     return result, time.process_time() - start
@@ -135,8 +136,7 @@ def blocks_report(args) -> int:
     from trialomics import tables
 
     obs, matrices = load_inputs(Path(args.run))
-    settings = {"permutations": args.permutations, "repeats": args.repeats, "stability": args.stability,
-                "bootstrap": args.bootstrap}
+    settings = {"permutations": args.permutations, "repeats": args.repeats, "stability": args.stability}
     print(f"settings: {settings}, n_jobs {args.n_jobs}")
     rows = []
     pd.set_option("display.width", 200)
@@ -188,7 +188,6 @@ def main(argv: list[str]) -> int:
     blocks.add_argument("--permutations", type=int, default=10)
     blocks.add_argument("--repeats", type=int, default=2)
     blocks.add_argument("--stability", type=int, default=10)
-    blocks.add_argument("--bootstrap", type=int, default=100)
     blocks.add_argument("--n-jobs", type=int, default=1)
     blocks.add_argument("--save")
     blocks.add_argument("--compare")

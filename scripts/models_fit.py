@@ -20,11 +20,13 @@ result = fit_endpoint_model(
     blocks, obs, endpoint, model_name, covariates=covariates, imputer=imputer, l1_ratio=params.l1_ratio,
     n_alphas=params.n_alphas, alpha_min_ratio=params.alpha_min_ratio, inner_folds=params.inner_folds,
     outer_cv=params.outer_cv, outer_folds=params.outer_folds, repeats=params.repeats,
-    n_permutations=params.permutations, n_bootstrap=params.bootstrap,
+    n_permutations=params.permutations,
     stability_subsamples=params.stability_subsamples, stability_q=params.stability_q,
     stability_threshold=params.stability_threshold, max_missing=params.max_missing,
     min_altered=params.min_altered, min_altered_fraction=params.min_altered_fraction,
-    top_variance=params.top_variance, select_k=params.select_k, seed=params.seed, n_jobs=snakemake.threads)
+    top_variance=params.top_variance, select_k=params.select_k,
+    min_events=params.min_events, min_per_class=params.min_per_class, seed=params.seed,
+    n_jobs=snakemake.threads)
 for row in result["performance"].itertuples():
     log.info("%s / %s %s: %.3f [%.3f, %.3f], permutation p %.3g (n=%d) %s", endpoint, model_name, row.metric,
              row.estimate, row.ci_low, row.ci_high, row.permutation_p, row.n_patients, row.note)

@@ -85,7 +85,7 @@ def test_outer_folds_and_permutations_follow_the_documented_splitters_and_seeds(
     preprocess = models.make_preprocess(X.columns, top_variance=20)
     model = models.make_model(models.CLASSIFICATION, n_alphas=5, seed=3)
     evaluation = models.evaluate_model(X, outcome, preprocess, model, n_splits=3, n_repeats=2, n_permutations=2,
-                                       n_bootstrap=0, seed=9)
+                                       seed=9)
     # The observed out-of-fold predictions, refitted by hand on scikit-learn's folds.
     values = X.to_numpy(float)
     splitter = RepeatedStratifiedKFold(n_splits=3, n_repeats=2, random_state=derive_seed(9, "outer"))
@@ -109,24 +109,26 @@ def test_outer_folds_and_permutations_follow_the_documented_splitters_and_seeds(
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(inner, reference))
 
 
-def test_stability_subsamples_are_the_documented_half_samples():
+def test_stability_subsamples_are_the_documented_complementary_pairs():
     rng = np.random.default_rng(4)
     X = pd.DataFrame(rng.normal(size=(20, 40)), columns=[f"g{j}" for j in range(40)])
     label = np.array([1] * 8 + [0] * 12)
     outcome = Outcome.of_label(label)
     preprocess = models.make_preprocess(X.columns, top_variance=None)
     model = models.make_model(models.CLASSIFICATION)
-    table, summary = models.stability_selection(X, outcome, preprocess, model, n_subsamples=5, q=3, seed=6)
+    table, summary = models.stability_selection(X, outcome, preprocess, model, n_subsamples=6, q=3, seed=6)
     counts = np.zeros(40, dtype=int)
-    for b in range(5):
-        rows = model_engine.half_sample(label, 0.5, np.random.default_rng(derive_seed(6, "subsample", b)))
-        assert label[rows].sum() == 4 and len(rows) == 10
-        fitted, values = fit_preprocess(preprocess, X.to_numpy(float)[rows], outcome.take(rows))
-        path = model_engine.fit_path(model.with_grid(50, 0.01), values, outcome.take(rows), fitted.unpenalised)
-        counts[fitted.columns[model_engine.first_to_enter(path.coef, 3)]] += 1
+    for b in range(3):
+        pair = model_engine.complementary_halves(label, np.random.default_rng(derive_seed(6, "pair", b)))
+        assert not set(pair[0]) & set(pair[1])
+        for rows in pair:
+            assert label[rows].sum() == 4 and len(rows) == 10
+            fitted, values = fit_preprocess(preprocess, X.to_numpy(float)[rows], outcome.take(rows))
+            path = model_engine.fit_path(model.with_grid(50, 0.01), values, outcome.take(rows), fitted.unpenalised)
+            counts[fitted.columns[model_engine.first_to_enter(path.coef, 3)]] += 1
     by_feature = table.set_index("feature")["times_selected"]
     assert all(by_feature.get(f"g{j}", 0) == counts[j] for j in range(40))
-    assert summary["q_mean"] == 3
+    assert summary["q_mean"] == 3 and summary["n_pairs"] == 3 and summary["n_subsamples"] == 6
 
 
 @pytest.mark.parametrize("task", [models.SURVIVAL, models.CLASSIFICATION])
@@ -140,6 +142,6 @@ def test_results_do_not_depend_on_n_jobs(task):
     preprocess = models.make_preprocess(X.columns, top_variance=15)
     model = models.make_model(task, n_alphas=5)
     runs = [models.evaluate_model(X, outcome, preprocess, model, n_splits=3, n_repeats=1, n_permutations=4,
-                                  n_bootstrap=10, seed=2, n_jobs=n_jobs) for n_jobs in (1, 2)]
+                                  seed=2, n_jobs=n_jobs) for n_jobs in (1, 2)]
     pd.testing.assert_frame_equal(runs[0].performance, runs[1].performance)
     pd.testing.assert_frame_equal(runs[0].permutations, runs[1].permutations)

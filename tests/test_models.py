@@ -110,7 +110,7 @@ def test_null_data_permutation_p_values_are_not_concentrated_near_zero():
         X, y = null_survival(200 + seed, p=40)
         evaluation = models.evaluate_model(X, y, preprocessing(X, top_variance=None),
                                            nested_model(models.SURVIVAL, seed), n_splits=3, n_repeats=1, n_permutations=10,
-                                           n_bootstrap=0, seed=seed)
+                                           seed=seed)
         pvalues.append(evaluation.performance.set_index("metric").loc["c_index", "permutation_p"])
     print(f"null permutation p-values: {np.round(pvalues, 2)}")
     # With 10 permutations p lies in {1/11, ..., 1}; under the null P(p <= 0.1) = 1/11 per seed.
@@ -123,7 +123,7 @@ def test_planted_feature_is_predicted_out_of_fold_and_selected_most_stably():
     X, label = null_binary(seed=8, p=200)
     X["g0"] += 3.0 * label.label  # a 3-SD shift in responders
     evaluation = models.evaluate_model(X, label, preprocessing(X), nested_model(models.CLASSIFICATION),
-                                       n_repeats=2, n_permutations=4, n_bootstrap=50, seed=3)
+                                       n_repeats=2, n_permutations=4, seed=3)
     auc = evaluation.performance.set_index("metric").loc["auc"]
     # Every permuted run scores lower: p = 1 / (1 + 4), the smallest value 4 permutations allow.
     assert auc["estimate"] > 0.75 and auc["permutation_p"] == pytest.approx(0.2)
@@ -150,9 +150,9 @@ def test_planted_feature_is_predicted_out_of_fold_and_selected_most_stably():
 def test_evaluation_is_deterministic():
     X, label = null_binary(seed=9, p=30)
     first = models.evaluate_model(X, label, preprocessing(X), nested_model(models.CLASSIFICATION), n_splits=3,
-                                  n_repeats=1, n_permutations=1, n_bootstrap=20, seed=5)
+                                  n_repeats=1, n_permutations=1, seed=5)
     second = models.evaluate_model(X, label, preprocessing(X), nested_model(models.CLASSIFICATION), n_splits=3,
-                                   n_repeats=1, n_permutations=1, n_bootstrap=20, seed=5)
+                                   n_repeats=1, n_permutations=1, seed=5)
     pd.testing.assert_frame_equal(first.performance, second.performance)
     pd.testing.assert_frame_equal(first.oof, second.oof)
 
@@ -179,10 +179,26 @@ def test_first_to_enter_orders_by_entry_then_size():
     assert model_engine.first_to_enter(path, 2, exclude).tolist() == [3, 1]
 
 
-def test_half_sample_keeps_half_of_each_stratum():
-    strata = np.array([1] * 6 + [0] * 14)
-    rows = model_engine.half_sample(strata, 0.5, np.random.default_rng(0))
-    assert strata[rows].sum() == 3 and len(rows) == 10 and len(set(rows)) == 10
+def test_complementary_halves_are_disjoint_balanced_halves():
+    strata = np.array([1] * 7 + [0] * 12)
+    first, second = model_engine.complementary_halves(strata, np.random.default_rng(0))
+    assert len(first) == len(second) == 9 and not set(first) & set(second)
+    assert abs(strata[first].sum() - strata[second].sum()) <= 1 and strata[first].sum() in (3, 4)
+
+
+def test_complementary_pairs_bound_hand_values():
+    # Shah & Samworth (2013) eq. 8; q = 8 of p = 500 (theta = 0.016), B = 50 pairs.
+    # tau = 0.6: C = 1 / (2 (0.2 - 0.01)) = 2.6316; bound = C * theta * q = 0.33684.
+    assert models.complementary_pairs_bound(8, 500, 0.6, 50) == pytest.approx(0.336842, rel=1e-5)
+    # tau = 0.9: C = 4 (0.1 + 0.01) / 1.02 = 0.43137; bound = 0.055216.
+    assert models.complementary_pairs_bound(8, 500, 0.9, 50) == pytest.approx(0.0552157, rel=1e-5)
+    # Sharper than the assumption-free bound q^2 / ((2 tau - 1) p) = 0.64 at tau = 0.6.
+    assert models.complementary_pairs_bound(8, 500, 0.6, 50) < models.meinshausen_buhlmann_bound(8, 500, 0.6)
+    # With few pairs the 1/(2B) terms cost: B = 5, tau = 0.65 gives C = 1 / (2 * 0.2) = 2.5, bound 0.32.
+    assert models.complementary_pairs_bound(8, 500, 0.65, 5) == pytest.approx(0.32)
+    # Outside its range: tau not above 0.5 + 1/(2B) + 0.75 theta^2 = 0.6002 (B = 5), or theta > 1/sqrt(3).
+    assert np.isnan(models.complementary_pairs_bound(8, 500, 0.6, 5))
+    assert np.isnan(models.complementary_pairs_bound(8, 10, 0.9, 50))
 
 
 def test_outer_plan_lowers_k_to_the_minority_count():
@@ -324,7 +340,7 @@ def test_fit_endpoint_model_reports_every_table_and_unevaluable_blocks():
     proteins.iloc[0, 1] = np.nan
     result = models.fit_endpoint_model(
         {"rna": rna, "proteins": proteins}, obs, "responder", "joint", covariates=covariate_matrix(obs, ["age"]),
-        imputer=SimpleImputer(), n_alphas=6, repeats=1, n_permutations=3, n_bootstrap=20,
+        imputer=SimpleImputer(), n_alphas=6, repeats=1, n_permutations=3,
         stability_subsamples=10, stability_q=3, top_variance=20, seed=7)
     performance = result["performance"]
     assert list(performance.columns[:6]) == ["model", "metric", "estimate", "ci_low", "ci_high", "permutation_p"]

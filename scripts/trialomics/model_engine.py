@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.model_selection import KFold, LeaveOneOut, RepeatedKFold, RepeatedStratifiedKFold, StratifiedKFold
 
 from .model_metrics import binomial_log_likelihood, cox_log_partial_likelihood, repeat_averaged_scores
-from .model_paths import coxnet_path, logistic_l1_path
+from .model_paths import coxnet_path, logistic_l1_path, unpenalised_fit
 from .model_preprocess import Outcome, PreprocessSpec, fit_preprocess, transform
 from .seeds import derive_seed
 
@@ -208,11 +208,42 @@ def permutation_order(n: int, permutation_seed: int) -> np.ndarray:
 
 def permuted_scores(X: np.ndarray, outcome: Outcome, preprocess: PreprocessSpec, model: PathSpec,
                     plan_args: dict, split_seed: int, permutation_seed: int) -> dict:
-    """Metrics of the whole nested procedure refitted on permuted outcomes (folds follow the permuted strata)."""
-    permuted = outcome.take(permutation_order(len(outcome), permutation_seed))
+    """Metrics of the whole nested procedure refitted on one permutation.
+
+    Without covariates the outcomes are permuted (survival: (time, event) pairs together) and the folds
+    follow the permuted strata. With unpenalised covariates the omics columns' rows are permuted and
+    the covariates stay with the outcome, so the null is "the omics add nothing to the covariates"
+    rather than "covariates and omics are both useless"; the folds are then those of the observed data.
+    """
+    order = permutation_order(len(outcome), permutation_seed)
+    covariates = preprocess.unpenalised
+    if covariates.any():
+        permuted_X = X.copy()
+        permuted_X[:, ~covariates] = X[order][:, ~covariates]
+        X, permuted = permuted_X, outcome
+    else:
+        permuted = outcome.take(order)
     plan = plan_outer_cv(permuted.strata, survival=outcome.survival, **plan_args)
     predictions, _ = out_of_fold_predictions(X, permuted, preprocess, model, plan, split_seed)
     return repeat_averaged_scores(permuted, predictions)
+
+
+def covariate_only_predictions(X: np.ndarray, outcome: Outcome, covariates: np.ndarray, plan: OuterCV,
+                               seed: int) -> np.ndarray:
+    """Out-of-fold linear predictors (patients x repeats) of the unpenalised covariate-only model.
+
+    Fitted in the same outer folds as the penalised model (same ``plan`` and ``seed``): Cox or logistic
+    regression on the covariates standardised on each training fold (:func:`model_paths.unpenalised_fit`).
+    """
+    predictions = np.full((len(X), plan.n_repeats), np.nan)
+    values = X[:, covariates]
+    for repeat, train, test in outer_splits(outcome.strata, plan, seed):
+        mean = values[train].mean(axis=0)
+        scale = values[train].std(axis=0)
+        scale = np.where(scale > 1e-12, scale, 1.0)
+        coef = unpenalised_fit((values[train] - mean) / scale, outcome.take(train))
+        predictions[test, repeat] = ((values[test] - mean) / scale) @ coef
+    return predictions
 
 
 # -------------------------------------------------------------------------- stability selection
@@ -237,14 +268,16 @@ def first_to_enter(coef_path: np.ndarray, q: int, exclude: np.ndarray | None = N
     return candidates[order[:q]]
 
 
-def half_sample(strata: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """Random subsample without replacement holding ``fraction`` of each stratum (at least one)."""
-    chosen = []
-    for level in np.unique(strata):
-        members = np.flatnonzero(strata == level)
-        size = max(1, int(round(fraction * members.size)))
-        chosen.append(rng.choice(members, size=size, replace=False))
-    return np.sort(np.concatenate(chosen))
+def complementary_halves(strata: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint random subsamples of floor(n / 2) patients each, balanced on the strata.
+
+    The patients are shuffled, ordered by stratum, and dealt alternately to the two halves (so each
+    half holds half of every stratum, within one); with n odd the first half's last patient is left out.
+    """
+    order = rng.permutation(len(strata))
+    order = order[np.argsort(strata[order], kind="stable")]
+    half = len(strata) // 2
+    return np.sort(order[0::2][:half]), np.sort(order[1::2][:half])
 
 
 @dataclass(frozen=True)
@@ -260,16 +293,20 @@ class SelectionCounts:
 
 
 def selection_counts(X: np.ndarray, outcome: Outcome, preprocess: PreprocessSpec, model: PathSpec,
-                     n_subsamples: int, q: int, fraction: float, seed: int) -> SelectionCounts:
-    """"First q" selection on ``n_subsamples`` half samples; subsample b uses ``derive_seed(seed, "subsample", b)``."""
+                     n_pairs: int, q: int, seed: int) -> SelectionCounts:
+    """"First q" selection on ``n_pairs`` complementary pairs of half samples (Shah & Samworth 2013).
+
+    Pair b is :func:`complementary_halves` with ``numpy.random.default_rng(derive_seed(seed, "pair", b))``.
+    """
     n_columns = X.shape[1]
     counts = np.zeros(n_columns, dtype=np.int64)
     considered = np.zeros(n_columns, dtype=np.int64)
     sign_sum = np.zeros(n_columns)
     selected_sizes, model_sizes, subsample_sizes = [], [], []
     strata = outcome.strata
-    for b in range(n_subsamples):
-        rows = half_sample(strata, fraction, np.random.default_rng(derive_seed(seed, "subsample", b)))
+    halves = (rows for b in range(n_pairs)
+              for rows in complementary_halves(strata, np.random.default_rng(derive_seed(seed, "pair", b))))
+    for rows in halves:
         sub_outcome = outcome.take(rows)
         fitted, values = fit_preprocess(preprocess, X[rows], sub_outcome)
         path = fit_path(model, values, sub_outcome, fitted.unpenalised)

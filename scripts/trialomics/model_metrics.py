@@ -103,27 +103,3 @@ def repeat_averaged_scores(outcome: Outcome, predictions: np.ndarray) -> dict:
         values = np.array([row[metric] for row in per_repeat], dtype=np.float64)
         out[metric] = float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
     return out
-
-
-def bootstrap_interval(outcome: Outcome, predictions: np.ndarray, n_bootstrap: int = 200, seed: int = 0,
-                       level: float = 0.95) -> dict:
-    """Percentile bootstrap interval over patients of the repeat-averaged metrics.
-
-    The same resampled patients are used for every repeat; resamples where a metric is undefined
-    (no events, one class) are left out of that metric's interval.
-    """
-    rng = np.random.default_rng(seed)
-    n = predictions.shape[0]
-    draws: dict[str, list] = {metric: [] for metric in repeat_averaged_scores(outcome, predictions)}
-    for _ in range(n_bootstrap):
-        rows = rng.integers(0, n, n)
-        for metric, value in repeat_averaged_scores(outcome.take(rows), predictions[rows]).items():
-            draws[metric].append(value)
-    tail = (1.0 - level) / 2.0
-    out = {}
-    for metric, values in draws.items():
-        values = np.array(values, dtype=np.float64)
-        values = values[np.isfinite(values)]
-        out[metric] = ((float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail)))
-                       if values.size else (np.nan, np.nan))
-    return out

@@ -111,7 +111,7 @@ def performance_plot(performance: pd.DataFrame, endpoint: str):
     ax.axvline(0.5, color="0.5", linestyle="--", linewidth=0.8)
     ax.set_yticks(np.arange(len(models)), models)
     ax.set_xlim(0, 1)
-    ax.set_xlabel("Out-of-fold estimate (95 % bootstrap interval); 0.5 = chance")
+    ax.set_xlabel("Out-of-fold estimate (95 % permutation-pivot interval); 0.5 = chance")
     ax.set_title(title)
     ax.legend(frameon=False, fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=len(metrics))
     return fig

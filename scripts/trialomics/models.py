@@ -20,19 +20,27 @@ fold, or the estimated performance is fantasy. Here:
   which gives the same choice as a grid search over the pipeline at a fraction of the cost.
 - Performance (:func:`evaluate_model`) is measured on out-of-fold predictions pooled within each
   repeat of the outer loop (repeated stratified K-fold, or leave-one-out): Harrell's and Uno's C for
-  survival, ROC AUC for binary endpoints. The estimate is the mean over repeats; the 95 % interval is
-  the percentile bootstrap over patients of that mean (the same resampled patients in every repeat).
-  The permutation p-value refits the entire nested procedure on permuted labels (survival: the
-  (time, event) pairs move together): p = (1 + #{permuted >= observed}) / (1 + #permutations).
-- Stability selection (:func:`stability_selection`, Meinshausen & Bühlmann 2010): on random half
-  samples (stratified by event or class) the preprocessing is refitted and the penalty path computed;
-  the first ``q`` features to enter the path are selected ("first q", as in the R package stabs).
-  The selection frequency of each feature is reported with the threshold and the bound on the expected
-  number of falsely selected features, E[V] <= q^2 / ((2 * threshold - 1) * p), where ``q`` is the
-  mean number selected per subsample and ``p`` the number of features that reached the penalised model.
+  survival, ROC AUC for binary endpoints. The estimate is the mean over repeats. The permutation
+  p-value refits the entire nested procedure on permutations: p = (1 + #{permuted >= observed}) /
+  (1 + #permutations). Without covariates the outcomes are permuted ((time, event) pairs together);
+  with covariates the omics rows are, the covariates staying with the outcome, and the covariate-only
+  model's metric in the same folds and the increment over it are reported. The 95 % interval is the
+  permutation pivot (the null's deviations from chance, moved to the estimate), whose coverage of 0.5
+  on null data is that of the permutation test; the null's 2.5/50/97.5 % quantiles are reported.
+- Minimum information: survival models need ``min_events`` events, binary models ``min_per_class``
+  patients in the smaller class; below that the model is skipped with a note.
+- Stability selection (:func:`stability_selection`): complementary pairs of half samples (Shah &
+  Samworth 2013, stratified by event or class); on each the preprocessing is refitted and the penalty
+  path computed; the first ``q`` features to enter the path are selected ("first q", as in the R
+  package stabs). The selection frequency of each feature is reported with the threshold and two
+  bounds on the expected number of falsely selected features: q^2 / ((2 * threshold - 1) * p) (valid
+  for complementary pairs without further assumptions), and Shah & Samworth's sharper bound under
+  unimodality, where ``q`` is the mean number selected per subsample and ``p`` the number of features
+  that reached the penalised model.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,9 +48,9 @@ import pandas as pd
 from joblib import Parallel, delayed
 from scipy.stats import mannwhitneyu
 
-from .model_engine import (PathSpec, fit_nested, out_of_fold_predictions, permuted_scores, plan_outer_cv,
-                           selection_counts)
-from .model_metrics import bootstrap_interval, repeat_averaged_scores
+from .model_engine import (PathSpec, covariate_only_predictions, fit_nested, out_of_fold_predictions,
+                           permuted_scores, plan_outer_cv, selection_counts)
+from .model_metrics import repeat_averaged_scores
 from .model_preprocess import Outcome, PreprocessSpec
 from .multitest import benjamini_hochberg
 from .seeds import derive_seed
@@ -54,6 +62,7 @@ CLASSIFICATION = "binary"
 SURVIVAL_METRICS = ("c_index", "c_index_uno")
 CLASSIFICATION_METRICS = ("auc",)
 PRIMARY_METRIC = {SURVIVAL: "c_index", CLASSIFICATION: "auc"}
+CHANCE = 0.5  # AUC and C-index of a score unrelated to the outcome
 JOINT_SEPARATOR = ":"
 COVARIATE_GROUP = "covariate"
 
@@ -107,14 +116,26 @@ class Evaluation:
 
 def evaluate_model(X: pd.DataFrame, outcome: Outcome, preprocess: PreprocessSpec, model: PathSpec,
                    scheme: str = "kfold", n_splits: int = 5, n_repeats: int = 3, n_permutations: int = 100,
-                   n_bootstrap: int = 200, seed: int = 0, n_jobs: int = 1) -> Evaluation:
-    """Nested cross-validated performance, bootstrap interval and permutation p-value of the model.
+                   seed: int = 0, n_jobs: int = 1) -> Evaluation:
+    """Nested cross-validated performance, permutation p-value, null quantiles and interval of the model.
 
-    Returns an :class:`Evaluation` with ``performance`` (metric, estimate, ci_low, ci_high,
-    permutation_p, outer_cv, n_splits, repeats, n_permutations, n_bootstrap), ``oof`` (patient_id,
-    repeat, prediction) and ``permutations`` (permutation, then one column per metric). Seeds: outer
-    splits use ``derive_seed(seed, "outer")``, bootstrap ``derive_seed(seed, "bootstrap")``, permutation i
+    Returns an :class:`Evaluation` with ``performance`` (one row per metric: estimate, ci_low, ci_high,
+    permutation_p, outer_cv, n_splits, repeats, n_permutations, then covariate_only_estimate, increment,
+    increment_permutation_p, null_q025, null_median, null_q975, interval, permutation_scheme),
+    ``oof`` (patient_id, repeat, prediction) and ``permutations`` (permutation, then one column per
+    metric). Seeds: outer splits use ``derive_seed(seed, "outer")``, permutation i
     ``derive_seed(seed, "permutation", i)``; results do not depend on ``n_jobs``.
+
+    With unpenalised covariates (``covariate`` kind) the permutations move the omics rows only
+    (:func:`model_engine.permuted_scores`), and the covariate-only model is fitted in the same outer
+    folds; ``increment`` is the model's metric minus the covariate-only one, and its permutation p
+    compares it with the permuted increments (the covariate-only model does not change under these
+    permutations). The interval is the permutation pivot: the error of the whole nested procedure
+    (refitting included) is taken to be distributed as the permuted metrics minus chance (0.5), so the
+    interval is (estimate - (q97.5 - 0.5), estimate - (q2.5 - 0.5)) of the null, widened to contain the
+    estimate and clipped to [0, 1]. It carries the refitting variability (and the known pessimism of
+    cross-validated AUC/C on null data) that a bootstrap of fixed out-of-fold predictions misses; on
+    null data it covers 0.5 whenever the two-sided permutation test at 5 % does not reject.
     """
     values = X.to_numpy(dtype=np.float64)
     preprocess = preprocess.screened_on(values)
@@ -123,7 +144,9 @@ def evaluate_model(X: pd.DataFrame, outcome: Outcome, preprocess: PreprocessSpec
     plan = plan_outer_cv(outcome.strata, survival=outcome.survival, **plan_args)
     predictions, _ = out_of_fold_predictions(values, outcome, preprocess, model, plan, split_seed)
     observed = repeat_averaged_scores(outcome, predictions)
-    interval = bootstrap_interval(outcome, predictions, n_bootstrap, derive_seed(seed, "bootstrap"))
+    covariates = preprocess.unpenalised
+    reference = ({metric: np.nan for metric in observed} if not covariates.any() else repeat_averaged_scores(
+        outcome, covariate_only_predictions(values, outcome, covariates, plan, split_seed)))
     null = Parallel(n_jobs=n_jobs)(
         delayed(permuted_scores)(values, outcome, preprocess, model, plan_args, split_seed,
                                  derive_seed(seed, "permutation", i))
@@ -134,18 +157,31 @@ def evaluate_model(X: pd.DataFrame, outcome: Outcome, preprocess: PreprocessSpec
     for metric, estimate in observed.items():
         draws = null_table[metric].to_numpy(dtype=np.float64)
         draws = draws[np.isfinite(draws)]
-        p = ((1 + int((draws >= estimate - 1e-12).sum())) / (1 + draws.size)
-             if draws.size and np.isfinite(estimate) else np.nan)
-        rows.append({"metric": metric, "estimate": estimate, "ci_low": interval[metric][0],
-                     "ci_high": interval[metric][1], "permutation_p": p, "outer_cv": plan.label(),
-                     "n_splits": plan.n_splits, "repeats": plan.n_repeats,
-                     "n_permutations": int(draws.size), "n_bootstrap": n_bootstrap})
+        quantiles = np.quantile(draws, [0.025, 0.5, 0.975]) if draws.size else np.full(3, np.nan)
+        increment = estimate - reference[metric]
+        rows.append({"metric": metric, "estimate": estimate,
+                     "ci_low": float(np.clip(min(estimate, estimate - (quantiles[2] - CHANCE)), 0.0, 1.0)),
+                     "ci_high": float(np.clip(max(estimate, estimate - (quantiles[0] - CHANCE)), 0.0, 1.0)),
+                     "permutation_p": permutation_p(estimate, draws), "outer_cv": plan.label(),
+                     "n_splits": plan.n_splits, "repeats": plan.n_repeats, "n_permutations": int(draws.size),
+                     "covariate_only_estimate": reference[metric], "increment": increment,
+                     "increment_permutation_p": permutation_p(increment, draws - reference[metric]),
+                     "null_q025": quantiles[0], "null_median": quantiles[1], "null_q975": quantiles[2],
+                     "interval": "permutation_pivot" if draws.size else "",
+                     "permutation_scheme": "omics_rows" if covariates.any() else "outcome"})
     oof = pd.DataFrame({
         "patient_id": np.repeat(X.index.to_numpy(), plan.n_repeats),
         "repeat": np.tile(np.arange(plan.n_repeats), len(X)),
         "prediction": predictions.reshape(-1),
     })
     return Evaluation(pd.DataFrame(rows), oof, null_table)
+
+
+def permutation_p(statistic: float, null: np.ndarray) -> float:
+    """(1 + #{null >= statistic}) / (1 + #null), ties within 1e-12 counting as exceedances; NaN if undefined."""
+    if not null.size or not np.isfinite(statistic):
+        return np.nan
+    return (1 + int((null >= statistic - 1e-12).sum())) / (1 + null.size)
 
 
 # -------------------------------------------------------------------------- stability selection
@@ -162,29 +198,55 @@ def meinshausen_buhlmann_bound(q: float, p: int, threshold: float) -> float:
     return float(q ** 2 / ((2.0 * threshold - 1.0) * p))
 
 
-def stability_selection(X: pd.DataFrame, outcome: Outcome, preprocess: PreprocessSpec, model: PathSpec,
-                        n_subsamples: int = 100, q: int = 8, threshold: float = 0.6, fraction: float = 0.5,
-                        n_alphas: int = 50, alpha_min_ratio: float = 0.01,
-                        seed: int = 0) -> tuple[pd.DataFrame, dict]:
-    """Selection frequency of every column of ``X`` over random half samples ("first q" selection).
+def complementary_pairs_bound(q: float, p: float, threshold: float, n_pairs: int) -> float:
+    """Shah & Samworth (2013) bound on E[false selections] of complementary-pairs stability selection.
 
-    Returns (table with feature, selection_frequency (over all subsamples), times_selected,
-    times_in_model (subsamples in which the feature passed the prefilters and could be selected),
-    mean_coefficient_sign, selected (yes/no at ``threshold``), one row per feature that reached the
-    model at least once, in the order of decreasing frequency then feature name; summary dict
-    with n_subsamples, subsample_size, q_target, q_mean, p_mean, threshold, n_selected and
-    expected_false_selections_bound). Subsample b uses ``derive_seed(seed, "subsample", b)``.
-    Unpenalised covariates are never counted.
+    Under their unimodality assumption (eq. 8): with theta = q / p <= 1/sqrt(3), E[V] <= C(tau, B) * theta * q,
+    C = 1 / (2 (2 tau - 1 - 1/(2B))) for tau in (min(1/2 + theta^2, 1/2 + 1/(2B) + 3 theta^2 / 4), 3/4],
+    C = 4 (1 - tau + 1/(2B)) / (1 + 1/B) for tau in (3/4, 1]. Applied here only where tau exceeds both
+    ends of that minimum (so that the first C is positive). NaN where it does not apply (threshold too
+    low for this theta and B, theta > 1/sqrt(3), or p = 0).
+    """
+    if p <= 0 or n_pairs < 1:
+        return np.nan
+    theta, tau, b = q / p, threshold, n_pairs
+    lowest = max(0.5 + theta ** 2, 0.5 + 1 / (2 * b) + 0.75 * theta ** 2)
+    if theta > 1 / math.sqrt(3) or tau <= lowest:
+        return np.nan
+    if tau <= 0.75:
+        factor = 1.0 / (2.0 * (2.0 * tau - 1.0 - 1.0 / (2 * b)))
+    else:
+        factor = 4.0 * (1.0 - tau + 1.0 / (2 * b)) / (1.0 + 1.0 / b)
+    return float(factor * theta * q)
+
+
+def stability_selection(X: pd.DataFrame, outcome: Outcome, preprocess: PreprocessSpec, model: PathSpec,
+                        n_subsamples: int = 100, q: int = 8, threshold: float = 0.6, n_alphas: int = 50,
+                        alpha_min_ratio: float = 0.01, seed: int = 0) -> tuple[pd.DataFrame, dict]:
+    """Selection frequency of every column of ``X`` over complementary pairs of half samples ("first q").
+
+    ``n_subsamples`` half samples are drawn as ``n_subsamples // 2`` complementary pairs (Shah &
+    Samworth 2013; at least one pair). Returns (table with feature, selection_frequency (over all
+    subsamples), times_selected, times_in_model (subsamples in which the feature passed the prefilters
+    and could be selected), mean_coefficient_sign, selected (yes/no at ``threshold``), one row per
+    feature that reached the model at least once, in the order of decreasing frequency then feature
+    name; summary dict with n_subsamples, subsample_size, q_target, q_mean, p_mean, threshold,
+    n_selected, expected_false_selections_bound (the worst-case bound q^2 / ((2 threshold - 1) p), valid
+    for complementary pairs without assumptions), n_pairs and
+    expected_false_selections_bound_unimodal (:func:`complementary_pairs_bound`)). Unpenalised
+    covariates are never counted.
     """
     values = X.to_numpy(dtype=np.float64)
+    n_pairs = max(1, n_subsamples // 2)
     found = selection_counts(values, outcome, preprocess.screened_on(values),
-                             model.with_grid(n_alphas, alpha_min_ratio), n_subsamples, q, fraction, seed)
+                             model.with_grid(n_alphas, alpha_min_ratio), n_pairs, q, seed)
+    n_drawn = 2 * n_pairs
     # Features that never passed the in-fold prefilters could not be selected: no row.
     keep = (found.times_in_model > 0) & ~preprocess.unpenalised
     counts, considered, sign_sum = found.times_selected[keep], found.times_in_model[keep], found.sign_sum[keep]
     table = pd.DataFrame({
         "feature": X.columns[keep].astype(str),
-        "selection_frequency": counts / n_subsamples,
+        "selection_frequency": counts / n_drawn,
         "times_selected": counts,
         "times_in_model": considered,
         "mean_coefficient_sign": np.where(counts > 0, sign_sum / np.where(counts > 0, counts, 1), np.nan),
@@ -194,12 +256,16 @@ def stability_selection(X: pd.DataFrame, outcome: Outcome, preprocess: Preproces
                               kind="stable").reset_index(drop=True)
     q_mean = float(np.mean(found.selected_sizes)) if found.selected_sizes else 0.0
     p_mean = float(np.mean(found.model_sizes)) if found.model_sizes else 0.0
-    summary = {"n_subsamples": n_subsamples,
+    summary = {"n_subsamples": n_drawn,
                "subsample_size": float(np.mean(found.subsample_sizes)) if found.subsample_sizes else 0.0,
                "q_target": q, "q_mean": q_mean, "p_mean": p_mean, "threshold": threshold,
                "n_selected": int((table["selected"] == "yes").sum()),
-               "expected_false_selections_bound": meinshausen_buhlmann_bound(q_mean, p_mean, threshold)}
+               "expected_false_selections_bound": meinshausen_buhlmann_bound(q_mean, p_mean, threshold),
+               "n_pairs": n_pairs,
+               "expected_false_selections_bound_unimodal": complementary_pairs_bound(q_mean, p_mean, threshold,
+                                                                                     n_pairs)}
     return table, summary
+
 
 # ---------------------------------------------------------------------------- data assembly
 
@@ -245,18 +311,24 @@ def fit_endpoint_model(blocks: dict[str, pd.DataFrame], obs: pd.DataFrame, endpo
                        covariates: pd.DataFrame | None = None, imputer=None, l1_ratio: float = 0.5,
                        n_alphas: int = 10, alpha_min_ratio: float = 0.05, inner_folds: int = 3,
                        outer_cv: str = "kfold", outer_folds: int = 5, repeats: int = 3,
-                       n_permutations: int = 100, n_bootstrap: int = 200, stability_subsamples: int = 100,
+                       n_permutations: int = 100, stability_subsamples: int = 100,
                        stability_q: int = 8, stability_threshold: float = 0.6, max_missing: float = 0.5,
                        min_altered: int = 2, min_altered_fraction: float = 0.1, top_variance: int | None = 500,
-                       select_k: int | None = None, seed: int = 0, n_jobs: int = 1) -> dict[str, pd.DataFrame]:
+                       select_k: int | None = None, min_events: int = 10, min_per_class: int = 5, seed: int = 0,
+                       n_jobs: int = 1, n_bootstrap: int | None = None) -> dict[str, pd.DataFrame]:
     """Everything the models stage reports for one endpoint and one block of modalities.
 
     ``blocks`` maps modality -> patients x features (``survival.modality_matrix``); ``obs`` holds the
     labels per patient. ``imputer`` (a transformer) is applied inside the folds to the proteins
     columns. Returns tables ``performance``, ``oof``, ``permutations``, ``stability``,
     ``stability_summary`` and ``coefficients`` (final model on all patients at its CV-chosen penalty).
-    A block that cannot be evaluated (too few patients in an outcome group, no features) gives one
-    performance row per metric with NaN estimates and a note, and empty tables otherwise.
+    A block that cannot be evaluated gives one performance row per metric with NaN estimates and a note
+    ("not evaluated: ..."), and empty tables otherwise: no features, fewer than ``min_events`` events
+    (survival), fewer than ``min_per_class`` patients in the smaller class (binary), or an outcome that
+    supports no outer split. Such models are skipped, not fitted: with a handful of events the penalty,
+    the out-of-fold metric and the permutation p are noise. ``n_bootstrap`` is ignored (the interval is
+    no longer a bootstrap; ``n_bootstrap`` in performance.tsv is 0); it is accepted until its last
+    callers (tests/test_determinism.py) drop it.
     """
     task = task_of(endpoint)
     labels = endpoint_labels(obs, endpoint)
@@ -287,6 +359,13 @@ def fit_endpoint_model(blocks: dict[str, pd.DataFrame], obs: pd.DataFrame, endpo
              "stability_summary": pd.DataFrame([{"model": model_name, "threshold": stability_threshold}]),
              "coefficients": pd.DataFrame(columns=["model", "modality", "feature", "coefficient", "alpha"])}
     try:
+        if task == SURVIVAL and strata.sum() < min_events:
+            raise ValueError(f"{int(strata.sum())} events; survival models need at least {min_events} "
+                             f"(models.min_events)")
+        smaller = int(np.bincount(strata, minlength=2).min())
+        if task == CLASSIFICATION and smaller < min_per_class:
+            raise ValueError(f"the smaller outcome group has {smaller} patients; binary models need at least "
+                             f"{min_per_class} per class (models.min_per_class)")
         plan_outer_cv(strata, scheme=outer_cv, n_splits=outer_folds, n_repeats=repeats, survival=task == SURVIVAL)
         if context["n_features"] == 0:
             raise ValueError("no features")
@@ -298,9 +377,8 @@ def fit_endpoint_model(blocks: dict[str, pd.DataFrame], obs: pd.DataFrame, endpo
         return {"performance": _performance_columns(pd.DataFrame(rows)), **empty}
 
     evaluation = evaluate_model(X, outcome, preprocess, model, scheme=outer_cv, n_splits=outer_folds,
-                                n_repeats=repeats, n_permutations=n_permutations, n_bootstrap=n_bootstrap,
-                                seed=seed, n_jobs=n_jobs)
-    performance = evaluation.performance.assign(**context, note="")
+                                n_repeats=repeats, n_permutations=n_permutations, seed=seed, n_jobs=n_jobs)
+    performance = evaluation.performance.assign(**context, n_bootstrap=0, note="")
     values = X.to_numpy(dtype=np.float64)
     final = fit_nested(values, outcome, preprocess.screened_on(values), model)
     coefficients = pd.Series(final.coef, index=X.columns[final.preprocess.columns])
@@ -324,7 +402,10 @@ def fit_endpoint_model(blocks: dict[str, pd.DataFrame], obs: pd.DataFrame, endpo
 
 PERFORMANCE_COLUMNS = ["model", "metric", "estimate", "ci_low", "ci_high", "permutation_p", "endpoint",
                        "n_patients", "n_events", "n_positive", "n_features", "outer_cv", "n_splits", "repeats",
-                       "n_permutations", "n_bootstrap", "seed", "note"]
+                       "n_permutations", "n_bootstrap", "seed", "note",
+                       # Appended by the calibration work (issue 11); see evaluate_model.
+                       "covariate_only_estimate", "increment", "increment_permutation_p", "null_q025",
+                       "null_median", "null_q975", "interval", "permutation_scheme"]
 
 
 def _performance_columns(table: pd.DataFrame) -> pd.DataFrame:

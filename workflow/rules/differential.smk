@@ -1,5 +1,6 @@
 # Differential analysis by response: every configured contrast in every modality present.
-# RNA: one DESeq2 fit per design (variable, reference level, covariates, batch), pickled, then one
+# RNA: one DESeq2 fit per design (variable, reference level, covariates, batch), kept as
+# .h5ad (data, not a pickle), then one
 # job per contrast computes its Wald test (and apeGLM shrinkage) from the shared fit, so contrasts
 # that share a design never refit it. Proteins: limma moderated t. Mutations and copy number:
 # Fisher exact tests; TMB by rank test.
@@ -32,7 +33,7 @@ rule differential_rna_fit:
         labels=LABELS,
         patients=PATIENTS_TABLE,
     output:
-        fit="results/differential/rna/fits/{design}.pkl",
+        fit="results/differential/rna/fits/{design}.h5ad",
     params:
         contrasts=lambda wc: [CONTRASTS[c] for c in DIFFERENTIAL_DESIGNS[wc.design]],
         min_patients_per_level=config["differential"]["min_patients_per_level"],
@@ -56,7 +57,7 @@ rule differential_rna_fit:
 
 rule differential_rna:
     input:
-        fit=lambda wc: f"results/differential/rna/fits/{DESIGN_OF_CONTRAST[wc.contrast]}.pkl",
+        fit=lambda wc: f"results/differential/rna/fits/{DESIGN_OF_CONTRAST[wc.contrast]}.h5ad",
         adata="results/rna/normalised.h5ad",
         labels=LABELS,
         patients=PATIENTS_TABLE,

@@ -47,7 +47,6 @@ rule models_fit:
         outer_folds=config["models"]["outer_folds"],
         repeats=config["models"]["repeats"],
         permutations=config["models"]["permutations"],
-        bootstrap=config["models"]["bootstrap"],
         stability_subsamples=config["models"]["stability_subsamples"],
         stability_q=config["models"]["stability_q"],
         stability_threshold=config["models"]["stability_threshold"],
@@ -56,6 +55,8 @@ rule models_fit:
         min_altered_fraction=config["models"]["min_altered_fraction"],
         top_variance=config["models"]["top_variance"],
         select_k=config["models"]["select_k"],
+        min_events=config["models"]["min_events"],
+        min_per_class=config["models"]["min_per_class"],
         seed=lambda wc: derive_seed(SEED, "models_fit", wc.endpoint, wc.model),
     wildcard_constraints:
         model=one_of(MODEL_BLOCKS, "NO_MODELS"),
