@@ -3,12 +3,15 @@
 # for the top candidates, and (when a truth table is configured: the demo and the null cohorts) the
 # recovery of the planted biomarkers. Include after differential.smk, enrichment.smk, survival.smk and
 # models.smk (uses CONTRASTS, ENRICHMENT_MODALITIES, SURVIVAL_BLOCKS, SURVIVAL_ENDPOINTS).
-BIOMARKER_DIFFERENTIAL_KEYS = [[m, c] for m in MODALITIES for c in CONTRASTS]
-BIOMARKER_TMB_CONTRASTS = list(CONTRASTS) if "mutations" in MODALITIES else []
+# Response contrasts only: a paired timepoint contrast is change, not a predictor of response.
+BIOMARKER_DIFFERENTIAL_KEYS = [[m, c] for m in MODALITIES for c in RESPONSE_CONTRASTS]
+BIOMARKER_TMB_CONTRASTS = list(RESPONSE_CONTRASTS) if "mutations" in MODALITIES else []
 BIOMARKER_UNIVARIATE_KEYS = [
     [b, e] for b in SURVIVAL_BLOCKS for e in SURVIVAL_ENDPOINTS
 ]
-BIOMARKER_ENRICHMENT_KEYS = [[m, c] for m in ENRICHMENT_MODALITIES for c in CONTRASTS]
+BIOMARKER_ENRICHMENT_KEYS = [
+    [m, c] for m in ENRICHMENT_MODALITIES for c in RESPONSE_CONTRASTS
+]
 
 
 BIOMARKERS_TARGETS = [

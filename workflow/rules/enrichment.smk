@@ -14,15 +14,29 @@ GENE_SET_FILES = [
 ENRICHMENT_MODALITIES = [m for m in ("rna", "proteins") if m in MODALITIES]
 
 
-ENRICHMENT_TARGETS = with_svg_twins([
-    path
-    for m in ENRICHMENT_MODALITIES
-    for c in CONTRASTS
-    for path in (f"results/enrichment/{m}/{c}.prerank.tsv", f"results/enrichment/{m}/{c}.ora.tsv",
-                 f"results/enrichment/{m}/plots/{c}.dots.png",
-                 f"results/enrichment/{m}/plots/{c}.running.png")
-] + (["results/pathways/normalised.h5ad", "results/pathways/scores.tsv",
-      "results/pathways/plots/scores.heatmap.png"] if "rna" in MODALITIES else []))
+ENRICHMENT_TARGETS = with_svg_twins(
+    [
+        path
+        for m in ENRICHMENT_MODALITIES
+        # Enrichment (and its camera correlation on baseline samples) is of the response contrasts.
+        for c in RESPONSE_CONTRASTS
+        for path in (
+            f"results/enrichment/{m}/{c}.prerank.tsv",
+            f"results/enrichment/{m}/{c}.ora.tsv",
+            f"results/enrichment/{m}/plots/{c}.dots.png",
+            f"results/enrichment/{m}/plots/{c}.running.png",
+        )
+    ]
+    + (
+        [
+            "results/pathways/normalised.h5ad",
+            "results/pathways/scores.tsv",
+            "results/pathways/plots/scores.heatmap.png",
+        ]
+        if "rna" in MODALITIES
+        else []
+    )
+)
 
 
 rule enrichment_gsea:
@@ -59,6 +73,18 @@ rule enrichment_gsea:
         ),
         dots_svg="results/enrichment/{modality}/plots/{contrast}.dots.svg",
         running_svg="results/enrichment/{modality}/plots/{contrast}.running.svg",
+    log:
+        "logs/enrichment/enrichment_gsea/{modality}/{contrast}.log",
+    benchmark:
+        "benchmarks/enrichment/enrichment_gsea/{modality}/{contrast}.tsv"
+    wildcard_constraints:
+        modality="rna|proteins",
+    conda:
+        "../../envs/enrichment.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
     params:
         contrast=lambda wc: CONTRASTS[wc.contrast],
         permutations=config["enrichment"]["permutations"],
@@ -69,18 +95,6 @@ rule enrichment_gsea:
         dot_sets=config["enrichment"]["dot_sets"],
         running_sets=config["enrichment"]["running_sets"],
         seed=lambda wc: derive_seed(SEED, "enrichment_gsea", wc.modality, wc.contrast),
-    wildcard_constraints:
-        modality="rna|proteins",
-    log:
-        "logs/enrichment/enrichment_gsea/{modality}/{contrast}.log",
-    benchmark:
-        "benchmarks/enrichment/enrichment_gsea/{modality}/{contrast}.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=20,
-    conda:
-        "../../envs/enrichment.yaml"
     script:
         "../../scripts/enrichment_gsea.py"
 
@@ -106,20 +120,20 @@ rule enrichment_pathway_scores:
             subcategory="pathway scores",
         ),
         heatmap_svg="results/pathways/plots/scores.heatmap.svg",
+    log:
+        "logs/enrichment/enrichment_pathway_scores.log",
+    benchmark:
+        "benchmarks/enrichment/enrichment_pathway_scores.tsv"
+    conda:
+        "../../envs/enrichment.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
     params:
         # Per-sample scores keep 2-gene signatures such as cytolytic activity (GZMA, PRF1).
         min_size=config["enrichment"]["ssgsea_min_size"],
         max_size=config["enrichment"]["max_size"],
         weight=config["enrichment"]["ssgsea_weight"],
-    log:
-        "logs/enrichment/enrichment_pathway_scores.log",
-    benchmark:
-        "benchmarks/enrichment/enrichment_pathway_scores.tsv"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=20,
-    conda:
-        "../../envs/enrichment.yaml"
     script:
         "../../scripts/enrichment_pathway_scores.py"
