@@ -276,12 +276,15 @@ def fit_deseq2(counts: pd.DataFrame, obs: pd.DataFrame, contrast: Contrast, n_cp
     """
     from pydeseq2.dds import DeseqDataSet
 
+    from .deseq_inference import VectorisedInference
+
     require_valid_contrast(contrast, obs, min_per_level)
     frame = design_frame(obs, contrast)
     data = counts.loc[frame.index]
     dds = DeseqDataSet(counts=data.round().astype(np.int64), metadata=frame,
                        design=deseq2_formula(frame), refit_cooks=refit_cooks,
-                       min_replicates=min_replicates, n_cpus=n_cpus, quiet=True)
+                       min_replicates=min_replicates, quiet=True,
+                       inference=VectorisedInference(n_cpus=n_cpus))
     dds.deseq2()
     dds.uns["trialomics_contrast_design"] = {"variable": contrast.variable,
                                              "reference": contrast.reference,
@@ -302,6 +305,8 @@ def deseq2_results(dds, contrast: Contrast, shrink: bool = True, alpha: float = 
     """
     from pydeseq2.ds import DeseqStats
 
+    from .deseq_inference import VectorisedInference
+
     design = dds.uns["trialomics_contrast_design"]
     if (design["variable"], design["reference"]) != (contrast.variable, contrast.reference):
         raise ValueError(f"contrast '{contrast.id}' does not share the fitted design "
@@ -315,7 +320,7 @@ def deseq2_results(dds, contrast: Contrast, shrink: bool = True, alpha: float = 
     columns = list(dds.obsm["design_matrix"].columns)
     vector = np.array([1.0 if column == coefficient else 0.0 for column in columns])
     ds = DeseqStats(dds, contrast=vector, alpha=alpha, cooks_filter=True, independent_filter=True,
-                    quiet=True, n_cpus=n_cpus)
+                    quiet=True, inference=VectorisedInference(n_cpus=n_cpus))
     ds.summary()
     result = ds.results_df.copy()
     groups = dds.obs[GROUP_COLUMN].astype(str)

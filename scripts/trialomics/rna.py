@@ -177,6 +177,8 @@ def normalise_rna(counts: pd.DataFrame, sample_meta: pd.DataFrame, min_count: in
     from pydeseq2 import __version__ as pydeseq2_version
     from pydeseq2.dds import DeseqDataSet
 
+    from .deseq_inference import VectorisedInference
+
     counts = counts.sort_index(axis=0).sort_index(axis=1)
     obs = sample_obs(counts.columns, sample_meta)
     if counts.shape[1] < 2:
@@ -197,7 +199,7 @@ def normalise_rna(counts: pd.DataFrame, sample_meta: pd.DataFrame, min_count: in
     samples_by_genes = kept.T.astype(np.int64)
     dds = DeseqDataSet(counts=samples_by_genes, metadata=pd.DataFrame(index=samples_by_genes.index),
                        design="~1", size_factors_fit_type="ratio", fit_type="parametric",
-                       n_cpus=n_cpus, quiet=True)
+                       quiet=True, inference=VectorisedInference(n_cpus=n_cpus))
     dds.fit_size_factors()
     # use_design=False fits dispersions with an intercept only: DESeq2's vst(blind = TRUE).
     dds.vst(use_design=False)
