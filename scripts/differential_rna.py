@@ -1,15 +1,13 @@
 """Rule differential_rna: Wald test of one contrast from its design's DESeq2 fit, and its figures."""
-import pickle
-
 from trialomics import differential as dx
 from trialomics import differential_plots as plots
 from trialomics import runlog, style, tables
+from trialomics.deseq_store import read_deseq_fit
 
 log = runlog.start(snakemake)
 contrast = dx.Contrast.from_config(snakemake.params.contrast)
 alpha = snakemake.params.alpha
-with open(snakemake.input.fit, "rb") as handle:
-    dds = pickle.load(handle)
+dds = read_deseq_fit(snakemake.input.fit, n_cpus=snakemake.threads)
 table = dx.deseq2_results(dds, contrast, shrink=snakemake.params.shrink, alpha=alpha,
                           n_cpus=snakemake.threads)
 log.info("%s: %d genes tested, %d with padj < %g", contrast.describe(),

@@ -1,9 +1,7 @@
 """Rule differential_rna_fit: one DESeq2 fit (pydeseq2) per design, shared by its contrasts."""
-import os
-import pickle
-
 from trialomics import differential as dx
-from trialomics import runlog, tables
+from trialomics import runlog
+from trialomics.deseq_store import write_deseq_fit
 
 log = runlog.start(snakemake)
 contrasts = dx.contrasts_from_config(snakemake.params.contrasts)
@@ -27,10 +25,4 @@ log.info("Cook's distance: %d gene(s) with outlier counts replaced and refitted 
          int(dds.var["refitted"].sum()) if "refitted" in dds.var else 0,
          snakemake.params.cooks_min_replicates, int(dds.cooks_outlier().sum()))
 
-final, tmp = tables.atomic_path(snakemake.output.fit)
-try:
-    with open(tmp, "wb") as handle:
-        pickle.dump(dds, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, final)
-finally:
-    tmp.unlink(missing_ok=True)
+write_deseq_fit(dds, snakemake.output.fit)

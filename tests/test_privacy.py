@@ -159,6 +159,11 @@ def test_pseudonymised_run_writes_no_original_identifier_or_date(tmp_path):
             assert identifier.encode() not in data, (path, identifier)
         if path.suffix != ".png":  # compressed pixels
             assert not re.search(rb"(19|20)\d\d-[01]\d-[0-3]\d", data), path
+    # Logs never dump clinical rows: no free-text value of patients.tsv reaches them.
+    sites = set(pd.read_csv(DEMO / "patients.tsv", sep="\t", dtype=str)["primary_site"])
+    for log in (tmp_path / "logs").rglob("*.log"):
+        text = log.read_text()
+        assert not [site for site in sites if site in text], log
     # Every output names patients by their keyed pseudonym.
     labels = pd.read_csv(tmp_path / "results/clinical/labels.tsv", sep="\t", dtype=str)
     patients = pd.read_csv(DEMO / "patients.tsv", sep="\t", dtype=str)

@@ -1,7 +1,7 @@
 # Differential analysis by response: every configured contrast in every modality present.
-# RNA: one DESeq2 fit per design (variable, reference level, covariates, batch), kept as
-# .h5ad (data, not a pickle), then one
-# job per contrast computes its Wald test (and apeGLM shrinkage) from the shared fit, so contrasts
+# RNA: one DESeq2 fit per design (variable, reference level, covariates, batch), kept as .h5ad
+# (data, not a pickle), then one job per contrast computes its Wald test (and apeGLM shrinkage)
+# from the shared fit, so contrasts
 # that share a design never refit it. Proteins: limma moderated t. Mutations and copy number:
 # Fisher exact tests; TMB by rank test.
 from trialomics.contrasts import Contrast, group_contrasts_by_design
