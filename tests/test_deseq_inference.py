@@ -191,3 +191,24 @@ def test_deseq2_tables_match_the_default_inference(monkeypatch):
     assert set(ours.index[ours["padj"] < 0.05]) == set(reference.index[reference["padj"] < 0.05])
     shrunk_difference = np.abs(ours["effect_shrunk"] - reference["effect_shrunk"])
     assert shrunk_difference.max() <= 0.02 and (shrunk_difference <= 5e-3).mean() >= 0.95
+
+
+def test_dispersion_trend_is_the_gamma_glm_optimum():
+    # Dispersions scattered (gamma, shape 4) around 0.05 + 3 / mean: the IRLS fit is at least as
+    # good as pydeseq2's L-BFGS-B on the same likelihood and near the generating curve.
+    rng = np.random.default_rng(8)
+    means = np.exp(rng.uniform(0, 9, 5000))
+    dispersions = (0.05 + 3.0 / means) * rng.gamma(4.0, 0.25, means.size)
+    covariates, targets = pd.Series(1 / means), pd.Series(dispersions)
+    expected, _, _ = DefaultInference(n_cpus=1).dispersion_trend_gamma_glm(covariates, targets)
+    got, fitted, converged = VectorisedInference().dispersion_trend_gamma_glm(covariates, targets)
+
+    def loss(coefficients):
+        mu = coefficients[0] + coefficients[1] / means
+        return np.mean(dispersions / mu + np.log(mu))
+
+    assert converged
+    np.testing.assert_allclose(fitted, got[0] + got[1] / means)
+    assert loss(got) <= loss(expected) + 1e-12
+    np.testing.assert_allclose(got, expected, rtol=1e-3)
+    np.testing.assert_allclose(got, [0.05, 3.0], rtol=0.05)
