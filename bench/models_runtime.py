@@ -115,8 +115,11 @@ def run_block(obs, matrices, endpoint: str, model: str, settings: dict, n_jobs: 
 
 
 def table_differences(before: pd.DataFrame, after: pd.DataFrame) -> str:
-    if before.shape != after.shape or list(before.columns) != list(after.columns):
+    """Largest numeric difference over the columns both tables have (columns appended since are named)."""
+    appended = list(after.columns[len(before.columns):])
+    if len(before) != len(after) or list(before.columns) != list(after.columns[:len(before.columns)]):
         return f"shape/columns differ: {before.shape} vs {after.shape}"
+    after = after[before.columns]
     worst, text_equal = 0.0, True
     for column in before.columns:
         a, b = before[column], after[column]
@@ -129,7 +132,8 @@ def table_differences(before: pd.DataFrame, after: pd.DataFrame) -> str:
                 worst = max(worst, float(np.abs(x[both] - y[both]).max()))
         else:
             text_equal &= a.astype(str).equals(b.astype(str))
-    return f"max |diff| {worst:.3g}, text columns {'identical' if text_equal else 'DIFFER'}"
+    new = f"; new columns: {', '.join(appended)}" if appended else ""
+    return f"max |diff| {worst:.3g}, text columns {'identical' if text_equal else 'DIFFER'}{new}"
 
 
 def blocks_report(args) -> int:

@@ -74,9 +74,14 @@ class PreprocessSpec:
 
     @classmethod
     def for_columns(cls, n_columns: int, kinds=None, groups=None, imputed=None, **settings) -> "PreprocessSpec":
-        """Defaults: every column continuous, one group, every column imputed when an imputer is given."""
-        kinds = np.full(n_columns, CONTINUOUS, dtype=object) if kinds is None else np.asarray(kinds, dtype=object)
-        groups = np.zeros(n_columns, dtype=int) if groups is None else np.asarray(groups)
+        """Defaults: every column continuous, one group, every column imputed when an imputer is given.
+
+        Kinds are kept as a fixed-width string array and groups as integer codes: the prefilter compares
+        and groups them in every fold, which is several times faster than on Python objects.
+        """
+        kinds = np.full(n_columns, CONTINUOUS) if kinds is None else np.asarray(kinds, dtype=str)
+        groups = (np.zeros(n_columns, dtype=int) if groups is None
+                  else np.unique(np.asarray(groups, dtype=str), return_inverse=True)[1])
         imputed = np.ones(n_columns, dtype=bool) if imputed is None else np.asarray(imputed, dtype=bool)
         return cls(kinds=kinds, groups=groups, imputed=imputed, **settings)
 
