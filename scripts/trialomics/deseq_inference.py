@@ -213,16 +213,16 @@ class VectorisedInference(DefaultInference):
         # at the start, [start, high] when it falls. A bracket whose far end is still downhill
         # has its minimum on the bound.
         left = g_start > 0
-        g_low, _ = derivatives(everyone, np.full(n_genes, low))
-        g_high, _ = derivatives(everyone, np.full(n_genes, high))
+        # The gradient at the far end of each gene's bracket (the bound it searches towards).
+        g_end, _ = derivatives(everyone, np.where(left, low, high))
         lower = np.where(left, low, start)
         upper = np.where(left, start, high)
         log_alpha = start.copy()
         done = g_start == 0
-        on_low, on_high = left & (g_low >= 0), ~left & (g_high <= 0)
+        on_low, on_high = left & (g_end >= 0), ~left & (g_end <= 0)
         log_alpha[on_low], log_alpha[on_high] = low, high
         done |= on_low | on_high
-        failed = ~(np.isfinite(g_start) & np.isfinite(g_low) & np.isfinite(g_high))
+        failed = ~(np.isfinite(g_start) & np.isfinite(g_end))
         done |= failed
         for _ in range(MAX_DISPERSION_ITERATIONS):
             genes = np.flatnonzero(~done)
