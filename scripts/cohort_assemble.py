@@ -1,7 +1,7 @@
 """Rule cohort_assemble: the patient-aligned and the per-sample MuData of all modalities, and the coverage table."""
 import anndata as ad
 
-from trialomics import cohort, privacy, readers, runlog, tables
+from trialomics import cohort, readers, runlog, tables
 
 log = runlog.start(snakemake)
 modalities = [m for m in snakemake.params.modalities if m in snakemake.input.keys()]
@@ -13,7 +13,7 @@ for modality in snakemake.params.modalities:
     missing = coverage.loc[coverage[modality] == "no", "patient_id"].tolist()
     if missing:
         log.info("%s: no data for %s (kept, shown in coverage.tsv)", modality, ", ".join(missing))
-covariates = privacy.configured_covariates(snakemake.config)
+covariates = list(snakemake.params.covariates)
 log.info("patients.tsv columns carried in the cohort: %s", ", ".join(covariates) or "none")
 samples = cohort.build_cohort(adatas, labels, patients, covariates=covariates)
 by_patient = cohort.build_patient_cohort(adatas, labels, patients, covariates=covariates)

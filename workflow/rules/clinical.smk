@@ -36,20 +36,20 @@ rule clinical_labels:
             category="Clinical",
             subcategory="Endpoints",
         ),
-    params:
-        confirmation_weeks=config["clinical"]["confirmation_weeks"],
-        sd_min_weeks=config["clinical"]["sd_min_weeks"],
-        benefit_months=config["clinical"]["benefit_months"],
     log:
         "logs/clinical/clinical_labels.log",
     benchmark:
         "benchmarks/clinical/clinical_labels.tsv"
+    conda:
+        "../../envs/clinical.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/clinical.yaml"
+    params:
+        confirmation_weeks=config["clinical"]["confirmation_weeks"],
+        sd_min_weeks=config["clinical"]["sd_min_weeks"],
+        benefit_months=config["clinical"]["benefit_months"],
     script:
         "../../scripts/clinical_labels.py"
 
@@ -68,12 +68,12 @@ rule clinical_efficacy:
         "logs/clinical/clinical_efficacy.log",
     benchmark:
         "benchmarks/clinical/clinical_efficacy.tsv"
+    conda:
+        "../../envs/clinical.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/clinical.yaml"
     script:
         "../../scripts/clinical_efficacy.py"
 
@@ -93,12 +93,12 @@ rule clinical_adverse_events:
         "logs/clinical/clinical_adverse_events.log",
     benchmark:
         "benchmarks/clinical/clinical_adverse_events.tsv"
+    conda:
+        "../../envs/clinical.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/clinical.yaml"
     script:
         "../../scripts/clinical_adverse_events.py"
 
@@ -147,11 +147,11 @@ rule clinical_plots:
         "logs/clinical/clinical_plots.log",
     benchmark:
         "benchmarks/clinical/clinical_plots.tsv"
+    conda:
+        "../../envs/clinical.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/clinical.yaml"
     script:
         "../../scripts/clinical_plots.py"

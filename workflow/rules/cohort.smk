@@ -34,5 +34,7 @@ rule cohort_assemble:
         runtime=10,
     params:
         modalities=list(ALL_MODALITIES),
+        # the patients.tsv columns the analyses use: a change of them reruns the cohort
+        covariates=_privacy.configured_covariates(config),
     script:
         "../../scripts/cohort_assemble.py"

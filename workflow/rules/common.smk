@@ -9,6 +9,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from trialomics import MODALITIES as ALL_MODALITIES
+from trialomics.contrasts import Contrast
 from trialomics.errors import InputValidationError
 from trialomics.seeds import derive_seed
 from trialomics.validation_cache import validate_once
@@ -38,6 +39,12 @@ CONTRASTS = {
     if VALIDATED.can_derive(contrast["variable"])
 }
 ENDPOINTS = [e for e in config["endpoints"] if e in VALIDATED.derivable_endpoints()]
+# Contrasts on patient-level labels (not on timepoint): the change is compared between their groups.
+RESPONSE_CONTRASTS = [
+    c
+    for c, entry in CONTRASTS.items()
+    if not Contrast.from_config(entry).uses_timepoints
+]
 SEED = config["seed"]
 PATIENTS_TABLE = config["clinical"]["patients"]
 LABELS = "results/clinical/labels.tsv"
@@ -208,3 +215,31 @@ def checksummed_inputs():
             if p
         }
     )
+
+
+def contrast_modalities(contrast_id):
+    """The modalities a contrast can be fitted in: every modality, except for a contrast on (or selecting
+    by) timepoint, which needs samples at its timepoints."""
+    contrast = Contrast.from_config(CONTRASTS[contrast_id])
+    if not contrast.uses_timepoints:
+        return list(MODALITIES)
+    if contrast.variable == "timepoint":
+        needed = [{contrast.reference}, {contrast.target}]
+    else:
+        needed = [set(dict(contrast.samples)["timepoint"])]
+    return [
+        m
+        for m in MODALITIES
+        if all(
+            SAMPLES.loc[SAMPLES["modality"] == m, "timepoint"].isin(levels).any()
+            for levels in needed
+        )
+    ]
+
+
+def longitudinal_screens(wildcards):
+    """The change block's screens: its Cox tables (survival.smk) and its response-contrast tests."""
+    return [
+        f"results/survival/{wildcards.block}/{e}.univariate.tsv"
+        for e in SURVIVAL_ENDPOINTS
+    ] + [f"results/longitudinal/{wildcards.block}/{c}.tsv" for c in RESPONSE_CONTRASTS]

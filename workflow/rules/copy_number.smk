@@ -13,19 +13,19 @@ rule copy_number_normalise:
             subcategory="copy_number",
         ),
         adata="results/copy_number/normalised.h5ad",
-    params:
-        sources=lambda wc: sample_sources("copy_number"),
-        samples=lambda wc: sample_metadata("copy_number"),
-        settings=config["copy_number"],
     log:
         "logs/copy_number/copy_number_normalise.log",
     benchmark:
         "benchmarks/copy_number/copy_number_normalise.tsv"
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        sources=lambda wc: sample_sources("copy_number"),
+        samples=lambda wc: sample_metadata("copy_number"),
+        settings=config["copy_number"],
     script:
         "../../scripts/copy_number_normalise.py"

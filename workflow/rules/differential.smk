@@ -7,8 +7,12 @@
 from trialomics.contrasts import Contrast, group_contrasts_by_design
 
 # design id (the first contrast of that design) -> ids of the contrasts that share it
-DIFFERENTIAL_DESIGNS = group_contrasts_by_design([Contrast.from_config(c) for c in CONTRASTS.values()])
-DESIGN_OF_CONTRAST = {c: design for design, ids in DIFFERENTIAL_DESIGNS.items() for c in ids}
+DIFFERENTIAL_DESIGNS = group_contrasts_by_design(
+    [Contrast.from_config(c) for c in CONTRASTS.values()]
+)
+DESIGN_OF_CONTRAST = {
+    c: design for design, ids in DIFFERENTIAL_DESIGNS.items() for c in ids
+}
 
 
 # Figures of each modality's contrast (results/differential/{modality}/plots/{contrast}.{plot}.png, and
@@ -20,10 +24,22 @@ DIFFERENTIAL_PLOTS = {
     "copy_number": ["volcano"],
 }
 DIFFERENTIAL_TARGETS = with_svg_twins(
-    [f"results/differential/{m}/{c}.tsv" for c in CONTRASTS for m in contrast_modalities(c)]
-    + [f"results/differential/{m}/plots/{c}.{plot}.png"
-       for c in CONTRASTS for m in contrast_modalities(c) for plot in DIFFERENTIAL_PLOTS[m]]
-    + [f"results/differential/mutations/{c}.tmb.tsv" for c in CONTRASTS if "mutations" in MODALITIES]
+    [
+        f"results/differential/{m}/{c}.tsv"
+        for c in CONTRASTS
+        for m in contrast_modalities(c)
+    ]
+    + [
+        f"results/differential/{m}/plots/{c}.{plot}.png"
+        for c in CONTRASTS
+        for m in contrast_modalities(c)
+        for plot in DIFFERENTIAL_PLOTS[m]
+    ]
+    + [
+        f"results/differential/mutations/{c}.tmb.tsv"
+        for c in CONTRASTS
+        if "mutations" in MODALITIES
+    ]
 )
 
 
@@ -34,23 +50,23 @@ rule differential_rna_fit:
         patients=PATIENTS_TABLE,
     output:
         fit="results/differential/rna/fits/{design}.h5ad",
+    log:
+        "logs/differential/differential_rna_fit/{design}.log",
+    benchmark:
+        "benchmarks/differential/differential_rna_fit/{design}.tsv"
+    wildcard_constraints:
+        design=one_of(DIFFERENTIAL_DESIGNS, "NO_DESIGNS"),
+    conda:
+        "../../envs/rna.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
     params:
         contrasts=lambda wc: [CONTRASTS[c] for c in DIFFERENTIAL_DESIGNS[wc.design]],
         min_patients_per_level=config["differential"]["min_patients_per_level"],
         refit_cooks=config["differential"]["refit_cooks"],
         cooks_min_replicates=config["differential"]["cooks_min_replicates"],
-    wildcard_constraints:
-        design=one_of(DIFFERENTIAL_DESIGNS, "NO_DESIGNS"),
-    log:
-        "logs/differential/differential_rna_fit/{design}.log",
-    benchmark:
-        "benchmarks/differential/differential_rna_fit/{design}.tsv"
-    threads: 2
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    conda:
-        "../../envs/rna.yaml"
     script:
         "../../scripts/differential_rna_fit.py"
 
@@ -89,21 +105,21 @@ rule differential_rna:
         volcano_svg="results/differential/rna/plots/{contrast}.volcano.svg",
         ma_svg="results/differential/rna/plots/{contrast}.ma.svg",
         heatmap_svg="results/differential/rna/plots/{contrast}.heatmap.svg",
+    log:
+        "logs/differential/differential_rna/{contrast}.log",
+    benchmark:
+        "benchmarks/differential/differential_rna/{contrast}.tsv"
+    conda:
+        "../../envs/rna.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
     params:
         contrast=lambda wc: CONTRASTS[wc.contrast],
         shrink=config["differential"]["rna_shrinkage"],
         alpha=config["differential"]["alpha"],
         heatmap_genes=config["differential"]["heatmap_features"],
-    log:
-        "logs/differential/differential_rna/{contrast}.log",
-    benchmark:
-        "benchmarks/differential/differential_rna/{contrast}.tsv"
-    threads: 2
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    conda:
-        "../../envs/rna.yaml"
     script:
         "../../scripts/differential_rna.py"
 
@@ -127,21 +143,21 @@ rule differential_proteins:
             subcategory="proteins: {contrast}",
         ),
         volcano_svg="results/differential/proteins/plots/{contrast}.volcano.svg",
+    log:
+        "logs/differential/differential_proteins/{contrast}.log",
+    benchmark:
+        "benchmarks/differential/differential_proteins/{contrast}.tsv"
+    conda:
+        "../../envs/proteins.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
     params:
         contrast=lambda wc: CONTRASTS[wc.contrast],
         min_patients_per_level=config["differential"]["min_patients_per_level"],
         min_observed_per_level=config["differential"]["min_observed_per_level"],
         alpha=config["differential"]["alpha"],
-    log:
-        "logs/differential/differential_proteins/{contrast}.log",
-    benchmark:
-        "benchmarks/differential/differential_proteins/{contrast}.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=15,
-    conda:
-        "../../envs/proteins.yaml"
     script:
         "../../scripts/differential_proteins.py"
 
@@ -185,22 +201,22 @@ rule differential_mutations:
         volcano_svg="results/differential/mutations/plots/{contrast}.volcano.svg",
         tmb_plot_svg="results/differential/mutations/plots/{contrast}.tmb.svg",
         oncoprint_svg="results/differential/mutations/plots/{contrast}.oncoprint.svg",
+    log:
+        "logs/differential/differential_mutations/{contrast}.log",
+    benchmark:
+        "benchmarks/differential/differential_mutations/{contrast}.tsv"
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
     params:
         contrast=lambda wc: CONTRASTS[wc.contrast],
         min_patients_per_level=config["differential"]["min_patients_per_level"],
         min_altered=config["differential"]["min_altered"],
         oncoprint_genes=config["differential"]["oncoprint_genes"],
         alpha=config["differential"]["alpha"],
-    log:
-        "logs/differential/differential_mutations/{contrast}.log",
-    benchmark:
-        "benchmarks/differential/differential_mutations/{contrast}.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=15,
-    conda:
-        "../../envs/core.yaml"
     script:
         "../../scripts/differential_mutations.py"
 
@@ -224,21 +240,21 @@ rule differential_copy_number:
             subcategory="copy_number: {contrast}",
         ),
         volcano_svg="results/differential/copy_number/plots/{contrast}.volcano.svg",
+    log:
+        "logs/differential/differential_copy_number/{contrast}.log",
+    benchmark:
+        "benchmarks/differential/differential_copy_number/{contrast}.tsv"
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
     params:
         contrast=lambda wc: CONTRASTS[wc.contrast],
         min_patients_per_level=config["differential"]["min_patients_per_level"],
         min_altered=config["differential"]["min_altered"],
         min_level=config["differential"]["copy_number_min_level"],
         alpha=config["differential"]["alpha"],
-    log:
-        "logs/differential/differential_copy_number/{contrast}.log",
-    benchmark:
-        "benchmarks/differential/differential_copy_number/{contrast}.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=15,
-    conda:
-        "../../envs/core.yaml"
     script:
         "../../scripts/differential_copy_number.py"

@@ -3,9 +3,8 @@
 # survival screens, models and ranking use like a baseline block (survival.smk adds CHANGE_BLOCKS to
 # SURVIVAL_BLOCKS); the change is compared between the groups of each response contrast, and paired plots
 # show the top change features. Paired differential contrasts (baseline vs on-treatment, pair_by: patient)
-# are run by differential.smk; contrast_modalities() says which modalities have their samples.
+# are run by differential.smk; contrast_modalities() (common.smk) says which modalities have their samples.
 # Include after cohort.smk and before differential.smk and survival.smk.
-from trialomics.contrasts import Contrast
 from trialomics.longitudinal import (
     CHANGE_MODALITIES,
     change_block_name,
@@ -27,32 +26,6 @@ CHANGE_MODALITY_OF = {
     >= LONGITUDINAL["min_pairs"]
 }
 CHANGE_BLOCKS = list(CHANGE_MODALITY_OF)
-# Contrasts on patient-level labels (not on timepoint): the change is compared between their groups.
-RESPONSE_CONTRASTS = [
-    c for c, entry in CONTRASTS.items() if not Contrast.from_config(entry).uses_timepoints
-]
-
-
-def contrast_modalities(contrast_id):
-    """The modalities a contrast can be fitted in: every modality, except for a contrast on (or selecting
-    by) timepoint, which needs samples at its timepoints."""
-    contrast = Contrast.from_config(CONTRASTS[contrast_id])
-    if not contrast.uses_timepoints:
-        return list(MODALITIES)
-    if contrast.variable == "timepoint":
-        needed = [{contrast.reference}, {contrast.target}]
-    else:
-        needed = [set(dict(contrast.samples)["timepoint"])]
-    return [
-        m
-        for m in MODALITIES
-        if all(
-            SAMPLES.loc[SAMPLES["modality"] == m, "timepoint"].isin(levels).any()
-            for levels in needed
-        )
-    ]
-
-
 LONGITUDINAL_TARGETS = with_svg_twins(
     [f"results/{block}/normalised.h5ad" for block in CHANGE_BLOCKS]
     + [
@@ -125,14 +98,6 @@ rule longitudinal_tests:
         min_patients_per_level=config["differential"]["min_patients_per_level"],
     script:
         "../../scripts/longitudinal_tests.py"
-
-
-def longitudinal_screens(wildcards):
-    """The change block's screens: its Cox tables (survival.smk) and its response-contrast tests."""
-    return [
-        f"results/survival/{wildcards.block}/{e}.univariate.tsv"
-        for e in SURVIVAL_ENDPOINTS
-    ] + [f"results/longitudinal/{wildcards.block}/{c}.tsv" for c in RESPONSE_CONTRASTS]
 
 
 rule longitudinal_plots:

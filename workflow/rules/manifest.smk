@@ -15,19 +15,21 @@ rule run_manifest:
         manifest="results/manifest/manifest.json",
         inputs="results/manifest/inputs.tsv",
         samples="results/manifest/samples.tsv",
-    params:
-        config=config,
-        samples=SAMPLES[["sample_id", "patient_id", "modality", "timepoint"]].to_dict("records"),
-        workflow_dir=workflow.basedir,
     log:
         "logs/manifest/run_manifest.log",
     benchmark:
         "benchmarks/manifest/run_manifest.tsv"
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        config=config,
+        samples=SAMPLES[["sample_id", "patient_id", "modality", "timepoint"]].to_dict(
+            "records"
+        ),
+        workflow_dir=workflow.basedir,
     script:
         "../../scripts/run_manifest.py"

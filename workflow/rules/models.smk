@@ -13,15 +13,25 @@ if len(JOINT_MODALITIES) > 1:
 MODEL_TABLES = ("performance", "stability", "stability_summary", "coefficients")
 
 
-MODELS_TARGETS = with_svg_twins([
-    f"results/models/{endpoint}/{name}"
-    for endpoint in ENDPOINTS
-    for name in ("performance.tsv", "stability.tsv", "stability_summary.tsv", "coefficients.tsv",
-                 "plots/performance.png", "plots/stability.png")
-])
+MODELS_TARGETS = with_svg_twins(
+    [
+        f"results/models/{endpoint}/{name}"
+        for endpoint in ENDPOINTS
+        for name in (
+            "performance.tsv",
+            "stability.tsv",
+            "stability_summary.tsv",
+            "coefficients.tsv",
+            "plots/performance.png",
+            "plots/stability.png",
+        )
+    ]
+)
 if config["models"]["factors"] and len(JOINT_MODALITIES) > 1:
-    MODELS_TARGETS += [f"results/models/factors/{name}.tsv"
-                       for name in ("scores", "loadings", "variance_explained", "screen")]
+    MODELS_TARGETS += [
+        f"results/models/factors/{name}.tsv"
+        for name in ("scores", "loadings", "variance_explained", "screen")
+    ]
 
 
 rule models_fit:
@@ -30,15 +40,36 @@ rule models_fit:
         labels=LABELS,
         patients=PATIENTS_TABLE,
     output:
-        **{name: f"results/models/{{endpoint}}/{{model}}.{name}.tsv" for name in MODEL_TABLES},
+        **{
+            name: f"results/models/{{endpoint}}/{{model}}.{name}.tsv"
+            for name in MODEL_TABLES
+        },
         oof=models_report("results/models/{endpoint}/{model}.oof.tsv", "oof"),
-        permutations=models_report("results/models/{endpoint}/{model}.permutations.tsv", "permutations"),
+        permutations=models_report(
+            "results/models/{endpoint}/{model}.permutations.tsv", "permutations"
+        ),
+    log:
+        "logs/models/models_fit/{endpoint}/{model}.log",
+    benchmark:
+        "benchmarks/models/models_fit/{endpoint}/{model}.tsv"
+    wildcard_constraints:
+        model=one_of(MODEL_BLOCKS, "NO_MODELS"),
+    conda:
+        "../../envs/models.yaml"
+    threads: config["models"]["threads"]
+    resources:
+        mem_mb=3000,
+        runtime=60,
     params:
         modalities=lambda wc: MODEL_BLOCKS[wc.model],
         covariates=config["models"]["covariates"],
-        imputation={"method": config["proteins"]["imputation"],
-                    "params": {"downshift": config["proteins"]["imputation_downshift"],
-                               "width": config["proteins"]["imputation_width"]}},
+        imputation={
+            "method": config["proteins"]["imputation"],
+            "params": {
+                "downshift": config["proteins"]["imputation_downshift"],
+                "width": config["proteins"]["imputation_width"],
+            },
+        },
         l1_ratio=config["models"]["l1_ratio"],
         n_alphas=config["models"]["n_alphas"],
         alpha_min_ratio=config["models"]["alpha_min_ratio"],
@@ -58,45 +89,49 @@ rule models_fit:
         min_events=config["models"]["min_events"],
         min_per_class=config["models"]["min_per_class"],
         seed=lambda wc: derive_seed(SEED, "models_fit", wc.endpoint, wc.model),
-    wildcard_constraints:
-        model=one_of(MODEL_BLOCKS, "NO_MODELS"),
-    log:
-        "logs/models/models_fit/{endpoint}/{model}.log",
-    benchmark:
-        "benchmarks/models/models_fit/{endpoint}/{model}.tsv"
-    threads: config["models"]["threads"]
-    resources:
-        mem_mb=3000,
-        runtime=60,
-    conda:
-        "../../envs/models.yaml"
     script:
         "../../scripts/models_fit.py"
 
 
 rule models_collect:
     input:
-        **{name: expand("results/models/{{endpoint}}/{model}.{name}.tsv", model=list(MODEL_BLOCKS), name=name)
-           for name in MODEL_TABLES},
+        **{
+            name: expand(
+                "results/models/{{endpoint}}/{model}.{name}.tsv",
+                model=list(MODEL_BLOCKS),
+                name=name,
+            )
+            for name in MODEL_TABLES
+        },
     output:
-        performance=models_report("results/models/{endpoint}/performance.tsv", "performance"),
+        performance=models_report(
+            "results/models/{endpoint}/performance.tsv", "performance"
+        ),
         stability=models_report("results/models/{endpoint}/stability.tsv", "stability"),
-        stability_summary=models_report("results/models/{endpoint}/stability_summary.tsv", "stability_summary"),
-        coefficients=models_report("results/models/{endpoint}/coefficients.tsv", "coefficients"),
-        performance_plot=models_report("results/models/{endpoint}/plots/performance.png", "performance_plot"),
-        stability_plot=models_report("results/models/{endpoint}/plots/stability.png", "stability_plot"),
+        stability_summary=models_report(
+            "results/models/{endpoint}/stability_summary.tsv", "stability_summary"
+        ),
+        coefficients=models_report(
+            "results/models/{endpoint}/coefficients.tsv", "coefficients"
+        ),
+        performance_plot=models_report(
+            "results/models/{endpoint}/plots/performance.png", "performance_plot"
+        ),
+        stability_plot=models_report(
+            "results/models/{endpoint}/plots/stability.png", "stability_plot"
+        ),
         performance_plot_svg="results/models/{endpoint}/plots/performance.svg",
         stability_plot_svg="results/models/{endpoint}/plots/stability.svg",
     log:
         "logs/models/models_collect/{endpoint}.log",
     benchmark:
         "benchmarks/models/models_collect/{endpoint}.tsv"
+    conda:
+        "../../envs/models.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    conda:
-        "../../envs/models.yaml"
     script:
         "../../scripts/models_collect.py"
 
@@ -107,26 +142,37 @@ rule models_factors:
         labels=LABELS,
         patients=PATIENTS_TABLE,
     output:
-        scores=models_report("results/models/factors/scores.tsv", "factor_scores", "exploratory factors"),
-        loadings=models_report("results/models/factors/loadings.tsv", "factor_loadings", "exploratory factors"),
-        variance_explained=models_report("results/models/factors/variance_explained.tsv", "factor_variance",
-                                         "exploratory factors"),
-        screen=models_report("results/models/factors/screen.tsv", "factor_screen", "exploratory factors"),
+        scores=models_report(
+            "results/models/factors/scores.tsv", "factor_scores", "exploratory factors"
+        ),
+        loadings=models_report(
+            "results/models/factors/loadings.tsv",
+            "factor_loadings",
+            "exploratory factors",
+        ),
+        variance_explained=models_report(
+            "results/models/factors/variance_explained.tsv",
+            "factor_variance",
+            "exploratory factors",
+        ),
+        screen=models_report(
+            "results/models/factors/screen.tsv", "factor_screen", "exploratory factors"
+        ),
+    log:
+        "logs/models/models_factors.log",
+    benchmark:
+        "benchmarks/models/models_factors.tsv"
+    conda:
+        "../../envs/models.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         modalities=JOINT_MODALITIES,
         endpoints=ENDPOINTS,
         n_factors=config["models"]["n_factors"],
         top_variance=config["models"]["top_variance"],
         seed=seed_for("models_factors"),
-    log:
-        "logs/models/models_factors.log",
-    benchmark:
-        "benchmarks/models/models_factors.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    conda:
-        "../../envs/models.yaml"
     script:
         "../../scripts/models_factors.py"

@@ -27,20 +27,20 @@ rule proteins_normalise:
         ),
         missingness_plot_svg="results/proteins/plots/missingness.svg",
         batch_plot_svg="results/proteins/plots/pca_batch.svg",
+    log:
+        "logs/proteins/proteins_normalise.log",
+    benchmark:
+        "benchmarks/proteins/proteins_normalise.tsv"
+    conda:
+        "../../envs/proteins.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         sources=lambda wc: sample_sources("proteins"),
         samples=lambda wc: sample_metadata("proteins"),
         settings=config["proteins"],
         seed=lambda wc: seed_for("proteins_normalise"),
-    log:
-        "logs/proteins/proteins_normalise.log",
-    benchmark:
-        "benchmarks/proteins/proteins_normalise.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    conda:
-        "../../envs/proteins.yaml"
     script:
         "../../scripts/proteins_normalise.py"

@@ -1,11 +1,19 @@
 # Quality control of every normalised modality: PCA by batch and by response, sample correlation
 # heatmap, flagged outliers.
 
-QC_TARGETS = with_svg_twins(expand(
-    "results/qc/{modality}/{name}",
-    modality=MODALITIES,
-    name=["pca.tsv", "outliers.tsv", "pca_by_batch.png", "pca_by_response.png", "correlation.png"],
-))
+QC_TARGETS = with_svg_twins(
+    expand(
+        "results/qc/{modality}/{name}",
+        modality=MODALITIES,
+        name=[
+            "pca.tsv",
+            "outliers.tsv",
+            "pca_by_batch.png",
+            "pca_by_response.png",
+            "correlation.png",
+        ],
+    )
+)
 
 
 rule qc_modality:
@@ -47,17 +55,17 @@ rule qc_modality:
         pca_by_batch_svg="results/qc/{modality}/pca_by_batch.svg",
         pca_by_response_svg="results/qc/{modality}/pca_by_response.svg",
         correlation_svg="results/qc/{modality}/correlation.svg",
-    params:
-        outlier_z=config["qc"]["outlier_z"],
     log:
         "logs/qc/qc_modality/{modality}.log",
     benchmark:
         "benchmarks/qc/qc_modality/{modality}.tsv"
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        outlier_z=config["qc"]["outlier_z"],
     script:
         "../../scripts/qc_modality.py"

@@ -5,18 +5,28 @@
 # "pathways" is a block here but not an input modality.
 SURVIVAL_BLOCKS = (
     MODALITIES
-    + (["pathways"] if "rna" in MODALITIES and config["models"]["include_pathways"] else [])
+    + (
+        ["pathways"]
+        if "rna" in MODALITIES and config["models"]["include_pathways"]
+        else []
+    )
     + CHANGE_BLOCKS  # per-patient on-treatment change (longitudinal.smk)
 )
 SURVIVAL_ENDPOINTS = [e for e in ENDPOINTS if e in ("pfs", "os")]
 
 
-SURVIVAL_TARGETS = with_svg_twins([
-    f"results/survival/{block}/{name}"
-    for block in SURVIVAL_BLOCKS
-    for endpoint in SURVIVAL_ENDPOINTS
-    for name in (f"{endpoint}.univariate.tsv", f"{endpoint}.km.tsv", f"plots/{endpoint}.km.png")
-])
+SURVIVAL_TARGETS = with_svg_twins(
+    [
+        f"results/survival/{block}/{name}"
+        for block in SURVIVAL_BLOCKS
+        for endpoint in SURVIVAL_ENDPOINTS
+        for name in (
+            f"{endpoint}.univariate.tsv",
+            f"{endpoint}.km.tsv",
+            f"plots/{endpoint}.km.png",
+        )
+    ]
+)
 
 
 rule survival_univariate:
@@ -25,10 +35,27 @@ rule survival_univariate:
         labels=LABELS,
         patients=PATIENTS_TABLE,
     output:
-        table=survival_report("results/survival/{block}/{endpoint}.univariate.tsv", "univariate"),
+        table=survival_report(
+            "results/survival/{block}/{endpoint}.univariate.tsv", "univariate"
+        ),
         km=survival_report("results/survival/{block}/{endpoint}.km.tsv", "km_table"),
-        km_plot=survival_report("results/survival/{block}/plots/{endpoint}.km.png", "km_plot"),
+        km_plot=survival_report(
+            "results/survival/{block}/plots/{endpoint}.km.png", "km_plot"
+        ),
         km_plot_svg="results/survival/{block}/plots/{endpoint}.km.svg",
+    log:
+        "logs/survival/survival_univariate/{block}/{endpoint}.log",
+    benchmark:
+        "benchmarks/survival/survival_univariate/{block}/{endpoint}.tsv"
+    wildcard_constraints:
+        block=one_of(SURVIVAL_BLOCKS, "NO_BLOCKS"),
+        endpoint="pfs|os",
+    conda:
+        "../../envs/models.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
     params:
         covariates=config["survival"]["covariates"],
         max_missing=config["survival"]["max_missing"],
@@ -40,18 +67,5 @@ rule survival_univariate:
         exact_below_carriers=config["survival"]["exact_below_carriers"],
         min_events=config["survival"]["min_events"],
         seed=lambda wc: derive_seed(SEED, "survival_univariate", wc.block, wc.endpoint),
-    wildcard_constraints:
-        block=one_of(SURVIVAL_BLOCKS, "NO_BLOCKS"),
-        endpoint="pfs|os",
-    log:
-        "logs/survival/survival_univariate/{block}/{endpoint}.log",
-    benchmark:
-        "benchmarks/survival/survival_univariate/{block}/{endpoint}.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=20,
-    conda:
-        "../../envs/models.yaml"
     script:
         "../../scripts/survival_univariate.py"
