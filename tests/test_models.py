@@ -350,6 +350,10 @@ def test_fit_endpoint_model_reports_every_table_and_unevaluable_blocks():
     assert "covariate" not in set(result["stability"]["modality"])
     assert result["stability"].iloc[0]["feature"] == "G0"
     assert result["stability_summary"].loc[0, "q_mean"] <= 3
+    assert list(result["stability_summary"].columns[-4:]) == ["n_patients", "seed", "n_pairs",
+                                                              "expected_false_selections_bound_unimodal"]
+    assert list(result["performance"].columns[-2:]) == ["interval", "permutation_scheme"]
+    assert (result["performance"]["permutation_scheme"] == "omics_rows").all()
     assert len(result["oof"]) == 20 and len(result["permutations"]) == 3
 
     too_few = obs.assign(responder=["yes"] + ["no"] * 19)

@@ -393,8 +393,9 @@ def fit_endpoint_model(blocks: dict[str, pd.DataFrame], obs: pd.DataFrame, endpo
     stability, summary = stability_selection(
         X, outcome, preprocess, model, n_subsamples=stability_subsamples, q=stability_q,
         threshold=stability_threshold, seed=derive_seed(seed, "stability"))
+    appended = {key: summary.pop(key) for key in STABILITY_SUMMARY_APPENDED}
     summary_table = pd.DataFrame([{"model": model_name, "endpoint": endpoint, **summary,
-                                   "n_patients": len(X), "seed": seed}])
+                                   "n_patients": len(X), "seed": seed, **appended}])
     return {"performance": _performance_columns(performance), "oof": evaluation.oof,
             "permutations": evaluation.permutations, "stability": _stability_columns(stability, names, model_name),
             "stability_summary": summary_table, "coefficients": coefficient_table}
@@ -406,6 +407,10 @@ PERFORMANCE_COLUMNS = ["model", "metric", "estimate", "ci_low", "ci_high", "perm
                        # Appended by the calibration work (issue 11); see evaluate_model.
                        "covariate_only_estimate", "increment", "increment_permutation_p", "null_q025",
                        "null_median", "null_q975", "interval", "permutation_scheme"]
+
+
+# Stability summary keys added by the complementary-pairs work, written after the original columns.
+STABILITY_SUMMARY_APPENDED = ("n_pairs", "expected_false_selections_bound_unimodal")
 
 
 def _performance_columns(table: pd.DataFrame) -> pd.DataFrame:
