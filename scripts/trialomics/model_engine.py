@@ -8,8 +8,8 @@ Houwelingen (1993, glmnet's criterion) for Cox and by the pooled held-out binomi
 logistic regression; ties go to the larger (sparser) penalty.
 
 The outer loop (:func:`out_of_fold_predictions`) is repeated stratified K-fold (or leave-one-out)
-with scikit-learn's splitters and the seeds documented in :mod:`trialomics.models`, so folds,
-permutations and stability subsamples are the same as those of the earlier estimator-based version.
+with scikit-learn's splitters and the seeds documented in :mod:`trialomics.models`, so folds and
+permutations (without covariates) are the same as those of the earlier estimator-based version.
 """
 from __future__ import annotations
 
