@@ -47,6 +47,7 @@ def slurm_conf(folder: Path, socket: Path, cpus: int, memory_mb: int) -> str:
         "JobAcctGatherType=jobacct_gather/none",
         "AccountingStorageType=accounting_storage/none",
         "ReturnToService=2",
+        "MinJobAge=3600",
         "SchedulerType=sched/backfill",
         f"StateSaveLocation={folder / 'state'}",
         f"SlurmdSpoolDir={folder / 'spool'}",

@@ -76,10 +76,14 @@ def slurm_run(tmp_path_factory):
             done = _snakemake(cluster, "--workflow-profile", str(ROOT / "workflow" / "profiles" / "slurm"),
                               *LOCALHOST_OPTIONS, env=env)
             queue = subprocess.run(["squeue", "-h"], env=env, capture_output=True, text=True).stdout
+            # What the scheduler granted each job (finished jobs stay known for MinJobAge seconds).
+            granted = subprocess.run(["scontrol", "show", "job", "-o"], env=env, capture_output=True,
+                                     text=True).stdout
     finally:
         shutil.rmtree(daemon_folder, ignore_errors=True)
     assert done.returncode == 0, done.stderr[-6000:]
-    return {"local": local, "cluster": cluster, "stderr": done.stderr, "daemons": daemons, "queue": queue}
+    return {"local": local, "cluster": cluster, "stderr": done.stderr, "daemons": daemons, "queue": queue,
+            "granted": granted.splitlines()}
 
 
 def test_every_job_was_a_slurm_job_with_its_threads(slurm_run):
@@ -91,6 +95,13 @@ def test_every_job_was_a_slurm_job_with_its_threads(slurm_run):
         assert "SLURM job " in text, f"{log} did not run under SLURM"
     models_log = next(p for p in logs if "models_fit" in str(p)).read_text()
     assert re.search(r"2 thread\(s\); SLURM job \d+ on localhost with 2 CPU\(s\) per task", models_log), models_log
+    # What SLURM granted: threads -> --cpus-per-task, the profile's set-resources (mem_mb 3000 * attempt)
+    # -> --mem (the plugin adds a few MB for its own payload).
+    models_job = next((line for line in slurm_run["granted"] if "Comment=rule_models_fit" in line), None)
+    assert models_job, slurm_run["granted"]
+    assert re.search(r"\bNumCPUs=2\b", models_job), models_job
+    memory = int(re.search(r"\bmem=(\d+)M\b", models_job).group(1))
+    assert 3000 <= memory <= 3100, models_job
     assert slurm_run["queue"].strip() == ""
 
 
