@@ -207,10 +207,8 @@ def run_dataset(name: str, counts: pd.DataFrame, group: pd.Series, threads: int,
     with_plots = timed(python + [RESULTS_STEP, *results_args, "yes"])
     r_run = timed(["Rscript", str(directory / "deseq2.R"), str(counts_path), str(coldata_path),
                    str(directory / "r.tsv"), "no", "yes"])
-    ours = tables.read_tsv(table_path).set_index("feature")
-    ours.index = ours.index.astype(str)
-    theirs = pd.read_csv(directory / "r.tsv", sep="\t", index_col="feature")
-    theirs.index = theirs.index.astype(str)
+    ours, theirs = (pd.read_csv(path, sep="\t", index_col="feature", dtype={"feature": str})
+                    for path in (table_path, directory / "r.tsv"))
     return {"name": name, "shape": counts.shape, "fit": fit, "to_table": to_table,
             "with_plots": with_plots, "r": r_run, "r_fit": float(r_run[2].strip().splitlines()[-1]),
             **agreement(ours, theirs)}

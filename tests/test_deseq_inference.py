@@ -212,3 +212,46 @@ def test_dispersion_trend_is_the_gamma_glm_optimum():
     assert loss(got) <= loss(expected) + 1e-12
     np.testing.assert_allclose(got, expected, rtol=1e-3)
     np.testing.assert_allclose(got, [0.05, 3.0], rtol=0.05)
+
+
+@pytest.mark.parametrize("vst", [False, True])
+def test_array_trend_fit_equals_pydeseq2s(vst):
+    from pydeseq2.dds import DeseqDataSet
+
+    from trialomics.deseq_inference import VectorisedDeseqDataSet
+
+    counts, design, _ = simulated(n_samples=12, n_genes=400, seed=6)
+    frame = pd.DataFrame(counts.astype(np.int64), index=[f"s{i}" for i in range(12)],
+                         columns=[f"g{j}" for j in range(counts.shape[1])])
+    metadata = pd.DataFrame({"group": np.where(design[:, 1] == 1, "b", "a")}, index=frame.index)
+    fitted = []
+    for kind in (DeseqDataSet, VectorisedDeseqDataSet):
+        dds = kind(counts=frame, metadata=metadata, design="~group", quiet=True,
+                   inference=VectorisedInference())
+        dds.fit_size_factors()
+        dds.fit_genewise_dispersions(vst=vst)
+        dds._fit_parametric_dispersion_trend(vst=vst)
+        fitted.append(dds)
+    key = "vst_trend_coeffs" if vst else "trend_coeffs"
+    pd.testing.assert_series_equal(fitted[1].uns[key], fitted[0].uns[key], check_exact=True)
+    if not vst:
+        pd.testing.assert_series_equal(fitted[1].var["fitted_dispersions"], fitted[0].var["fitted_dispersions"])
+        assert fitted[1].uns["disp_function_type"] == fitted[0].uns["disp_function_type"] == "parametric"
+
+
+def test_failed_trend_fit_falls_back_to_the_mean_as_pydeseq2(monkeypatch):
+    from trialomics.deseq_inference import VectorisedDeseqDataSet
+
+    counts, design, _ = simulated(n_samples=12, n_genes=100, seed=9)
+    frame = pd.DataFrame(counts.astype(np.int64), index=[f"s{i}" for i in range(12)],
+                         columns=[f"g{j}" for j in range(counts.shape[1])])
+    metadata = pd.DataFrame({"group": np.where(design[:, 1] == 1, "b", "a")}, index=frame.index)
+    monkeypatch.setattr(VectorisedInference, "dispersion_trend_gamma_glm",
+                        lambda self, x, y: (np.array([1.0, -1.0]), np.ones(len(x)), True))
+    dds = VectorisedDeseqDataSet(counts=frame, metadata=metadata, design="~group", quiet=True,
+                                 inference=VectorisedInference())
+    dds.fit_size_factors()
+    dds.fit_genewise_dispersions()
+    with pytest.warns(UserWarning, match="mean-based dispersion trend"):
+        dds._fit_parametric_dispersion_trend()
+    assert dds.uns["disp_function_type"] == "mean" and "trend_coeffs" not in dds.uns

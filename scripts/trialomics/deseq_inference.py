@@ -15,9 +15,13 @@ cohort of 24 samples x 4,000 genes that loop, not the arithmetic, is most of the
   and searching downhill from it, as the default L-BFGS-B does. Genes whose derivatives are not
   finite fall back to pydeseq2's grid search (DESeq2's own fallback).
 - ``wald_test``, ``lin_reg_mu``, ``fit_rough_dispersions``: closed forms on stacked matrices.
+- ``dispersion_trend_gamma_glm``: the gamma GLM of the trend by IRLS, as R's ``glm`` in DESeq2;
 - ``lfc_shrink_nbinom_glm``: the apeGLM (Cauchy prior) MAP by damped Newton with a backtracking
   line search from pydeseq2's starting point; genes that do not converge fall back to pydeseq2's
   per-gene fit.
+
+:class:`VectorisedDeseqDataSet` removes the one per-gene Python loop left outside the inference
+object (pydeseq2 0.5.4 checks each gene's trend covariate with pandas ``.loc``: 1.5 s on 20,000 genes).
 
 The results equal ``DefaultInference``'s within the tolerances checked in
 ``tests/test_deseq_inference.py``: IRLS, Wald and the linear fits to rounding (1e-8 relative);
@@ -26,10 +30,13 @@ log alpha on flat objectives), and the shrunk log fold changes agree to 1e-4.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 from pydeseq2 import utils as deseq_utils
+from pydeseq2.dds import DeseqDataSet
 from pydeseq2.default_inference import DefaultInference
 from pydeseq2.grid_search import grid_fit_alpha
 from scipy.special import digamma, gammaln, zeta
@@ -432,3 +439,46 @@ class VectorisedInference(DefaultInference):
         # computes it so that the two inference objects give the same SEs.
         inverse_hessians = np.linalg.inv(gram + prior_diagonal[:, None, :])
         return beta, inverse_hessians, converged
+
+
+class VectorisedDeseqDataSet(DeseqDataSet):
+    """pydeseq2's ``DeseqDataSet`` with its parametric dispersion trend fitted on arrays.
+
+    Same iterations as pydeseq2 0.5.4's ``_fit_parametric_dispersion_trend`` (pinned in
+    ``envs/rna.yaml``): drop genes whose covariate 1 / mean is not finite, fit the gamma GLM, drop
+    genes whose dispersion / fitted ratio is below 1e-4 or at least 15, refit until the log
+    coefficients move by less than 1e-6 (squared); fall back to the mean trend, with pydeseq2's
+    warning, when a fit fails or a coefficient is not positive.
+    """
+
+    def _fit_parametric_dispersion_trend(self, vst: bool = False) -> None:
+        name = "vst_genewise_dispersions" if vst else "genewise_dispersions"
+        if name not in self.var:
+            self.fit_genewise_dispersions(vst)
+        genes = self.non_zero_genes
+        dispersions = self.var.loc[genes, name].to_numpy(dtype=float)
+        with np.errstate(divide="ignore"):
+            covariates = 1.0 / self.var.loc[genes, "_normed_means"].to_numpy(dtype=float)
+        keep = np.isfinite(covariates)
+        previous, coefficients = np.array([0.1, 0.1]), np.array([1.0, 1.0])
+        while (coefficients > 1e-10).all() and (np.log(np.abs(coefficients / previous)) ** 2).sum() >= 1e-6:
+            previous = coefficients
+            coefficients, predictions, converged = self.inference.dispersion_trend_gamma_glm(
+                pd.Series(covariates[keep], index=genes[keep]), pd.Series(dispersions[keep], index=genes[keep]))
+            coefficients = np.asarray(coefficients, dtype=float)
+            if not converged or (coefficients <= 1e-10).any():
+                warnings.warn("The dispersion trend curve fitting did not converge. Switching to a "
+                              "mean-based dispersion trend.", UserWarning, stacklevel=2)
+                self._fit_mean_dispersion_trend(vst)
+                return
+            ratio = dispersions[keep] / np.asarray(predictions, dtype=float)
+            keep[np.flatnonzero(keep)[(ratio < 1e-4) | (ratio >= 15)]] = False
+        trend = pd.Series(coefficients, index=["a0", "a1"])
+        if vst:
+            self.uns["vst_trend_coeffs"] = trend
+            return
+        self.uns["trend_coeffs"] = trend
+        self.uns["disp_function_type"] = "parametric"
+        self.var["fitted_dispersions"] = np.full(self.n_vars, np.nan)
+        self.var.loc[self.var["non_zero"], "fitted_dispersions"] = self.disp_function(
+            self.var.loc[self.var["non_zero"], "_normed_means"])

@@ -274,17 +274,15 @@ def fit_deseq2(counts: pd.DataFrame, obs: pd.DataFrame, contrast: Contrast, n_cp
 
     Returns the fitted ``pydeseq2.dds.DeseqDataSet``.
     """
-    from pydeseq2.dds import DeseqDataSet
-
-    from .deseq_inference import VectorisedInference
+    from .deseq_inference import VectorisedDeseqDataSet, VectorisedInference
 
     require_valid_contrast(contrast, obs, min_per_level)
     frame = design_frame(obs, contrast)
     data = counts.loc[frame.index]
-    dds = DeseqDataSet(counts=data.round().astype(np.int64), metadata=frame,
-                       design=deseq2_formula(frame), refit_cooks=refit_cooks,
-                       min_replicates=min_replicates, quiet=True,
-                       inference=VectorisedInference(n_cpus=n_cpus))
+    dds = VectorisedDeseqDataSet(counts=data.round().astype(np.int64), metadata=frame,
+                                 design=deseq2_formula(frame), refit_cooks=refit_cooks,
+                                 min_replicates=min_replicates, quiet=True,
+                                 inference=VectorisedInference(n_cpus=n_cpus))
     dds.deseq2()
     dds.uns["trialomics_contrast_design"] = {"variable": contrast.variable,
                                              "reference": contrast.reference,

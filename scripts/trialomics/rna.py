@@ -175,9 +175,7 @@ def normalise_rna(counts: pd.DataFrame, sample_meta: pd.DataFrame, min_count: in
         ``uns["params"]`` the parameters, ``uns["filtering"]`` the filter's outcome.
     """
     from pydeseq2 import __version__ as pydeseq2_version
-    from pydeseq2.dds import DeseqDataSet
-
-    from .deseq_inference import VectorisedInference
+    from .deseq_inference import VectorisedDeseqDataSet, VectorisedInference
 
     counts = counts.sort_index(axis=0).sort_index(axis=1)
     obs = sample_obs(counts.columns, sample_meta)
@@ -197,9 +195,10 @@ def normalise_rna(counts: pd.DataFrame, sample_meta: pd.DataFrame, min_count: in
     median_of_ratios_size_factors(kept)
 
     samples_by_genes = kept.T.astype(np.int64)
-    dds = DeseqDataSet(counts=samples_by_genes, metadata=pd.DataFrame(index=samples_by_genes.index),
-                       design="~1", size_factors_fit_type="ratio", fit_type="parametric",
-                       quiet=True, inference=VectorisedInference(n_cpus=n_cpus))
+    dds = VectorisedDeseqDataSet(counts=samples_by_genes,
+                                 metadata=pd.DataFrame(index=samples_by_genes.index), design="~1",
+                                 size_factors_fit_type="ratio", fit_type="parametric", quiet=True,
+                                 inference=VectorisedInference(n_cpus=n_cpus))
     dds.fit_size_factors()
     # use_design=False fits dispersions with an intercept only: DESeq2's vst(blind = TRUE).
     dds.vst(use_design=False)
