@@ -164,32 +164,38 @@ class VectorisedInference(DefaultInference):
     @staticmethod
     def _log_alpha_derivatives(counts: np.ndarray, design: np.ndarray, mu: np.ndarray,
                                log_alpha: np.ndarray, cr_reg: bool, prior_reg: bool,
-                               log_alpha_hat: np.ndarray, prior_disp_var: float | None):
-        """First and second derivatives in log(alpha) of pydeseq2's dispersion objective."""
+                               log_alpha_hat: np.ndarray, prior_disp_var: float | None,
+                               second: bool = True):
+        """First and (with ``second``) second derivatives in log(alpha) of pydeseq2's dispersion
+        objective; the second is None without ``second``."""
         alpha = np.exp(log_alpha)
         r = 1.0 / alpha
         y = counts
         # Negative log-likelihood: dL/dt = -r g with g = sum(psi(r) - psi(y + r) + log(1 + mu a)
         # + (y - mu)/(mu + r)), and d2L/dt2 = r g - r dg/dt (trigamma(x) is zeta(2, x)).
         g = (digamma(r) - digamma(y + r) + np.log1p(mu * alpha) + (y - mu) / (mu + r)).sum(axis=0)
-        dg = (r * (zeta(2, y + r) - zeta(2, r)) + mu * alpha / (1.0 + mu * alpha)
-              + (y - mu) * r / (mu + r) ** 2).sum(axis=0)
         gradient = -r * g
-        hessian = r * g - r * dg
+        hessian = None
+        if second:
+            dg = (r * (zeta(2, y + r) - zeta(2, r)) + mu * alpha / (1.0 + mu * alpha)
+                  + (y - mu) * r / (mu + r) ** 2).sum(axis=0)
+            hessian = r * g - r * dg
         if cr_reg:
             # Cox-Reid: 0.5 log det(X'WX), W = mu / (1 + mu a); dW/dt = -a W^2,
             # d2W/dt2 = -a W^2 + 2 a^2 W^3; d log det = tr(A^-1 B), d2 = tr(A^-1 C) - tr((A^-1 B)^2).
             w = mu / (1.0 + mu * alpha)
             dw = -alpha * w ** 2
-            d2w = dw + 2.0 * alpha ** 2 * w ** 3
             inverse = np.linalg.inv(_gram(design, w))
             ab = inverse @ _gram(design, dw)
             gradient = gradient + 0.5 * np.trace(ab, axis1=1, axis2=2)
-            hessian = hessian + 0.5 * ((inverse * _gram(design, d2w)).sum(axis=(1, 2))
-                                       - np.einsum("gpq,gqp->g", ab, ab))
+            if second:
+                d2w = dw + 2.0 * alpha ** 2 * w ** 3
+                hessian = hessian + 0.5 * ((inverse * _gram(design, d2w)).sum(axis=(1, 2))
+                                           - np.einsum("gpq,gqp->g", ab, ab))
         if prior_reg:
             gradient = gradient + (log_alpha - log_alpha_hat) / prior_disp_var
-            hessian = hessian + 1.0 / prior_disp_var
+            if second:
+                hessian = hessian + 1.0 / prior_disp_var
         return gradient, hessian
 
     def alpha_mle(self, counts: np.ndarray, design_matrix: np.ndarray, mu: np.ndarray,
@@ -207,21 +213,21 @@ class VectorisedInference(DefaultInference):
         low, high = np.log(min_disp), np.log(max_disp)
         n_genes = counts.shape[1]
 
-        def derivatives(genes: np.ndarray, log_alpha: np.ndarray):
+        def derivatives(genes: np.ndarray, log_alpha: np.ndarray, second: bool = True):
             with np.errstate(all="ignore"):
                 return self._log_alpha_derivatives(counts[:, genes], X, mu[:, genes], log_alpha,
                                                    cr_reg, prior_reg, log_alpha_hat[genes],
-                                                   prior_disp_var)
+                                                   prior_disp_var, second)
 
         everyone = np.arange(n_genes)
         start = np.clip(log_alpha_hat, low, high)
-        g_start, _ = derivatives(everyone, start)
+        g_start, h_start = derivatives(everyone, start)
         # Search downhill from the start, as L-BFGS-B does: [low, start] when the objective rises
         # at the start, [start, high] when it falls. A bracket whose far end is still downhill
         # has its minimum on the bound.
         left = g_start > 0
         # The gradient at the far end of each gene's bracket (the bound it searches towards).
-        g_end, _ = derivatives(everyone, np.where(left, low, high))
+        g_end, _ = derivatives(everyone, np.where(left, low, high), second=False)
         lower = np.where(left, low, start)
         upper = np.where(left, start, high)
         log_alpha = start.copy()
@@ -231,12 +237,13 @@ class VectorisedInference(DefaultInference):
         done |= on_low | on_high
         failed = ~(np.isfinite(g_start) & np.isfinite(g_end))
         done |= failed
-        for _ in range(MAX_DISPERSION_ITERATIONS):
+        for iteration in range(MAX_DISPERSION_ITERATIONS):
             genes = np.flatnonzero(~done)
             if genes.size == 0:
                 break
             t = log_alpha[genes]
-            gradient, hessian = derivatives(genes, t)
+            gradient, hessian = ((g_start[genes], h_start[genes]) if iteration == 0
+                                 else derivatives(genes, t))
             bad = ~(np.isfinite(gradient) & np.isfinite(hessian))
             failed[genes[bad]] = done[genes[bad]] = True
             keep = ~bad
