@@ -52,6 +52,20 @@ def test_coxnet_path_equals_coxnet_survival_analysis_on_a_set_of_fits():
     assert worst <= 1e-6
 
 
+def test_cox_path_without_penalised_columns_is_the_unpenalised_fit_at_every_penalty():
+    rng = np.random.default_rng(3)
+    time, event = rng.exponential(10, 15), rng.random(15) < 0.8
+    alphas, coef = coxnet_path(np.zeros((15, 0)), time, event, np.zeros(0, dtype=bool), n_alphas=4)
+    assert coef.shape == (0, 4) and len(alphas) == 4
+    covariate = rng.normal(size=(15, 1))
+    _, coef = coxnet_path(covariate, time, event, np.array([True]), alphas=alphas)
+    # The same coefficient at every penalty, and it maximises the partial likelihood (tiny ridge aside).
+    assert np.allclose(coef, coef[:, :1]) and coef[0, 0] != 0
+    best = model_metrics.cox_log_partial_likelihood(time, event, covariate @ coef[:, :1])[0]
+    assert all(model_metrics.cox_log_partial_likelihood(time, event, covariate * (coef[0, 0] + step))[0] < best
+               for step in (-0.01, 0.01))
+
+
 def test_logistic_path_equals_liblinear_logistic_regression_on_a_set_of_fits():
     rng = np.random.default_rng(1)
     worst = 0.0

@@ -25,7 +25,7 @@ import numpy as np
 from sklearn.svm import _liblinear
 from sksurv.linear_model._coxnet import call_fit_coxnet
 
-from .model_preprocess import cox_score
+from .model_preprocess import Outcome, cox_score
 
 COXNET_TOL = 1e-7          # CoxnetSurvivalAnalysis defaults
 COXNET_MAX_ITER = 100000
@@ -68,6 +68,11 @@ def coxnet_path(X: np.ndarray, time, event, unpenalised: np.ndarray, l1_ratio: f
     time = np.asarray(time, dtype=np.float64)
     event = np.asarray(event, dtype=bool)
     factor = np.where(np.asarray(unpenalised, dtype=bool), 0.0, 1.0)
+    if not factor.any():
+        # No penalised column passed this fold's filters: the unpenalised fit (or nothing) at every penalty.
+        alphas = decreasing_grid(1.0, n_alphas, alpha_min_ratio) if alphas is None else np.asarray(alphas, float)
+        coef = unpenalised_fit(X, Outcome.of_survival(time, event)) if X.shape[1] else np.zeros(0)
+        return alphas, np.repeat(coef[:, None], len(alphas), axis=1)
     penalty = factor * X.shape[1] / factor.sum()
     if alphas is None:
         try:
