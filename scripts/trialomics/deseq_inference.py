@@ -386,6 +386,12 @@ class VectorisedInference(DefaultInference):
             return gradient, _gram(X, curvature), prior_diagonal
 
         beta = np.tile(0.1 * (-1.0) ** np.arange(num_vars), (n_genes, 1))
+        if (X[:, 0] == 1).all() and shrink_index != 0:
+            # pydeseq2's start (0.1, -0.1, ...) except the intercept, started at the log mean
+            # normalised count: from 0.1, Newton's steps overshoot on the exponential mean and the
+            # line search spends most of the time halving them. The likelihood is log-concave in
+            # the intercept, so its start does not choose between modes of the shrunk coefficient.
+            beta[:, 0] = np.log(np.maximum((counts / np.exp(offset)[:, None]).mean(axis=0), 1e-8))
         everyone = np.arange(n_genes)
         value = objective(beta, everyone)
         # Step sizes are judged on the objective scaled as pydeseq2 scales it (by f(0), at least 1).
@@ -407,6 +413,14 @@ class VectorisedInference(DefaultInference):
             step_length = np.ones(genes.size)
             current = value[genes]
             slope = (gradient * direction).sum(axis=1)
+            # Newton decrement below the objective's rounding: at the optimum already (a line
+            # search could only fail on rounding noise there).
+            optimal = -slope <= 1e-13 * np.maximum(np.abs(current), 1.0)
+            done[genes[optimal]] = True
+            keep = ~optimal
+            genes, direction, current, slope = genes[keep], direction[keep], current[keep], slope[keep]
+            gradient = gradient[keep]
+            step_length = step_length[keep]
             accepted = np.zeros(genes.size, dtype=bool)
             candidate = beta[genes].copy()
             new_value = current.copy()
