@@ -42,7 +42,7 @@ def model_tables(endpoint: str, n_jobs: int, tmp_path, label: str) -> dict[str, 
     blocks, obs = simulated_block()
     result = models.fit_endpoint_model(
         blocks, obs, endpoint, "joint", covariates=covariate_matrix(obs, ["age"]),
-        imputer=DownshiftedNormalImputer(random_state=5), n_alphas=5, repeats=2, n_permutations=4, n_bootstrap=20,
+        imputer=DownshiftedNormalImputer(random_state=5), n_alphas=5, repeats=2, n_permutations=4,
         stability_subsamples=8, stability_q=3, top_variance=20, seed=3, n_jobs=n_jobs)
     written = {}
     for name, table in result.items():

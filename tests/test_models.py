@@ -360,24 +360,3 @@ def test_fit_endpoint_model_reports_every_table_and_unevaluable_blocks():
     result = models.fit_endpoint_model({"rna": rna}, too_few, "responder", "rna", n_permutations=3)
     assert result["performance"]["note"].str.startswith("not evaluated").all()
     assert result["stability"].empty
-
-
-def test_multiblock_factors_find_a_shared_programme_and_are_screened_as_exploratory():
-    rng = np.random.default_rng(12)
-    patients = [f"P{i:02d}" for i in range(20)]
-    programme = rng.normal(size=20)
-    rna = pd.DataFrame(rng.normal(size=(20, 30)) * 0.5, index=patients)
-    rna.iloc[:, :10] += programme[:, None]
-    proteins = pd.DataFrame(rng.normal(size=(20, 8)) * 0.5, index=patients)
-    proteins.iloc[:, :3] += programme[:, None]
-    rna.columns = [f"G{j}" for j in range(30)]
-    proteins.columns = [f"P{j}" for j in range(8)]
-    scores, loadings = models.multiblock_factors({"rna": rna, "proteins": proteins}, n_factors=3)
-    assert abs(np.corrcoef(scores["factor_1"], programme)[0, 1]) > 0.9
-    assert set(loadings["modality"]) == {"rna", "proteins"}
-    obs = pd.DataFrame({"patient_id": patients, "responder": np.where(programme > 0, "yes", "no"),
-                        "pfs_months": rng.uniform(1, 20, 20).astype(str), "pfs_event": ["1"] * 20})
-    screen = models.screen_factors(scores, obs, ["responder", "pfs"])
-    assert set(screen["analysis"]) == {"exploratory"}
-    first = screen[(screen["endpoint"] == "responder") & (screen["factor"] == "factor_1")].iloc[0]
-    assert first["pvalue"] < 0.01

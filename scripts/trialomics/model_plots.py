@@ -6,14 +6,13 @@ adapter's job through ``style.save_figure``. When there is nothing to draw, the 
 from __future__ import annotations
 
 import re
-import textwrap
 
 import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
 
 from . import style
-from .survival import BINARY, endpoint_labels, prespecified_split
+from .survival import BINARY, prespecified_split
 
 SPLIT_LABELS = {"altered": ("altered", "not altered"), "median": ("above median", "at/below median")}
 SPLIT_COLOURS = style.category_colours(["high", "low"])
@@ -153,74 +152,3 @@ def _number(value, digits: int = 3) -> str:
     except (TypeError, ValueError):
         return "–"
     return "–" if not np.isfinite(value) else f"{value:.{digits}g}"
-
-
-def card_lines(candidate: pd.Series) -> list[str]:
-    """The key numbers of one ranked candidate, one per line, for its card."""
-    lines = [f"rank {candidate['rank']}  |  tier: {candidate['tier']}  |  score {_number(candidate['score'])}"]
-    for column in candidate.index:
-        if column.startswith("diff_") and column.endswith("_effect"):
-            contrast = column[len("diff_"):-len("_effect")]
-            lines.append(f"differential {contrast}: effect {_number(candidate[column])}, "
-                         f"q {_number(candidate.get(f'diff_{contrast}_padj'))}")
-        elif column.startswith("cox_") and column.endswith("_hr"):
-            endpoint = column[len("cox_"):-len("_hr")]
-            lines.append(f"Cox {endpoint}: HR {_number(candidate[column])}, "
-                         f"q {_number(candidate.get(f'cox_{endpoint}_padj'))}")
-        elif column.startswith("stability_") and not column.endswith(("_model", "_sign")):
-            endpoint = column[len("stability_"):]
-            lines.append(f"stability {endpoint}: {_number(candidate[column])} "
-                         f"({candidate.get(f'stability_{endpoint}_model') or '–'} model, permutation p "
-                         f"{_number(candidate.get(f'model_{endpoint}_permutation_p'))})")
-    if candidate.get("concordant_modalities"):
-        lines.append(f"concordant in: {candidate['concordant_modalities']} ({candidate['concordance_direction']})")
-    if candidate.get("enriched_gene_sets"):
-        sets = str(candidate["enriched_gene_sets"]).split(";")
-        lines.append("enriched sets: " + textwrap.shorten("; ".join(sets), 140, placeholder=f" ... ({len(sets)} sets)"))
-    return lines
-
-
-def biomarker_card(candidate: pd.Series, values: pd.Series, kind: str, obs: pd.DataFrame):
-    """One page for one candidate: values by response, PFS and OS by the pre-specified split, numbers.
-
-    ``values`` is the feature per patient (index patient_id); ``obs`` the labels per patient
-    (patient_id index or column) with bor, responder and the survival columns.
-    """
-    labels = obs.set_index("patient_id") if "patient_id" in obs.columns else obs
-    fig, axes = style.new_figure(11.0, 8.0, nrows=2, ncols=2, layout="constrained")
-    title = f"#{candidate['rank']} {candidate['modality']}: {candidate['feature']}"
-    if candidate.get("gene") and candidate["gene"] != candidate["feature"]:
-        title += f" ({candidate['gene']})"
-    fig.suptitle(title)
-
-    ax = axes[0, 0]
-    data = pd.DataFrame({"value": values}).join(labels[["responder", "bor"]], how="inner").dropna(subset=["value"])
-    groups = ["yes", "no"]
-    positions = []
-    for i, group in enumerate(groups):
-        members = data[data["responder"] == group]
-        positions.append(i)
-        if len(members):
-            ax.boxplot(members["value"], positions=[i], widths=0.5, showfliers=False,
-                       medianprops={"color": "0.2"})
-            jitter = np.linspace(-0.12, 0.12, len(members)) if len(members) > 1 else [0.0]
-            colours = [style.RESPONSE_COLOURS.get(b, style.RESPONSE_COLOURS["NE"]) for b in members["bor"]]
-            ax.scatter(i + np.asarray(jitter), members["value"], c=colours, zorder=3, s=22)
-    ax.set_xticks(positions, [f"responder\n(n={(data['responder'] == 'yes').sum()})",
-                              f"non-responder\n(n={(data['responder'] == 'no').sum()})"])
-    ax.set_ylabel("altered (1) / not (0)" if kind == BINARY else "value")
-    ax.set_title("Values by response (points coloured by best overall response)", fontsize=9)
-
-    for ax, endpoint in ((axes[0, 1], "pfs"), (axes[1, 0], "os")):
-        try:
-            outcome = endpoint_labels(labels.reset_index(), endpoint)
-        except KeyError:
-            ax.axis("off")
-            continue
-        km_split_panel(ax, values, kind, outcome, title=ENDPOINT_TITLES[endpoint])
-
-    ax = axes[1, 1]
-    ax.axis("off")
-    ax.text(0.0, 1.0, "\n".join(textwrap.fill(line, 70) for line in card_lines(candidate)),
-            va="top", ha="left", fontsize=8, transform=ax.transAxes)
-    return fig

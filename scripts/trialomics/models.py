@@ -46,16 +46,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from scipy.stats import mannwhitneyu
 
 from .model_engine import (PathSpec, covariate_only_predictions, fit_nested, out_of_fold_predictions,
                            permuted_scores, plan_outer_cv, selection_counts)
 from .model_metrics import repeat_averaged_scores
 from .model_preprocess import Outcome, PreprocessSpec
-from .multitest import benjamini_hochberg
 from .seeds import derive_seed
 from .survival import (CONTINUOUS, COVARIATE, SURVIVAL_ENDPOINTS, endpoint_labels,
-                       feature_kinds, prefilter_mask, univariate_cox)
+                       feature_kinds)
 
 SURVIVAL = "survival"
 CLASSIFICATION = "binary"
@@ -315,7 +313,7 @@ def fit_endpoint_model(blocks: dict[str, pd.DataFrame], obs: pd.DataFrame, endpo
                        stability_q: int = 8, stability_threshold: float = 0.6, max_missing: float = 0.5,
                        min_altered: int = 2, min_altered_fraction: float = 0.1, top_variance: int | None = 500,
                        select_k: int | None = None, min_events: int = 10, min_per_class: int = 5, seed: int = 0,
-                       n_jobs: int = 1, n_bootstrap: int | None = None) -> dict[str, pd.DataFrame]:
+                       n_jobs: int = 1) -> dict[str, pd.DataFrame]:
     """Everything the models stage reports for one endpoint and one block of modalities.
 
     ``blocks`` maps modality -> patients x features (``survival.modality_matrix``); ``obs`` holds the
@@ -326,9 +324,8 @@ def fit_endpoint_model(blocks: dict[str, pd.DataFrame], obs: pd.DataFrame, endpo
     ("not evaluated: ..."), and empty tables otherwise: no features, fewer than ``min_events`` events
     (survival), fewer than ``min_per_class`` patients in the smaller class (binary), or an outcome that
     supports no outer split. Such models are skipped, not fitted: with a handful of events the penalty,
-    the out-of-fold metric and the permutation p are noise. ``n_bootstrap`` is ignored (the interval is
-    no longer a bootstrap; ``n_bootstrap`` in performance.tsv is 0); it is accepted until its last
-    callers (tests/test_determinism.py) drop it.
+    the out-of-fold metric and the permutation p are noise. The ``n_bootstrap`` column of performance.tsv
+    is kept for the output contract and is 0: the interval is the permutation pivot, not a bootstrap.
     """
     task = task_of(endpoint)
     labels = endpoint_labels(obs, endpoint)
@@ -425,88 +422,3 @@ def _stability_columns(table: pd.DataFrame, blocks: list[str], model_name: str) 
     out.insert(0, "model", model_name)
     return out[["model", "modality", "feature", "selection_frequency", "times_selected", "times_in_model",
                 "mean_coefficient_sign", "selected"]]
-
-
-# ------------------------------------------------------------- exploratory multi-omics factors
-
-def multiblock_factors(blocks: dict[str, pd.DataFrame], n_factors: int = 5,
-                       top_variance: int | None = 500) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Unsupervised multi-omics factors by multiple factor analysis (MFA; Escofier & Pagès).
-
-    A documented alternative to MOFA+ (mofapy2 is not in the environment): in each modality the
-    ``top_variance`` most variable features are z-scored (a missing value set to the feature mean, i.e.
-    0), the block is divided by its first singular value so that no modality dominates by its size,
-    and the concatenated blocks of the patients with every modality are decomposed by SVD. Label-free
-    and fitted on all patients: its factors are exploratory and are only screened against outcomes.
-    Returns (factor scores: patients x ``factor_1..k``; loadings: modality, feature, factor, loading).
-    """
-    patients = None
-    for values in blocks.values():
-        patients = values.index if patients is None else patients.intersection(values.index, sort=False)
-    scaled_blocks, names = [], []
-    for modality, values in blocks.items():
-        values = values.loc[patients]
-        kinds = feature_kinds(values)
-        keep = prefilter_mask(values.to_numpy(dtype=np.float64), kinds.to_numpy(), top_variance=top_variance,
-                              min_altered=2, min_altered_fraction=0.1, max_missing=0.5)
-        block = values.loc[:, keep]
-        centred = (block - block.mean()) / block.std(ddof=1).replace(0, 1.0)
-        centred = centred.fillna(0.0).to_numpy(dtype=np.float64)
-        if centred.shape[1] == 0:
-            continue
-        first = np.linalg.svd(centred, compute_uv=False)[0]
-        scaled_blocks.append(centred / (first if first > 0 else 1.0))
-        names.extend((modality, feature) for feature in block.columns)
-    if not scaled_blocks or len(patients) < 3:
-        return pd.DataFrame(index=patients), pd.DataFrame(columns=["modality", "feature", "factor", "loading"])
-    joined = np.hstack(scaled_blocks)
-    u, singular, vt = np.linalg.svd(joined, full_matrices=False)
-    k = min(n_factors, len(singular) - 1 if len(singular) > 1 else 1)
-    # Sign convention: the largest loading of each factor is positive (SVD signs are arbitrary).
-    signs = np.sign(vt[np.arange(k), np.abs(vt[:k]).argmax(axis=1)])
-    signs[signs == 0] = 1.0
-    scores = pd.DataFrame(u[:, :k] * singular[:k] * signs, index=patients,
-                          columns=[f"factor_{i + 1}" for i in range(k)])
-    loadings = pd.DataFrame([
-        {"modality": m, "feature": f, "factor": f"factor_{i + 1}", "loading": float(vt[i, j] * signs[i])}
-        for i in range(k) for j, (m, f) in enumerate(names)])
-    return scores, loadings
-
-
-def screen_factors(scores: pd.DataFrame, obs: pd.DataFrame, endpoints: list[str]) -> pd.DataFrame:
-    """Association of every factor with every endpoint, labelled exploratory.
-
-    Survival endpoints: univariate Cox per SD of the factor (``survival.univariate_cox``); binary
-    endpoints: Mann–Whitney U test (two-sided), effect = AUC of the factor for the 'yes' class. BH
-    within each endpoint. Columns: endpoint, factor, effect, effect_type, pvalue, padj, n, analysis.
-    """
-    rows = []
-    for endpoint in endpoints:
-        outcome = endpoint_labels(obs, endpoint)
-        patients = scores.index.intersection(outcome.index, sort=False)
-        if task_of(endpoint) == SURVIVAL:
-            kinds = pd.Series(CONTINUOUS, index=scores.columns)
-            table = univariate_cox(scores.loc[patients], kinds, outcome.loc[patients])
-            part = pd.DataFrame({"factor": table["feature"], "effect": table["hr"], "effect_type": "hr_per_sd",
-                                 "pvalue": table["pvalue"], "n": table["n"]})
-        else:
-            label = outcome.loc[patients, "label"]
-            part_rows = []
-            for factor in scores.columns:
-                x = scores.loc[patients, factor]
-                yes, no = x[label == 1], x[label == 0]
-                if len(yes) and len(no):
-                    test = mannwhitneyu(yes, no, alternative="two-sided")
-                    part_rows.append({"factor": factor, "effect": float(test.statistic) / (len(yes) * len(no)),
-                                      "effect_type": "auc", "pvalue": float(test.pvalue), "n": len(x)})
-                else:
-                    part_rows.append({"factor": factor, "effect": np.nan, "effect_type": "auc",
-                                      "pvalue": np.nan, "n": len(x)})
-            part = pd.DataFrame(part_rows, columns=["factor", "effect", "effect_type", "pvalue", "n"])
-        part["padj"] = benjamini_hochberg(part["pvalue"])
-        part.insert(0, "endpoint", endpoint)
-        rows.append(part)
-    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-        columns=["endpoint", "factor", "effect", "effect_type", "pvalue", "n", "padj"])
-    table["analysis"] = "exploratory"
-    return table[["endpoint", "factor", "effect", "effect_type", "pvalue", "padj", "n", "analysis"]]

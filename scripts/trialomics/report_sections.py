@@ -24,9 +24,41 @@ SURVIVAL_COLUMNS = ("feature", "hr", "ci_low", "ci_high", "pvalue", "padj", "met
 PERFORMANCE_COLUMNS = ("model", "metric", "estimate", "ci_low", "ci_high", "permutation_p", "n_patients",
                        "n_events", "n_positive", "n_features", "note")
 # Settings shared by an endpoint's models, quoted once above its table.
-PERFORMANCE_SETTINGS = ("outer_cv", "n_splits", "repeats", "n_permutations", "n_bootstrap")
+PERFORMANCE_SETTINGS = ("outer_cv", "n_splits", "repeats", "n_permutations", "interval", "permutation_scheme")
 STABILITY_COLUMNS = ("model", "modality", "feature", "selection_frequency", "times_selected",
                      "mean_coefficient_sign", "selected")
+# Every kind of p-value and q-value the page shows, defined once: the column tooltips and the biomarkers'
+# "how to read this" box quote these texts.
+PVALUE_DEFINITIONS = {
+    "screen p / q": "pvalue and padj of one feature's univariate test (differential test of a contrast; Cox "
+                    "screen of PFS / OS, exact or permutation log-rank p for sparse alterations), q by "
+                    "Benjamini-Hochberg within one modality and one endpoint or contrast. Not corrected across "
+                    "modalities or endpoints: evidence that orders the candidates, never a claim by itself.",
+    "calibrated p": "Family-wise p of a candidate's evidence for one endpoint: Westfall-Young step-down max-T "
+                    "over every feature of every modality of that endpoint, from whole-chain joint "
+                    "permutations of the patients' outcome rows (the smallest possible value is "
+                    "1 / (permutations + 1)).",
+    "calibrated q": "Permutation false discovery rate at the candidate's statistic over the same family and "
+                    "permutations as the calibrated p.",
+    "model permutation p": "Share of permutations (of the outcome labels; of the omics rows when the model has "
+                           "covariates) on which the model's out-of-fold metric is at least as good as on the "
+                           "data, counting the data itself: p for one model, not corrected for the several "
+                           "models of an endpoint.",
+    "enrichment p / FDR": "Preranked gene-set test of one contrast (gene-set permutations) and its FDR over the "
+                          "gene sets of that contrast.",
+    "batch association p / q": "Test of one modality's batch against one endpoint (Fisher's exact test for "
+                               "binary endpoints, permutation log-rank test across batches for PFS / OS) and "
+                               "its Benjamini-Hochberg q over the batch table.",
+}
+# Column tooltips of the per-analysis tables, by section.
+COLUMN_DEFINITIONS = {
+    "differential": {"pvalue": PVALUE_DEFINITIONS["screen p / q"], "padj": PVALUE_DEFINITIONS["screen p / q"]},
+    "survival": {"pvalue": PVALUE_DEFINITIONS["screen p / q"], "padj": PVALUE_DEFINITIONS["screen p / q"],
+                 "pvalue_method": "How the screen's p was computed (likelihood ratio, or exact / permutation "
+                                  "log-rank for a feature with few carriers)."},
+    "enrichment": {"pvalue": PVALUE_DEFINITIONS["enrichment p / FDR"], "fdr": PVALUE_DEFINITIONS["enrichment p / FDR"]},
+    "models": {"permutation_p": PVALUE_DEFINITIONS["model permutation p"]},
+}
 COHORT_LABEL_COLUMNS = ("bor", "responder", "clinical_benefit", "pfs_months", "pfs_event", "os_months",
                         "os_event", "best_pct_change")
 EFFICACY_LABELS = {
@@ -224,8 +256,10 @@ def _analysis_blocks(section_id: str, tables: dict, figures: dict, columns, n: i
                 if value:
                     body.append(f'<p class="meta">{esc(meta.replace("_", " "))}: {esc(value)}</p>')
             shown = top_rows(frame, n, by=by)
-            body.append(frame_table(f"{block_id}-table", shown, columns,
-                                    caption=f"Top {len(shown)} of {len(frame)} by {', '.join(by)}"))
+            names, rows = frame_cells(shown, columns)
+            body.append(render_table(f"{block_id}-table", names, rows,
+                                     caption=f"Top {len(shown)} of {len(frame)} by {', '.join(by)}",
+                                     definitions=COLUMN_DEFINITIONS.get(section_id)))
             body.append(sources_html([table.path]))
         body.append(figures_html(figures.get(key, [])))
         blocks.append(heading + "\n".join(body))
@@ -294,8 +328,9 @@ def models_section(inputs: SummaryInputs, top: int = 15) -> str:
             for row, (_, source) in zip(rows, frame.iterrows()):
                 row.insert(at, _interval_cell(source))
             body.append(render_table(f"{block_id}-performance", names, rows,
-                                     caption="Out-of-fold performance; permutation_p: share of label "
-                                             "permutations scoring at least as well"))
+                                     caption="Out-of-fold performance; permutation_p: share of "
+                                             "permutations scoring at least as well (hover for details)",
+                                     definitions=COLUMN_DEFINITIONS["models"]))
             body.append(sources_html([performance.path]))
         stability = inputs.stability.get(endpoint)
         if stability is not None:
