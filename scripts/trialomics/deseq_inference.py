@@ -44,8 +44,9 @@ from scipy.stats import norm
 
 #: Ridge added to X'WX in the IRLS and Wald steps, as pydeseq2 (and DESeq2) do.
 RIDGE = 1e-6
-#: Convergence of the dispersion search: bracket width in log(alpha).
-LOG_ALPHA_TOLERANCE = 1e-10
+#: Convergence of the dispersion search: Newton step or bracket width in log(alpha) (L-BFGS-B,
+#: the default, stops up to ~1e-2 away on flat objectives).
+LOG_ALPHA_TOLERANCE = 1e-8
 MAX_DISPERSION_ITERATIONS = 200
 MAX_SHRINK_ITERATIONS = 200
 
