@@ -37,7 +37,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from trialomics import rna, tables
 from trialomics.readers import read_rna_counts
 

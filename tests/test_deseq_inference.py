@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 from pydeseq2 import utils as deseq_utils
 from pydeseq2.default_inference import DefaultInference
-
 from trialomics import differential as dx
 from trialomics.deseq_inference import VectorisedInference
 
@@ -217,7 +216,6 @@ def test_dispersion_trend_is_the_gamma_glm_optimum():
 @pytest.mark.parametrize("vst", [False, True])
 def test_array_trend_fit_equals_pydeseq2s(vst):
     from pydeseq2.dds import DeseqDataSet
-
     from trialomics.deseq_inference import VectorisedDeseqDataSet
 
     counts, design, _ = simulated(n_samples=12, n_genes=400, seed=6)
