@@ -12,18 +12,13 @@ params = snakemake.params
 patients = read_patients(params.config["clinical"]["patients"])["patient_id"]
 key = privacy.key_if_pseudonymising(snakemake.config)
 if key is not None:
-    # The sample rows come pseudonymised from the DAG; the patients and the input file names
-    # (which often hold sample IDs) are mapped here.
+    # The sample rows and input roles come pseudonymised from the DAG; the patients are mapped here.
     mapping = privacy.identifier_mapping(readers.read_string_table(params.config["samples"]), patients, key)
     patients = patients.map(mapping)
-manifest = build_manifest(params.config, snakemake.input, params.samples, patients, software_versions(),
+manifest = build_manifest(params.config, params.inputs, params.samples, patients, software_versions(),
                           git_commit(params.workflow_dir))
-if key is not None:
-    for row in manifest["inputs"]:
-        row["path"] = privacy.replace_identifiers(row["path"], mapping)
-    manifest["inputs"].sort(key=lambda row: row["path"])
 tables.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", snakemake.output.manifest)
-tables.write_tsv(pd.DataFrame(manifest["inputs"], columns=["path", "sha256", "bytes"]), snakemake.output.inputs)
+tables.write_tsv(pd.DataFrame(manifest["inputs"], columns=["input", "sha256", "bytes"]), snakemake.output.inputs)
 tables.write_tsv(pd.DataFrame(manifest["samples"], columns=["sample_id", "patient_id", "modality", "timepoint"]),
                  snakemake.output.samples)
 log.info("manifest: %d patients, %d samples, %d input files, trialomics %s (commit %s)",

@@ -85,15 +85,19 @@ def test_manifest_diff_names_what_changed(tmp_path):
 
     table = tmp_path / "patients.tsv"
     table.write_text("patient_id\nP1\n")
+    counts = tmp_path / "S1.counts.tsv"
+    counts.write_text("TP53\t5\n")
     samples = [{"sample_id": "S1", "patient_id": "P1", "modality": "rna", "timepoint": "baseline"}]
-    old = build_manifest({"models": {"permutations": 100}}, [table], samples, ["P1"], {"numpy": "2.4.6"})
+    inputs = {"clinical.patients": table, "sample:S1": counts}
+    old = build_manifest({"models": {"permutations": 100}}, inputs, samples, ["P1"], {"numpy": "2.4.6"})
+    assert all("path" not in row for row in old["inputs"])  # roles, never locations
     table.write_text("patient_id\nP1\nP2\n")
-    new = build_manifest({"models": {"permutations": 200}}, [table],
+    new = build_manifest({"models": {"permutations": 200}}, {**inputs, "sample:S2": counts},
                          samples + [{"sample_id": "S2", "patient_id": "P2", "modality": "rna",
                                      "timepoint": "baseline"}], ["P1", "P2"], {"numpy": "2.4.6"})
     lines = compare_manifests(old, new)
-    assert lines == ["patients added: P2", "samples added: S2", f"input file changed: {table}",
-                     "config models.permutations: 100 -> 200"]
+    assert lines == ["patients added: P2", "samples added: S2", "inputs added: sample:S2",
+                     "input changed: clinical.patients", "config models.permutations: 100 -> 200"]
     assert compare_manifests(new, new) == []
     (tmp_path / "a.json").write_text(json.dumps(old))
     (tmp_path / "b.json").write_text(json.dumps(new))

@@ -53,11 +53,22 @@ def software_versions(packages: Iterable[str] = RECORDED_PACKAGES) -> dict[str, 
     return versions
 
 
-def build_manifest(config: Mapping, input_files: Iterable[str | Path], samples: Iterable[Mapping],
+def build_manifest(config: Mapping, inputs: Mapping[str, str | Path], samples: Iterable[Mapping],
                    patients: Iterable[str], versions: Mapping[str, str], commit: str = "") -> dict:
-    """The manifest as a JSON-ready dict; ``samples`` are rows with sample_id, patient_id, modality, timepoint."""
-    inputs = [{"path": str(path), "sha256": sha256_file(path), "bytes": Path(path).stat().st_size}
-              for path in sorted({str(p) for p in input_files})]
+    """The manifest as a JSON-ready dict.
+
+    ``inputs`` maps what each input is (``clinical.patients``, ``sample:<id>``, ...) to its path; the
+    manifest keeps the role, the SHA-256 and the size, never the location, so that runs from different
+    folders compare. ``samples`` are rows with sample_id, patient_id, modality, timepoint.
+    """
+    digests: dict[str, str] = {}
+    rows = []
+    for role in sorted(inputs):
+        path = str(inputs[role])
+        if path not in digests:
+            digests[path] = sha256_file(path)
+        rows.append({"input": role, "sha256": digests[path], "bytes": Path(path).stat().st_size})
+    inputs = rows
     sample_rows = sorted(({key: str(row[key]) for key in ("sample_id", "patient_id", "modality", "timepoint")}
                           for row in samples), key=lambda row: (row["modality"], row["sample_id"]))
     return {"format": MANIFEST_FORMAT, "workflow": {"version": __version__, "commit": commit},
@@ -93,11 +104,11 @@ def compare_manifests(old: Mapping, new: Mapping) -> list[str]:
     for sample in sorted(set(old_samples) & set(new_samples)):
         if old_samples[sample] != new_samples[sample]:
             lines.append(f"sample {sample} changed: {old_samples[sample]} -> {new_samples[sample]}")
-    old_inputs = {row["path"]: row["sha256"] for row in old.get("inputs", [])}
-    new_inputs = {row["path"]: row["sha256"] for row in new.get("inputs", [])}
-    lines += _set_change("input files", old_inputs, new_inputs)
-    lines += [f"input file changed: {path}" for path in sorted(set(old_inputs) & set(new_inputs))
-              if old_inputs[path] != new_inputs[path]]
+    old_inputs = {row["input"]: row["sha256"] for row in old.get("inputs", [])}
+    new_inputs = {row["input"]: row["sha256"] for row in new.get("inputs", [])}
+    lines += _set_change("inputs", old_inputs, new_inputs)
+    lines += [f"input changed: {role}" for role in sorted(set(old_inputs) & set(new_inputs))
+              if old_inputs[role] != new_inputs[role]]
     for section in ("config", "software", "workflow"):
         before, after = _flatten(old.get(section, {})), _flatten(new.get(section, {}))
         for key in sorted(set(before) | set(after)):

@@ -243,3 +243,22 @@ def longitudinal_screens(wildcards):
         f"results/survival/{wildcards.block}/{e}.univariate.tsv"
         for e in SURVIVAL_ENDPOINTS
     ] + [f"results/longitudinal/{wildcards.block}/{c}.tsv" for c in RESPONSE_CONTRASTS]
+
+
+def input_roles():
+    """What each input file is (a config key, a gene-set collection or a sample) -> its path: the run
+    manifest names inputs by role, never by location, so that two runs from different folders compare.
+    """
+    clinical = config["clinical"]
+    roles = {
+        "samples": config["samples"],
+        "clinical.patients": clinical["patients"],
+        "clinical.recist": clinical.get("recist"),
+        "clinical.adverse_events": clinical.get("adverse_events"),
+        "rna.gene_map": config["rna"].get("gene_map"),
+    }
+    for path in globals().get("GENE_SET_FILES", []):
+        roles[f"gene_sets:{Path(path).name}"] = path
+    for sample, path in SAMPLES["path"].items():
+        roles[f"sample:{sample}"] = path
+    return {role: str(path) for role, path in roles.items() if path}

@@ -27,6 +27,7 @@ rule run_manifest:
         runtime=10,
     params:
         config=config,
+        inputs=input_roles(),
         samples=SAMPLES[["sample_id", "patient_id", "modality", "timepoint"]].to_dict(
             "records"
         ),
