@@ -7,6 +7,7 @@ from trialomics import runlog
 log = runlog.start(snakemake)
 
 from trialomics import privacy, readers, report, report_headline, report_page, style, tables  # noqa: E402
+from trialomics.manifest import git_commit  # noqa: E402
 
 params = snakemake.params
 working_dir = Path.cwd()
@@ -22,7 +23,8 @@ if key is not None:
 provenance = report.Provenance(
     config=report.display_config(params.config, working_dir),
     checksums=checksums,
-    versions=report.software_versions(),
+    versions={**report.software_versions(),
+              "trialomics commit": git_commit(os.path.dirname(params.snakefile)) or "unknown"},
     seed=params.seed,
     date=report.report_date(os.environ),
     command=report.reproduce_command(params.snakefile, params.configfiles),
@@ -31,8 +33,7 @@ inputs = report.read_summary_inputs(list(snakemake.input), params.modalities, pa
                                     params.endpoints, provenance=provenance)
 rules = report_headline.TierRules(**params.tier_rules)
 # The headline's dot plot is drawn from the same findings the page's text is generated from.
-findings = report_headline.findings_from_inputs(inputs, params.endpoints, params.primary_endpoint, rules,
-                                                params.headline_signals)
+findings = report_headline.findings_from_inputs(inputs, params.endpoints, rules, params.headline_signals)
 style.save_figure(report_headline.signal_dot_plot(findings, rules), snakemake.output.headline_png,
                   snakemake.output.headline_svg)
 inputs.headline_figure = report.Figure(report.results_relative(snakemake.output.headline_png),
@@ -40,8 +41,7 @@ inputs.headline_figure = report.Figure(report.results_relative(snakemake.output.
 page = report_page.build_summary_page(inputs, top_features=params.top_features,
                                       top_biomarkers=params.top_biomarkers, alpha=params.alpha,
                                       enrichment_fdr=params.enrichment_fdr, endpoints=params.endpoints,
-                                      primary_endpoint=params.primary_endpoint, rules=rules,
-                                      headline_signals=params.headline_signals)
+                                      rules=rules, headline_signals=params.headline_signals)
 
 tables.write_text(page, snakemake.output.html)
 log.info("summary page: %d bytes, %d input files checksummed, %d tables/figures read", len(page.encode("utf-8")),

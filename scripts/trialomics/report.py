@@ -20,7 +20,7 @@ import pandas as pd
 from .tables import read_tsv
 
 # Distributions whose versions the provenance lists (importlib.metadata names).
-SOFTWARE = ("snakemake", "pandas", "numpy", "scipy", "anndata", "mudata", "scanpy", "scikit-learn",
+SOFTWARE = ("trialomics", "snakemake", "pandas", "numpy", "scipy", "anndata", "mudata", "scanpy", "scikit-learn",
             "statsmodels", "pydeseq2", "gseapy", "lifelines", "scikit-survival", "inmoose", "matplotlib")
 
 
