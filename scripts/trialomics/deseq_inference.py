@@ -399,61 +399,77 @@ class VectorisedInference(DefaultInference):
             # the intercept, so its start does not choose between modes of the shrunk coefficient.
             beta[:, 0] = np.log(np.maximum((counts / np.exp(offset)[:, None]).mean(axis=0), 1e-8))
         everyone = np.arange(n_genes)
-        value = objective(beta, everyone)
         # Step sizes are judged on the objective scaled as pydeseq2 scales it (by f(0), at least 1).
         scale = np.maximum(objective(np.zeros_like(beta), everyone), 1.0)
-        done = np.zeros(n_genes, dtype=bool)
-        for _ in range(MAX_SHRINK_ITERATIONS):
-            genes = np.flatnonzero(~done)
-            if genes.size == 0:
-                break
-            gradient, gram, prior_diagonal = derivatives(beta[genes], genes)
-            hessian = gram + prior_diagonal[:, :, None] * np.eye(num_vars)
-            # Newton on the true Hessian where it is positive definite; where the Cauchy prior
-            # makes it indefinite, the likelihood part alone (a positive definite majoriser of
-            # the curvature away from the prior's inflection).
-            eigen_min = np.linalg.eigvalsh(hessian)[:, 0]
-            hessian = np.where((eigen_min > 0)[:, None, None], hessian,
-                               gram + np.eye(num_vars) * (np.abs(prior_diagonal)[:, :, None] + 1e-8))
-            direction = -np.linalg.solve(hessian, gradient[:, :, None])[:, :, 0]
-            step_length = np.ones(genes.size)
-            current = value[genes]
-            slope = (gradient * direction).sum(axis=1)
-            # Newton decrement below the objective's rounding: at the optimum already (a line
-            # search could only fail on rounding noise there).
-            optimal = -slope <= 1e-13 * np.maximum(np.abs(current), 1.0)
-            done[genes[optimal]] = True
-            keep = ~optimal
-            genes, direction, current, slope = genes[keep], direction[keep], current[keep], slope[keep]
-            gradient = gradient[keep]
-            step_length = step_length[keep]
-            accepted = np.zeros(genes.size, dtype=bool)
-            candidate = beta[genes].copy()
-            new_value = current.copy()
-            for _ in range(40):
-                trial_genes = ~accepted
-                trial = beta[genes][trial_genes] + step_length[trial_genes, None] * direction[trial_genes]
-                with np.errstate(all="ignore"):
-                    trial_value = objective(trial, genes[trial_genes])
-                ok = np.isfinite(trial_value) & (
-                    trial_value <= current[trial_genes] + 1e-4 * step_length[trial_genes] * slope[trial_genes])
-                index = np.flatnonzero(trial_genes)[ok]
-                candidate[index] = trial[ok]
-                new_value[index] = trial_value[ok]
-                accepted[index] = True
-                if accepted.all():
-                    break
-                step_length[~accepted] *= 0.5
-            moved = np.abs(candidate - beta[genes]).max(axis=1)
-            beta[genes] = candidate
-            value[genes] = new_value
-            small_gradient = np.abs(gradient).max(axis=1) / scale[genes] < 1e-12
-            settled = accepted & ((moved < 1e-10) | small_gradient)
-            done[genes[settled]] = True
-            # A line search that fails leaves the gene to pydeseq2's own fit.
-            done[genes[~accepted]] = True
-            beta[genes[~accepted]] = np.nan
 
+        def newton(beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Damped Newton from ``beta`` (genes, p); NaN rows where the line search failed."""
+            beta = beta.copy()
+            value = objective(beta, everyone)
+            done = np.zeros(n_genes, dtype=bool)
+            for _ in range(MAX_SHRINK_ITERATIONS):
+                genes = np.flatnonzero(~done)
+                if genes.size == 0:
+                    break
+                gradient, gram, prior_diagonal = derivatives(beta[genes], genes)
+                hessian = gram + prior_diagonal[:, :, None] * np.eye(num_vars)
+                # Newton on the true Hessian where it is positive definite; where the Cauchy prior
+                # makes it indefinite, the likelihood part alone (a positive definite majoriser of
+                # the curvature away from the prior's inflection).
+                eigen_min = np.linalg.eigvalsh(hessian)[:, 0]
+                hessian = np.where((eigen_min > 0)[:, None, None], hessian,
+                                   gram + np.eye(num_vars) * (np.abs(prior_diagonal)[:, :, None] + 1e-8))
+                direction = -np.linalg.solve(hessian, gradient[:, :, None])[:, :, 0]
+                step_length = np.ones(genes.size)
+                current = value[genes]
+                slope = (gradient * direction).sum(axis=1)
+                # Newton decrement below the objective's rounding: at the optimum already (a line
+                # search could only fail on rounding noise there).
+                optimal = -slope <= 1e-13 * np.maximum(np.abs(current), 1.0)
+                done[genes[optimal]] = True
+                keep = ~optimal
+                genes, direction, current, slope = genes[keep], direction[keep], current[keep], slope[keep]
+                gradient = gradient[keep]
+                step_length = step_length[keep]
+                accepted = np.zeros(genes.size, dtype=bool)
+                candidate = beta[genes].copy()
+                new_value = current.copy()
+                for _ in range(40):
+                    trial_genes = ~accepted
+                    trial = beta[genes][trial_genes] + step_length[trial_genes, None] * direction[trial_genes]
+                    with np.errstate(all="ignore"):
+                        trial_value = objective(trial, genes[trial_genes])
+                    ok = np.isfinite(trial_value) & (
+                        trial_value <= current[trial_genes] + 1e-4 * step_length[trial_genes] * slope[trial_genes])
+                    index = np.flatnonzero(trial_genes)[ok]
+                    candidate[index] = trial[ok]
+                    new_value[index] = trial_value[ok]
+                    accepted[index] = True
+                    if accepted.all():
+                        break
+                    step_length[~accepted] *= 0.5
+                moved = np.abs(candidate - beta[genes]).max(axis=1)
+                beta[genes] = candidate
+                value[genes] = new_value
+                small_gradient = np.abs(gradient).max(axis=1) / scale[genes] < 1e-12
+                settled = accepted & ((moved < 1e-10) | small_gradient)
+                done[genes[settled]] = True
+                # A line search that fails leaves the gene to pydeseq2's own fit.
+                done[genes[~accepted]] = True
+                beta[genes[~accepted]] = np.nan
+
+            value[~np.isfinite(beta).all(axis=1)] = np.nan
+            return beta, value
+
+        # The posterior can have two modes in the shrunk coefficient (one near 0, one near the
+        # MLE), and which one a local search finds depends on its path. Searching from pydeseq2's
+        # start and from the unshrunk MLE and keeping the lower objective finds the better mode
+        # whenever either start leads to it.
+        near_zero, value_near_zero = newton(beta)
+        mle = self.irls(counts, np.exp(offset), X, 1.0 / size, 0.5, 1e-8)[0]
+        near_mle, value_near_mle = newton(np.clip(mle, -30, 30))
+        take_mle = np.isfinite(value_near_mle) & ~(value_near_zero <= value_near_mle)
+        beta = np.where(take_mle[:, None], near_mle, near_zero)
         converged = np.isfinite(beta).all(axis=1)
         for gene in np.flatnonzero(~converged):
             beta[gene], _, converged[gene] = deseq_utils.nbinomGLM(
