@@ -1,8 +1,20 @@
 """Calibration of the whole workflow on null demo cohorts: what does it call when there is nothing to find?
 
     .venv/bin/python bench/null_cohorts.py [--seeds 101 ... 120] [--workdir DIR] [--cores 2]
-        [--permutations 20] [--genes 5000] [--proteins 3000] [--patients 20] [--stage all|enrichment]
-        [--planted]
+        [--permutations 20] [--genes 5000] [--proteins 3000] [--patients 20]
+        [--stage all|enrichment|calibration] [--model-block pfs:rna] [--planted]
+
+``--stage calibration`` (minutes per cohort) builds only what the calibrated chain reads: the
+normalised blocks, the pathway scores and the labels, then ``biomarkers/calibration.tsv`` and
+``biomarkers/tier_null_rates.tsv`` (rule ``biomarkers_null``, default ``ranking`` settings: 100 joint
+permutations). Then one model block per cohort (``--model-block ENDPOINT:MODALITY``, default
+``pfs:rna``) is fitted here with ``trialomics.models.fit_endpoint_model`` at small settings (1 repeat,
+``--permutations`` permutations, 2 stability subsamples). Printed per seed and pooled: whether some
+primary-endpoint candidate has calibrated p < ``strong_p`` (the fraction of cohorts with one is an
+upper bound on the fraction with a strong candidate: the ranking's other conditions, no separation
+and a consistent direction, only remove candidates), the top candidate's calibrated p (deciles, KS test
+against the uniform), the chain's own null rate of the strong tier, and the model's out-of-fold metric
+with its interval (mean, spread, fraction of intervals covering 0.5).
 
 For each seed S, ``scripts/make_demo_cohort.py --null`` writes a cohort whose outcomes are independent
 of its omics into ``DIR/seed_S/inputs`` (skipped when that folder already holds a ``samples.tsv``, so
@@ -45,8 +57,12 @@ import pandas as pd
 import yaml
 from scipy.stats import kstest
 
+import anndata as ad
+
 from trialomics import tables
-from trialomics.models import PRIMARY_METRIC, task_of
+from trialomics.models import PRIMARY_METRIC, fit_endpoint_model, task_of
+from trialomics.readers import read_patients
+from trialomics.survival import baseline_matrix, patient_annotations
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,7 +72,11 @@ ENRICHMENT_MODALITIES = ("rna", "proteins")
 CONTRASTS = ("responder", "clinical_benefit")
 ENDPOINTS = ("pfs", "os", "responder", "clinical_benefit")
 ALPHA = 0.05
-STAGES = ("all", "enrichment")
+STAGES = ("all", "enrichment", "calibration")
+# The ranking's defaults (workflow/schemas/config.schema.yaml): the primary endpoint and the strong tier's p.
+PRIMARY_ENDPOINT = "pfs"
+STRONG_P = 0.05
+CHANCE = 0.5
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -72,7 +92,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="RNA genes per cohort (the demo has 20000; fewer keeps a run to minutes)")
     parser.add_argument("--proteins", type=int, default=3000)
     parser.add_argument("--stage", choices=STAGES, default="all",
-                        help="all: enrichment, models and ranking; enrichment: the prerank tables only")
+                        help="all: enrichment, models and ranking; enrichment: the prerank tables only; "
+                             "calibration: the calibrated chain and one model block")
+    parser.add_argument("--model-block", default="pfs:rna",
+                        help="ENDPOINT:MODALITY of the model fitted per cohort in --stage calibration")
     parser.add_argument("--planted", action="store_true",
                         help="the planted demo cohort of each seed instead of the null one: recovery")
     return parser.parse_args(argv)
@@ -115,6 +138,8 @@ def workflow_targets(stage: str = "all") -> list[str]:
     enrichment = [f"results/enrichment/{m}/{c}.prerank.tsv" for m in ENRICHMENT_MODALITIES for c in CONTRASTS]
     if stage == "enrichment":
         return enrichment
+    if stage == "calibration":
+        return ["results/biomarkers/calibration.tsv", "results/biomarkers/tier_null_rates.tsv"]
     return (enrichment + [f"results/models/{e}/performance.tsv" for e in ENDPOINTS]
             + ["results/biomarkers/ranked.tsv", "results/biomarkers/recovery.tsv"])
 
@@ -175,6 +200,64 @@ def top_calibrated_p(run_dir: Path, primary_endpoint: str = "pfs") -> float:
     """The smallest calibrated p of the primary endpoint's family (``biomarkers/calibration.tsv``)."""
     table = tables.read_tsv(run_dir / "results" / "biomarkers" / "calibration.tsv")
     return float(pd.to_numeric(table.loc[table["endpoint"] == primary_endpoint, "calibrated_p"]).min())
+
+
+def calibration_figures(run_dir: Path) -> dict:
+    """From ``biomarkers_null``'s tables: the primary endpoint's top candidate (calibrated p, feature) and
+    the chain's own null rate of the strong tier in this cohort."""
+    table = tables.read_tsv(run_dir / "results" / "biomarkers" / "calibration.tsv")
+    primary = table[table["endpoint"] == PRIMARY_ENDPOINT]
+    p_values = pd.to_numeric(primary["calibrated_p"])
+    top = primary.loc[p_values.idxmin()]
+    rates = tables.read_tsv(run_dir / "results" / "biomarkers" / "tier_null_rates.tsv").set_index("tier")
+    return {"top_p": float(p_values.min()), "top_feature": f"{top['modality']}:{top['feature']}",
+            "below_strong_p": int((p_values < STRONG_P).sum()),
+            "strong_null_rate": float(rates.loc["strong", "null_rate"])}
+
+
+def fit_model_block(run_dir: Path, inputs: Path, block: str, seed: int, permutations: int) -> dict:
+    """The out-of-fold primary metric of one endpoint x modality model (``block`` as ENDPOINT:MODALITY)
+    at small settings, its reported interval and whether that covers 0.5."""
+    endpoint, modality = block.split(":")
+    results = run_dir / "results"
+    obs = patient_annotations(tables.read_tsv(results / "clinical" / "labels.tsv"),
+                              read_patients(inputs / "patients.tsv"))
+    values = baseline_matrix(ad.read_h5ad(results / modality / "normalised.h5ad"), modality)
+    fitted = fit_endpoint_model({modality: values}, obs, endpoint, modality, repeats=1,
+                                n_permutations=permutations, stability_subsamples=2, seed=seed)
+    performance = fitted["performance"]
+    row = performance[performance["metric"] == PRIMARY_METRIC[task_of(endpoint)]].iloc[0]
+    low, high = float(row["ci_low"]), float(row["ci_high"])
+    return {"metric": row["metric"], "estimate": float(row["estimate"]), "ci_low": low, "ci_high": high,
+            "covers_chance": bool(low <= CHANCE <= high) if np.isfinite(low) and np.isfinite(high) else None,
+            "permutation_p": float(row["permutation_p"]), "note": row["note"]}
+
+
+def summarise_calibration(figures: dict[int, dict]) -> str:
+    """Pooled over cohorts: primary-endpoint candidates below strong_p, the top calibrated p's deciles and
+    KS test, the chain's strong null rates, and the one model block's metric and interval coverage."""
+    seeds = sorted(figures)
+    any_below = np.array([figures[s]["below_strong_p"] > 0 for s in seeds])
+    top_p = pd.Series([figures[s]["top_p"] for s in seeds])
+    deciles = np.quantile(top_p, np.linspace(0.1, 0.9, 9))
+    lines = [f"cohorts with a {PRIMARY_ENDPOINT} candidate at calibrated p < {STRONG_P:g}: {int(any_below.sum())}"
+             f"/{len(seeds)} ({any_below.mean():.3f}; an upper bound on the strong rate; target <= {ALPHA})",
+             "top calibrated p: " + summarise_top_p(top_p),
+             "top calibrated p deciles (0.1 .. 0.9): " + ", ".join(f"{d:.2f}" for d in deciles),
+             "chain's own strong null rate per cohort (100 permutations): mean "
+             f"{np.mean([figures[s]['strong_null_rate'] for s in seeds]):.3f}"]
+    models = pd.DataFrame([figures[s]["model"] for s in seeds])
+    evaluated = models[models["estimate"].notna()]
+    if len(evaluated):
+        covered = evaluated["covers_chance"].dropna().astype(bool)
+        lines.append(
+            f"model {evaluated['metric'].iloc[0]}: {len(evaluated)} evaluated of {len(models)}; mean "
+            f"{evaluated['estimate'].mean():.3f}, sd {evaluated['estimate'].std():.3f}, median "
+            f"{evaluated['estimate'].median():.3f}; mean interval width "
+            f"{(evaluated['ci_high'] - evaluated['ci_low']).mean():.3f}; intervals covering {CHANCE}: "
+            f"{int(covered.sum())}/{len(covered)} ({covered.mean():.3f}); permutation p < 0.05: "
+            f"{int((evaluated['permutation_p'] < ALPHA).sum())}/{len(evaluated)}")
+    return "\n".join(lines)
 
 
 def planted_recovery(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -291,6 +374,16 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(seed)
             continue
         print(f"  done in {(time.monotonic() - start) / 60:.1f} min")
+        if args.stage == "calibration":
+            figures = calibration_figures(run_dir)
+            figures["model"] = fit_model_block(run_dir, inputs, args.model_block, seed, args.permutations)
+            print(f"  top {PRIMARY_ENDPOINT} candidate {figures['top_feature']}: calibrated p "
+                  f"{figures['top_p']:.3f} ({figures['below_strong_p']} below {STRONG_P:g}); "
+                  f"{args.model_block} {figures['model']['metric']} {figures['model']['estimate']:.3f} "
+                  f"[{figures['model']['ci_low']:.3f}, {figures['model']['ci_high']:.3f}] "
+                  f"{figures['model']['note']}", flush=True)
+            results[seed] = figures
+            continue
         whole = args.stage == "all"
         results[seed] = {"calls": enrichment_calls(run_dir),
                          "performance": model_performance(run_dir) if whole else None,
@@ -299,6 +392,13 @@ def main(argv: list[str] | None = None) -> int:
                          "planted": planted_recovery(run_dir) if whole and args.planted else None}
     pd.set_option("display.width", 160)
     pd.set_option("display.max_colwidth", None)
+    if args.stage == "calibration":
+        if results:
+            print(f"\n=== pooled over seeds {', '.join(map(str, sorted(results)))}")
+            print(summarise_calibration(results))
+        if failed:
+            print(f"\nworkflow failed for seeds {', '.join(map(str, failed))}")
+        return 1 if failed else 0
     for seed, figures in results.items():
         print_seed_summary(seed, figures["calls"], figures["performance"], figures["strong"], figures["top_p"])
         if figures["planted"] is not None:
