@@ -52,13 +52,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 import yaml
 from scipy.stats import kstest
-
-import anndata as ad
-
 from trialomics import tables
 from trialomics.models import PRIMARY_METRIC, fit_endpoint_model, task_of
 from trialomics.readers import read_patients
@@ -240,12 +238,13 @@ def summarise_calibration(figures: dict[int, dict]) -> str:
     any_below = np.array([figures[s]["below_strong_p"] > 0 for s in seeds])
     top_p = pd.Series([figures[s]["top_p"] for s in seeds])
     deciles = np.quantile(top_p, np.linspace(0.1, 0.9, 9))
-    lines = [f"cohorts with a {PRIMARY_ENDPOINT} candidate at calibrated p < {STRONG_P:g}: {int(any_below.sum())}"
-             f"/{len(seeds)} ({any_below.mean():.3f}; an upper bound on the strong rate; target <= {ALPHA})",
+    lines = [(f"cohorts with a {PRIMARY_ENDPOINT} candidate at calibrated p < {STRONG_P:g}: "
+              f"{int(any_below.sum())}/{len(seeds)} ({any_below.mean():.3f}; an upper bound on the strong rate; "
+              f"target <= {ALPHA})"),
              "top calibrated p: " + summarise_top_p(top_p),
              "top calibrated p deciles (0.1 .. 0.9): " + ", ".join(f"{d:.2f}" for d in deciles),
-             "chain's own strong null rate per cohort (100 permutations): mean "
-             f"{np.mean([figures[s]['strong_null_rate'] for s in seeds]):.3f}"]
+             ("chain's own strong null rate per cohort (100 permutations): mean "
+              f"{np.mean([figures[s]['strong_null_rate'] for s in seeds]):.3f}")]
     models = pd.DataFrame([figures[s]["model"] for s in seeds])
     evaluated = models[models["estimate"].notna()]
     if len(evaluated):
