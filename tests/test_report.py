@@ -10,8 +10,9 @@ from html.parser import HTMLParser
 import pandas as pd
 import pytest
 
-from trialomics import report, report_biomarkers, report_page, style
+from trialomics import report, report_biomarkers, report_page, report_sections, style
 from trialomics.report import Figure, Provenance, SummaryInputs, Table
+from trialomics.report_headline import TierRules
 
 HOSTILE = '<script>alert("x")</script>&<img src=x onerror=alert(1)>'
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))  # the bytes are only embedded, never decoded
@@ -110,13 +111,15 @@ def full_inputs() -> SummaryInputs:
     ranked = pd.DataFrame({
         "rank": ["1", "2"], "modality": ["rna", "proteins"], "feature": ["CXCL9", "CXCL10"],
         "gene": ["CXCL9", "CXCL10"], "score": ["3.2", "2.9"], "tier": ["strong", "exploratory"],
-        "rra_p": ["0.0004", "0.9"], "signal": ["rna:CXCL9", "rna:CXCL9"], "signal_rank": ["1", "1"],
+        "tier_endpoint": ["pfs", ""], "calibrated_p": ["0.002", ""], "calibrated_q": ["0.01", ""],
+        "signal": ["rna:CXCL9", "rna:CXCL9"], "signal_rank": ["1", "1"],
         "signal_size": ["2", "2"], "diff_responder_effect": ["1.6", ""], "diff_responder_pvalue": ["0.0003", ""],
         "diff_responder_padj": ["0.012", ""], "cox_pfs_hr": ["0.5", ""], "cox_pfs_pvalue": ["0.01", ""],
         "cox_pfs_padj": ["0.2", ""], "stability_pfs": ["0.2", ""], "stability_pfs_model": ["rna", ""],
         "stability_pfs_sign": ["-1.0", ""], "model_pfs_permutation_p": ["0.0099", ""],
         "enriched_gene_sets": ["T_CELLS", ""], "n_enriched_gene_sets": ["1", "0"],
-        "concordant_modalities": ["rna;proteins", ""], "n_concordant_modalities": ["2", "0"]})
+        "concordant_modalities": ["rna;proteins", ""], "n_concordant_modalities": ["2", "0"],
+        "chain_pfs_z": ["-3.1", ""], "calibrated_pfs_p": ["0.002", ""], "calibrated_pfs_q": ["0.01", ""]})
     return SummaryInputs(
         coverage=Table("cohort/coverage.tsv", coverage), labels=Table("clinical/labels.tsv", labels),
         outliers={"rna": Table("qc/rna/outliers.tsv", outliers)},
@@ -299,49 +302,65 @@ def test_biomarker_table_shows_key_columns_for_the_tier_endpoint_and_folds_the_r
     headers = re.findall(r'<th scope="col" title="([^"]*)">([^<]*)</th>',
                          page.split('id="biomarkers-table"', 1)[1].split("</thead>", 1)[0])
     assert [name for _, name in headers] == ["rank", "modality", "feature", "signal", "endpoint", "tier", "effect",
-                                             "p / q", "stability", "details"]
+                                             "calibrated p / q", "stability", "details"]
     assert all(len(definition) > 20 for definition, _ in headers)  # every header has a tooltip definition
     cells = cells_of(parsed, "biomarkers-table")
     first, second = cells[:10], cells[10:]
-    # CXCL9 is not strong by the rule on PFS (screen q 0.2), so its endpoint is its smallest screen q: response
-    assert [text for _, text in first[:9]] == ["1", "rna", "CXCL9", "#1 lead", "Response", "strong", "+1.6",
-                                               "q 1.2e-02", ""]
-    assert first[7][0]["data-value"] == "diff_responder_padj=0.012"
+    assert [text for _, text in first[:9]] == ["1", "rna", "CXCL9", "#1 lead", "PFS", "strong", "HR 0.500",
+                                               "p 2.0e-03 / q 1.0e-02", "0.200 (rna)"]
+    assert first[7][0]["data-value"] == "calibrated_p=0.002; calibrated_q=0.01"
+    # No tier endpoint and no calibrated value: no screen q takes the calibrated column's place.
     assert [text for _, text in second[:9]] == ["2", "proteins", "CXCL10", "#1 CXCL9", "", "exploratory", "", "",
                                                 ""]
     details = page.split('id="biomarkers-table"', 1)[1].split("</table>", 1)[0]
-    assert "<details>" in details and "rra_p (rank aggregation score, not a p-value)" in details
-    assert "cox_pfs_hr" in details
+    assert "<details>" in details and "cox_pfs_hr" in details and "cox_pfs_padj" in details
+    assert "rra_p" not in page
 
 
-def test_calibrated_p_and_q_replace_the_screen_q_when_the_ranking_provides_them():
+def test_how_to_read_states_the_calibrated_rules_their_null_rates_and_every_p_value():
     inputs = full_inputs()
-    ranked = inputs.ranked.frame.assign(calibrated_p=["0.002", "0.7"], calibrated_q=["0.01", "0.9"],
-                                        tier_endpoint=["pfs", ""])
-    inputs.ranked = Table("biomarkers/ranked.tsv", ranked)
     inputs.tier_null_rates = Table("biomarkers/tier_null_rates.tsv", pd.DataFrame(
-        {"tier": ["strong", "supported"], "null_rate": ["0.03", "0.4"]}))
-    page = report_page.build_summary_page(inputs)
-    parsed = parse(page)
-    texts = [text for _, text in cells_of(parsed, "biomarkers-table")]
-    assert texts[4:9] == ["PFS", "strong", "HR 0.500", "p 2.0e-03 / q 1.0e-02 (calibrated)", "0.200 (rna)"]
-    assert "calibrated against whole-chain permutations" in page
-    assert [text for _, text in cells_of(parsed, "tier-null-rates")] == ["strong", "0.0300", "supported", "0.400"]
+        {"tier": ["strong", "supported"], "reached_when": ["", ""], "null_rate": ["0.03", "0.4"],
+         "runs_reaching": ["3", "40"], "n_permutations": ["100", "100"]}))
+    rules = TierRules(primary_endpoint="os", strong_p=0.01, supported_q=0.2)
+    page = report_page.build_summary_page(inputs, rules=rules)
+    box = html.unescape(page.split('id="how-to-read"', 1)[1].split("</aside>", 1)[0])
+    assert "<b>strong</b>: the primary endpoint (OS) only: calibrated p < 0.01, not flagged for separation" in box
+    assert "Null rate: reached by some candidate in 3% of permuted runs (3 of 100)." in box
+    assert "calibrated q < 0.2 on OS, or calibrated p < 0.01 on a secondary endpoint" in box
+    assert "Null rate: reached by some candidate in 40% of permuted runs (40 of 100)." in box
+    assert '<a class="source" href="../biomarkers/tier_null_rates.tsv">' in box
+    definitions = re.findall(r"<dt>([^<]*)</dt>", box.split('id="pvalue-definitions"', 1)[1])
+    assert definitions == ["screen p / q", "calibrated p", "calibrated q", "model permutation p",
+                           "enrichment p / FDR", "batch association p / q"]
+    headline_text = html.unescape(page.split('id="headline"', 1)[1].split("</section>", 1)[0])
+    assert "some candidate reached strong in 3% of permuted runs (3 of 100)" in headline_text
+    # Every p-like column of the stage tables carries its definition as a tooltip.
+    for table_id, column, kind in (("differential-rna-responder-table", "padj", "screen p / q"),
+                                   ("enrichment-rna-responder-table", "fdr", "enrichment p / FDR"),
+                                   ("models-pfs-performance", "permutation_p", "model permutation p")):
+        head = page.split(f'id="{table_id}"', 1)[1].split("</thead>", 1)[0]
+        title = re.search(rf'<th scope="col" title="([^"]*)">{column}</th>', head).group(1)
+        assert html.unescape(title) == report_sections.PVALUE_DEFINITIONS[kind], table_id
 
 
 def test_headline_comes_first_and_names_the_endpoint_tier_and_numbers():
     inputs = full_inputs()
     inputs.headline_figure = Figure("report/headline_signals.png", PNG)
-    page = report_page.build_summary_page(inputs, endpoints=["pfs", "responder"], primary_endpoint="pfs")
+    page = report_page.build_summary_page(inputs, endpoints=["pfs", "responder"])
     assert page.index('id="headline"') < page.index('id="cohort"')
     assert re.findall(r'<nav[^>]*><a href="#([a-z]+)"', page) == ["headline"]
-    body = page.split('id="headline"', 1)[1].split("</section>", 1)[0]
-    # PFS first (primary): its only model is at C 0.712 with p 0.0099, but no candidate earns a tier on PFS
-    assert body.index("PFS: no convincing predictor. Best out-of-fold C-index 0.712") < body.index("Response:")
-    assert "Response: strong evidence for CXCL9 (rna), one signal of 2 correlated candidates." in html.unescape(body)
+    body = html.unescape(page.split('id="headline"', 1)[1].split("</section>", 1)[0])
+    assert "PFS: strong evidence for CXCL9 (rna), one signal of 2 correlated candidates. Best out-of-fold " \
+           "C-index 0.712" in body
+    assert "Response:" not in body  # no model and no candidate whose tier response earned
     top = body.split('id="headline-top-signal"', 1)[1].split("</li>", 1)[0]
-    assert '<span class="badge tier-strong">strong</span>' in top and '<span class="endpoint-tag">Response</span>' in top
+    assert '<span class="badge tier-strong">strong</span>' in top and '<span class="endpoint-tag">PFS</span>' in top
     assert '<a href="#card-1">' in top
+    # The calibrated p / q is the signal's first number; the screen q follows, named as such.
+    evidence = top.split("</span>: ", 1)[1]
+    assert evidence.startswith("calibrated p 2.0e-03, q 1.0e-02 (family-wise over every PFS candidate")
+    assert evidence.index("calibrated p") < evidence.index("screen q 2.0e-01 (within rna)")
     assert "../report/headline_signals.png" in body and "../models/pfs/performance.tsv" in body
     assert "rra" not in body
 
@@ -349,11 +368,10 @@ def test_headline_comes_first_and_names_the_endpoint_tier_and_numbers():
 def test_cards_give_the_endpoint_and_the_numbers_behind_the_tier_as_text():
     page = report_page.build_summary_page(full_inputs())
     card = html.unescape(page.split('id="card-1"', 1)[1].split("</section>", 1)[0])
-    assert "strong</span> on <b>Response</b>" in card
-    assert "strong, Response screen q 1.2e-02 < 0.05: met" in card
-    assert "strong, Response stability – ≥ 0.6: no value" in card
-    assert "support, highest stability 0.200 (stability_pfs) ≥ 0.4: not met" in card
-    assert "support, concordant modalities 2 ≥ 2: met" in card
+    assert "strong</span> on <b>PFS</b>: calibrated p 2.0e-03, q 1.0e-02" in card
+    assert "PFS (primary), strong: calibrated p 2.0e-03 < 0.05: met" in card
+    assert "PFS (primary), supported: calibrated q 1.0e-02 < 0.25: met" in card
+    assert "PFS direction: consistent with the calibrated statistic (z -3.10)" in card
 
 
 def test_recovery_of_planted_biomarkers_is_shown_with_readable_labels():

@@ -172,9 +172,13 @@ LONG_NAMES = ["HALLMARK_INTERFERON_GAMMA_RESPONSE", "REACTOME_PD1_SIGNALING_AND_
               "CXCL9", "GZMB", "CXCL10", "IDO1", "STAT1", "VEGFA", "KRAS", "CDKN2A"]
 
 
+# The hand-made trial's primary endpoint is OS (the only one where a signal can be strong).
+RULES = report_headline.TierRules(primary_endpoint="os")
+
+
 def handmade_inputs(tmp_path: Path) -> SummaryInputs:
     """A trial of 30 candidates (long pathway names, every evidence column) and four endpoints: an OS
-    signal that is strong, endpoints at chance, a card and the headline figure."""
+    (primary) signal that is strong, endpoints at chance, a card and the headline figure."""
     n = 30
     modalities = ["pathways", "pathways", "rna", "rna", "proteins", "proteins", "rna", "proteins", "mutations",
                   "copy_number"] * 3
@@ -183,7 +187,9 @@ def handmade_inputs(tmp_path: Path) -> SummaryInputs:
         "rank": [str(i + 1) for i in range(n)], "modality": modalities, "feature": features, "gene": features,
         "score": [str(30 - i) for i in range(n)],
         "tier": ["strong", "supported", "supported"] + ["exploratory"] * (n - 3),
-        "rra_p": [str(10.0 ** -(26 - i)) for i in range(n)],
+        "tier_endpoint": ["os"] * 3 + ["pfs"] * (n - 3),
+        "calibrated_p": ["0.0099", "0.03", "0.04"] + [str(min(1.0, 0.1 + 0.03 * i)) for i in range(n - 3)],
+        "calibrated_q": ["0.02", "0.06", "0.07"] + [str(min(1.0, 0.3 + 0.02 * i)) for i in range(n - 3)],
         "signal": [f"pathways:{features[0]}"] * 5 + [f"{m}:{f}" for m, f in zip(modalities[5:], features[5:])],
         "signal_rank": ["1"] * 5 + [str(i - 3) for i in range(5, n)], "signal_size": ["5"] * 5 + ["1"] * (n - 5),
     })
@@ -197,6 +203,11 @@ def handmade_inputs(tmp_path: Path) -> SummaryInputs:
         ranked[f"stability_{endpoint}_model"] = ["pathways"] * n
         ranked[f"stability_{endpoint}_sign"] = ["-1.0"] * n
         ranked[f"model_{endpoint}_permutation_p"] = ["0.0099" if endpoint == "os" else "0.45"] * n
+        ranked[f"chain_{endpoint}_z"] = [str(-3.5 + 0.1 * i) for i in range(n)]
+        ranked[f"calibrated_{endpoint}_p"] = [str(min(1.0, (0.0099 if endpoint == "os" else 0.1) * 1.5 ** i))
+                                              for i in range(n)]
+        ranked[f"calibrated_{endpoint}_q"] = [str(min(1.0, (0.02 if endpoint == "os" else 0.3) * 1.5 ** i))
+                                              for i in range(n)]
     ranked["enriched_gene_sets"] = ";".join(LONG_NAMES[:2])
     ranked["n_enriched_gene_sets"] = "2"
     ranked["concordant_modalities"] = "rna;proteins"
@@ -217,9 +228,9 @@ def handmade_inputs(tmp_path: Path) -> SummaryInputs:
         performance={e: Table(f"models/{e}/performance.tsv", performance(e)) for e in ENDPOINTS},
         provenance=Provenance(config={"seed": 1}, checksums=pd.DataFrame(columns=["path", "bytes", "sha256"]),
                               versions={"python": "3.11"}, seed=1, date="2024-01-02", command="snakemake"))
-    findings = report_headline.findings_from_inputs(inputs, ENDPOINTS, "pfs")
+    findings = report_headline.findings_from_inputs(inputs, ENDPOINTS, RULES)
     figure = tmp_path / "headline_signals.png"
-    style.save_figure(report_headline.signal_dot_plot(findings), figure)
+    style.save_figure(report_headline.signal_dot_plot(findings, RULES), figure)
     inputs.headline_figure = Figure("report/headline_signals.png", figure.read_bytes())
     inputs.cards = {1: Figure("biomarkers/cards/01_pathways_x.png", figure.read_bytes())}
     return inputs
@@ -234,7 +245,7 @@ def reader_view(request, tmp_path_factory):
         folder.mkdir(parents=True)
         html_file = folder / "summary.html"
         html_file.write_text(report_page.build_summary_page(handmade_inputs(folder), endpoints=ENDPOINTS,
-                                                            primary_endpoint="pfs"), encoding="utf-8")
+                                                            rules=RULES), encoding="utf-8")
     else:
         html_file = Path(request.getfixturevalue("demo_run")) / "results" / "report" / "summary.html"
         assert html_file.is_file(), f"the demo run wrote no {html_file}"
@@ -267,7 +278,8 @@ def test_the_answer_its_endpoint_and_tier_are_on_the_first_screen(reader_view, t
     if name == "handmade":
         assert (tier.inner_text(), endpoint.inner_text()) == ("strong", "OS")
         first = page.locator("section#headline .finding").first.inner_text()
-        assert first.startswith("PFS: no convincing predictor. Best out-of-fold C-index 0.610")
+        assert first.startswith("OS: strong evidence for HALLMARK_INTERFERON_GAMMA_RESPONSE (pathways), one "
+                                "signal of 5 correlated candidates. Best out-of-fold C-index 0.840")
 
 
 def overflow(page, selector: str) -> dict:

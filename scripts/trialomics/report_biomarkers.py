@@ -9,8 +9,9 @@ import pandas as pd
 from . import style
 from .report import SummaryInputs, Table
 from . import report_headline as headline
+from .report_sections import PVALUE_DEFINITIONS
 from .report_html import (IDENTIFIER_COLUMNS, INTEGER, LEADING_ZERO, NUMBER, Cell, as_float, badge_cell, esc,
-                          figures_html, frame_table, is_pvalue_column, not_run, render_table, source_link,
+                          figures_html, is_pvalue_column, not_run, render_table, source_link,
                           sources_html, text_of)
 
 
@@ -82,18 +83,18 @@ BIOMARKER_COLUMNS = {
     "signal": "Independent signal: #order of its lead, and the lead candidate. Candidates whose baseline values "
               "correlate with a higher-ranked one join its signal, so one programme measured many times is "
               "one finding.",
-    "endpoint": "Endpoint whose evidence earned the tier (tier_endpoint of ranked.tsv when given, else the "
-                "endpoint meeting the strong rule, else the endpoint of the smallest screen q).",
-    "tier": "strong / supported / exploratory, by the rules in the box above.",
+    "endpoint": "Endpoint whose calibrated evidence earned the tier (tier_endpoint of ranked.tsv; for an "
+                "exploratory candidate the endpoint of its smallest calibrated p).",
+    "tier": "strong / supported / exploratory, by the calibrated rules in the box above.",
     "effect": "For the tier's endpoint: hazard ratio of the univariate Cox screen (PFS, OS), or the "
               "differential effect of the contrast (log2 fold change, log2 difference or log odds ratio).",
-    "p / q": "Calibrated p and q of the aggregate score (whole-chain permutations) when the ranking provides "
-             "them; otherwise the Benjamini-Hochberg q of the endpoint's screen (within modality).",
-    "stability": "Share of half-sample refits of the endpoint's model that selected the feature, and that model.",
-    "details": "Every other column of ranked.tsv for this candidate and the rule outputs holding its evidence.",
+    "calibrated p / q": "calibrated_p / calibrated_q of the tier's endpoint: " + PVALUE_DEFINITIONS["calibrated p"]
+                        + " " + PVALUE_DEFINITIONS["calibrated q"],
+    "stability": "Share of half-sample refits of the endpoint's model that selected the feature, and that model "
+                 "(evidence that orders the table; not a p-value, and no tier relies on it).",
+    "details": "Every other column of ranked.tsv for this candidate (screen p / q, chain z, per-endpoint "
+               "calibrated values...) and the rule outputs holding its evidence.",
 }
-# Never shown as a headline number: robust rank aggregation over dependent lists is a score, not a p-value.
-RRA_LABEL = "rra_p (rank aggregation score, not a p-value)"
 
 
 def _screen_effect_cell(candidate: pd.Series, endpoint: str) -> Cell:
@@ -109,20 +110,16 @@ def _screen_effect_cell(candidate: pd.Series, endpoint: str) -> Cell:
     return Cell(shown, full=f"{column}={text}", sort=value)
 
 
-def _p_q_cell(candidate: pd.Series, endpoint: str) -> Cell:
-    calibrated = {c: text_of(candidate.get(c, "")) for c in ("calibrated_p", "calibrated_q")}
-    calibrated = {c: as_float(t) for c, t in calibrated.items() if NUMBER.match(t) and not math.isnan(as_float(t))}
-    if calibrated:
-        shown = " / ".join(f"{c[-1]} {style.format_display_pvalue(v)}" for c, v in calibrated.items())
-        full = "; ".join(f"{c}={text_of(candidate[c])}" for c in calibrated)
-        return Cell(shown + " (calibrated)", full=full, sort=calibrated.get("calibrated_q", min(calibrated.values())))
-    if not endpoint:
+def _calibrated_cell(candidate: pd.Series, endpoint: str) -> Cell:
+    """The calibrated p / q of the tier's endpoint; empty without calibrated evidence (a screen q is never
+    shown in its place: it is corrected within one modality and endpoint only)."""
+    p, q = headline.calibrated_values(candidate, endpoint) if endpoint else (math.nan, math.nan)
+    shown = {name: value for name, value in (("p", p), ("q", q)) if not math.isnan(value)}
+    if not shown:
         return Cell("")
-    column = f"cox_{endpoint}_padj" if endpoint in headline.SURVIVAL_ENDPOINTS else f"diff_{endpoint}_padj"
-    text = text_of(candidate.get(column, ""))
-    if not NUMBER.match(text) or math.isnan(as_float(text)):
-        return Cell("")
-    return Cell(f"q {style.format_display_pvalue(as_float(text))}", full=f"{column}={text}", sort=as_float(text))
+    return Cell(" / ".join(f"{name} {style.format_display_pvalue(value)}" for name, value in shown.items()),
+                full="; ".join(f"calibrated_{name}={value!r}" for name, value in shown.items()),
+                sort=p if not math.isnan(p) else q)
 
 
 def _stability_cell(candidate: pd.Series, endpoint: str) -> Cell:
@@ -149,7 +146,7 @@ def _details_cell(candidate: pd.Series, inputs: SummaryInputs) -> Cell:
     """Every other non-empty column and the supporting outputs, folded (a native ``<details>``)."""
     shown = {"rank", "modality", "feature", "signal", "signal_rank", "tier"}
     values = [(str(c), text_of(v)) for c, v in candidate.items() if str(c) not in shown and text_of(v) != ""]
-    items = "".join(f"<dt>{esc(RRA_LABEL if c == 'rra_p' else c)}</dt>"
+    items = "".join(f"<dt>{esc(c)}</dt>"
                     f"<dd{_full_attr(v)}>{esc(_display_value(c, v))}</dd>" for c, v in values)
     paths = supporting_outputs(candidate, inputs)
     links = "".join(f"<li>{source_link(p)}</li>" for p in paths)
@@ -159,32 +156,22 @@ def _details_cell(candidate: pd.Series, inputs: SummaryInputs) -> Cell:
                 css="details", sort=len(paths))
 
 
-def how_to_read_html(frame: pd.DataFrame, rules: headline.TierRules, null_rates: Table | None) -> str:
-    """The box explaining the tiers (with the configured thresholds), the endpoint, p / q and rra_p."""
-    calibrated = "calibrated_q" in frame.columns
-    items = [
-        f"<li><b>strong</b>: on one endpoint, screen q &lt; {rules.strong_q:g}, selected in at least "
-        f"{rules.stability_threshold:g} of the model's half-sample refits, and that model beats its "
-        f"permutation null (p &lt; {rules.model_p:g}).</li>",
-        f"<li><b>supported</b>: not strong, and at least two of: a screen q &lt; {rules.supported_q:g}; a "
-        f"selection frequency ≥ {rules.supported_stability:g}; the same direction in 2+ modalities; in the "
-        "leading edge of an enriched gene set.</li>",
-        "<li><b>exploratory</b>: everything else. With about 20 patients most of these are noise.</li>",
-        "<li><b>endpoint</b>: the endpoint whose evidence earned the tier; the effect, p / q and stability "
-        "columns are for that endpoint.</li>",
-        ("<li><b>p / q</b>: calibrated against whole-chain permutations of the outcomes (family-wise).</li>"
-         if calibrated else
-         "<li><b>p / q</b>: the Benjamini-Hochberg q of the endpoint's screen, within one modality; it is not "
-         "corrected across modalities and endpoints.</li>"),
-    ]
-    if "rra_p" in frame.columns:
-        items.append("<li><b>rra_p</b> (in the details) is a rank aggregation score, not a p-value: the evidence "
-                     "lists come from the same patients, so it is far smaller than chance would give.</li>")
-    box = ('<aside class="how-to-read" id="how-to-read"><h3>How to read this</h3><ul>' + "".join(items)
-           + "</ul>")
+def how_to_read_html(rules: headline.TierRules, null_rates: Table | None) -> str:
+    """The box explaining the tiers (their rules with the configured values and their null rates), the
+    endpoint column and every kind of p-value and q-value the page shows."""
+    rates = headline.null_rates_of(null_rates)
+    tiers = []
+    for tier in headline.TIER_ORDER:
+        rate = f" Null rate: reached by some candidate in {rates[tier].text()}." if tier in rates else ""
+        tiers.append(f"<li><b>{tier}</b>: {esc(rules.rule_text(tier))}.{esc(rate)}</li>")
+    tiers.append("<li><b>endpoint</b>: the endpoint whose calibrated evidence earned the tier; the effect, "
+                 "calibrated p / q and stability columns are for that endpoint. Stability, model p-values, "
+                 "enrichment and concordance order the table but make no tier.</li>")
+    glossary = "".join(f"<dt>{esc(name)}</dt><dd>{esc(text)}</dd>" for name, text in PVALUE_DEFINITIONS.items())
+    box = ('<aside class="how-to-read" id="how-to-read"><h3>How to read this</h3><ul>' + "".join(tiers)
+           + '</ul><details><summary>Every p-value and q-value on this page</summary>'
+           f'<dl class="facts" id="pvalue-definitions">{glossary}</dl></details>')
     if null_rates is not None:
-        box += frame_table("tier-null-rates", null_rates.frame,
-                           caption="How often each tier is reached when the outcomes are permuted (null rate)")
         box += sources_html([null_rates.path])
     return box + "</aside>"
 
@@ -203,7 +190,7 @@ def biomarkers_section(inputs: SummaryInputs, top: int = 50, endpoints=(),
     rows = []
     for _, candidate in shown.iterrows():
         rank = _rank_of(candidate.get("rank"))
-        endpoint = headline.earned_endpoint(candidate, endpoints, rules)
+        endpoint = headline.earned_endpoint(candidate)
         feature = text_of(candidate.get("feature", ""))
         gene = text_of(candidate.get("gene", ""))
         rows.append([
@@ -215,7 +202,7 @@ def biomarkers_section(inputs: SummaryInputs, top: int = 50, endpoints=(),
             Cell(headline.endpoint_label(endpoint) if endpoint else ""),
             badge_cell(text_of(candidate.get("tier", "")), "tier", style.TIER_COLOURS),
             _screen_effect_cell(candidate, endpoint),
-            _p_q_cell(candidate, endpoint),
+            _calibrated_cell(candidate, endpoint),
             _stability_cell(candidate, endpoint),
             _details_cell(candidate, inputs),
         ])
@@ -225,7 +212,7 @@ def biomarkers_section(inputs: SummaryInputs, top: int = 50, endpoints=(),
     parts = [f'<p class="lead">{esc(lead)}. Showing the top {len(shown)}; the rank links to the '
              "candidate's card, the last column opens every other value and the rule outputs holding its "
              "evidence. Hover a column header for its definition.</p>",
-             how_to_read_html(frame, rules, inputs.tier_null_rates),
+             how_to_read_html(rules, inputs.tier_null_rates),
              render_table("biomarkers-table", names, rows, caption="Ranked candidate biomarkers",
                           definitions=BIOMARKER_COLUMNS),
              sources_html([inputs.ranked.path])]
@@ -245,12 +232,13 @@ def cards_html(frame: pd.DataFrame, inputs: SummaryInputs, endpoints, rules: hea
         candidate = by_rank.get(rank)
         title, text = f"#{rank}", ""
         if candidate is not None:
-            endpoint = headline.earned_endpoint(candidate, endpoints, rules)
+            endpoint = headline.earned_endpoint(candidate)
             tier = text_of(candidate.get("tier", ""))
             title += f" {candidate.get('feature', '')} ({candidate.get('modality', '')})"
             earned = (f" on <b>{esc(headline.endpoint_label(endpoint))}</b>" if endpoint else "")
             evidence = headline.evidence_phrases(candidate, endpoint) if endpoint else ()
-            criteria = "".join(f"<li>{esc(line)}</li>" for line in headline.tier_criteria(candidate, endpoint, rules))
+            criteria = "".join(f"<li>{esc(line)}</li>"
+                               for line in headline.tier_criteria(candidate, endpoints, rules))
             outputs = "".join(f"<li>{source_link(p)}</li>" for p in supporting_outputs(candidate, inputs))
             text = (f'<div class="card-text"><p><span class="badge tier-{esc(tier)}">{esc(tier)}</span>{earned}'
                     f"{': ' + '; '.join(esc(e) for e in evidence) if evidence else ''}</p>"

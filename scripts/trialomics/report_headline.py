@@ -2,25 +2,25 @@
 
 Per endpoint (the pre-specified primary endpoint first), :func:`headline_findings` gathers
 
-- the best independent signals attributed to the endpoint (``ranked.tsv``: one row per signal, the
-  signal's best tier, then its best rank), each with the numbers behind its tier: the screen's effect
-  (hazard ratio with its 95% interval from the survival screen, or the differential effect), its q-value
-  (and the calibrated p / q of the aggregate score when the ranking provides them), its stability and the
-  permutation p of the model that selected it;
+- the best independent signals whose tier the endpoint earned (``tier_endpoint`` of ``ranked.tsv``:
+  one row per signal, the signal's best tier, then its best rank), each with the numbers behind its
+  tier, the calibrated ones first: ``calibrated_p`` / ``calibrated_q`` of the endpoint (whole-chain
+  permutations, family-wise over every candidate of the endpoint), then the screen's effect (hazard
+  ratio with its 95% interval from the survival screen, or the differential effect) with its screen q
+  (within one modality), the stability and the permutation p of the model that selected it;
 - the endpoint's best model (``models/<endpoint>/performance.tsv``, primary metric: smallest permutation
   p, then highest estimate) with its out-of-fold estimate, interval and permutation p;
 - a verdict that never claims more than these numbers:
 
-  * ``strong`` only when a signal attributed to the endpoint has tier strong;
+  * ``strong`` only when a signal of the endpoint has tier strong (the ranking gives it only on the
+    primary endpoint);
   * ``supported`` when a signal has tier supported AND the endpoint's best model beats its permutation
     null (p < ``model_p``);
   * otherwise ``none``: "no convincing predictor", with the best model's metric and permutation p.
 
-Which endpoint earned a candidate's tier: ``tier_endpoint`` when ranked.tsv has it; otherwise, for a
-strong candidate, the first endpoint (smallest screen q) whose screen q, stability and model p meet the
-strong rule, and for any other candidate the endpoint of its smallest screen q (then of its highest
-stability). ``rra_p`` is never used: robust rank aggregation over dependent evidence lists is a score,
-not a p-value.
+The tiers themselves are the ranking's (:mod:`trialomics.ranking`); this module only quotes them, their
+rules with the configured thresholds (:class:`TierRules`) and their null rates
+(``tier_null_rates.tsv``). No uncalibrated p-value is ever the headline number of a signal.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 from . import style
-from .report import SummaryInputs
+from .report import SummaryInputs, Table
 from .report_html import esc, figures_html, sources_html
 
 TIER_ORDER = ("strong", "supported", "exploratory")
@@ -49,13 +49,53 @@ SCALE_LABELS = {"per_sd": "per SD", "altered_vs_not": "altered vs not"}
 
 @dataclass(frozen=True)
 class TierRules:
-    """The ranking's thresholds (config ``ranking.*`` and ``models.stability_threshold``)."""
+    """The ranking's tier rules as configured (``ranking.primary_endpoint``, ``ranking.strong_p``,
+    ``ranking.supported_q``) and the permutation p at which the headline counts a model as beating its
+    null (``ranking.model_p``)."""
 
-    strong_q: float = 0.05
+    primary_endpoint: str = "pfs"
+    strong_p: float = 0.05
     supported_q: float = 0.25
-    stability_threshold: float = 0.6
-    supported_stability: float = 0.4
     model_p: float = 0.05
+
+    def rule_text(self, tier: str) -> str:
+        """The rule of ``tier`` in words, with the configured values."""
+        primary = endpoint_label(self.primary_endpoint)
+        if tier == "strong":
+            return (f"the primary endpoint ({primary}) only: calibrated p < {self.strong_p:g}, not flagged for "
+                    "separation, and the screen effect and model coefficients agree with the direction of the "
+                    "calibrated statistic")
+        if tier == "supported":
+            return (f"not strong, and (with the same qualifiers) calibrated q < {self.supported_q:g} on "
+                    f"{primary}, or calibrated p < {self.strong_p:g} on a secondary endpoint within that "
+                    "endpoint's own family")
+        return "every other candidate; with about 20 patients most of these are noise"
+
+
+@dataclass(frozen=True)
+class NullRate:
+    """How often some candidate reached a tier (or a higher one) on permuted outcomes."""
+
+    rate: float
+    runs: int
+    permutations: int
+
+    def text(self) -> str:
+        """E.g. "4% of permuted runs (4 of 100)"."""
+        return f"{self.rate:.0%} of permuted runs ({self.runs} of {self.permutations})"
+
+
+def null_rates_of(table: Table | None) -> dict[str, NullRate]:
+    """Tier -> :class:`NullRate` from ``tier_null_rates.tsv`` (empty when the table is missing)."""
+    if table is None or "tier" not in table.frame:
+        return {}
+    rates = {}
+    for _, row in table.frame.iterrows():
+        rate, runs, permutations = (_value(row, c) for c in ("null_rate", "runs_reaching", "n_permutations"))
+        if not math.isnan(rate):
+            rates[str(row["tier"])] = NullRate(rate, 0 if math.isnan(runs) else int(runs),
+                                               0 if math.isnan(permutations) else int(permutations))
+    return rates
 
 
 @dataclass(frozen=True)
@@ -100,8 +140,8 @@ class SignalFinding:
     tier: str
     endpoint: str
     evidence: tuple[str, ...]
-    # For the dot plot: the q shown (calibrated q when present, else the endpoint's screen q).
-    q: float = math.nan
+    # For the dot plot: the candidate's calibrated p on the endpoint (NaN when it has none).
+    calibrated_p: float = math.nan
 
     @property
     def name(self) -> str:
@@ -146,24 +186,18 @@ def _screen_column(endpoint: str, kind: str) -> str:
     return f"{prefix}_{endpoint}_{effect if kind == 'effect' else kind}"
 
 
-def earned_endpoint(candidate: pd.Series, endpoints, rules: TierRules) -> str:
-    """The endpoint a candidate's tier is about (see the module docstring); "" when it has no evidence."""
-    given = str(candidate.get("tier_endpoint", "") or "")
-    if given:
-        return given
-    q = {e: _value(candidate, _screen_column(e, "padj")) for e in endpoints}
-    stability = {e: _value(candidate, f"stability_{e}") for e in endpoints}
-    by_q = sorted(endpoints, key=lambda e: (math.isnan(q[e]), q[e] if not math.isnan(q[e]) else 0.0,
-                                            -np.nan_to_num(stability[e], nan=-1.0)))
-    if str(candidate.get("tier", "")) == "strong":
-        for endpoint in by_q:
-            if (q[endpoint] < rules.strong_q and stability[endpoint] >= rules.stability_threshold
-                    and _value(candidate, f"model_{endpoint}_permutation_p") < rules.model_p):
-                return endpoint
-    if by_q and not math.isnan(q[by_q[0]]):
-        return by_q[0]
-    stable = [e for e in endpoints if not math.isnan(stability[e]) and stability[e] > 0]
-    return max(stable, key=lambda e: stability[e]) if stable else ""
+def earned_endpoint(candidate: pd.Series) -> str:
+    """The endpoint that earned a candidate's tier (``tier_endpoint`` of ranked.tsv); "" when none did."""
+    return str(candidate.get("tier_endpoint", "") or "")
+
+
+def calibrated_values(candidate: pd.Series, endpoint: str) -> tuple[float, float]:
+    """A candidate's calibrated (p, q) on ``endpoint``: ``calibrated_<endpoint>_p`` / ``_q``, or the
+    ``calibrated_p`` / ``calibrated_q`` of its tier endpoint; NaN when the ranking has none."""
+    p, q = _value(candidate, f"calibrated_{endpoint}_p"), _value(candidate, f"calibrated_{endpoint}_q")
+    if math.isnan(p) and math.isnan(q) and earned_endpoint(candidate) == endpoint:
+        p, q = _value(candidate, "calibrated_p"), _value(candidate, "calibrated_q")
+    return p, q
 
 
 def best_model(performance: pd.DataFrame | None) -> ModelEvidence | None:
@@ -199,9 +233,16 @@ def _screen_row(screens: dict, modality: str, endpoint: str, feature: str) -> pd
 def evidence_phrases(candidate: pd.Series, endpoint: str, screens: dict | None = None) -> tuple[str, ...]:
     """The numbers behind a candidate's tier for ``endpoint``, as short phrases (only those the tables hold).
 
+    The calibrated p / q come first: they are the numbers the tiers are built on. The screen's q is
+    quoted as such (within one modality and endpoint), never as the headline number.
     ``screens``: (modality, endpoint) -> univariate survival table (for the hazard ratio's interval).
     """
     phrases = []
+    calibrated_p, calibrated_q = calibrated_values(candidate, endpoint)
+    if not (math.isnan(calibrated_p) and math.isnan(calibrated_q)):
+        parts = [f"{name} {_p(v)}" for name, v in (("p", calibrated_p), ("q", calibrated_q)) if not math.isnan(v)]
+        phrases.append(f"calibrated {', '.join(parts)} (family-wise over every {endpoint_label(endpoint)} "
+                       "candidate, whole-chain permutations)")
     modality, feature = str(candidate.get("modality", "")), str(candidate.get("feature", ""))
     effect = _value(candidate, _screen_column(endpoint, "effect"))
     q = _value(candidate, _screen_column(endpoint, "padj"))
@@ -219,12 +260,8 @@ def evidence_phrases(candidate: pd.Series, endpoint: str, screens: dict | None =
         else:
             text = f"{EFFECT_LABELS.get(modality, 'effect')} {effect:+.3g} ({endpoint_label(endpoint).lower()} contrast)"
         if not math.isnan(q):
-            text += f"; screen q {_p(q)}"
+            text += f"; screen q {_p(q)} (within {modality})"
         phrases.append(text)
-    calibrated_p, calibrated_q = _value(candidate, "calibrated_p"), _value(candidate, "calibrated_q")
-    if not math.isnan(calibrated_p) or not math.isnan(calibrated_q):
-        parts = [f"{name} {_p(v)}" for name, v in (("p", calibrated_p), ("q", calibrated_q)) if not math.isnan(v)]
-        phrases.append("calibrated " + ", ".join(parts) + " (aggregate score against whole-chain permutations)")
     stability = _value(candidate, f"stability_{endpoint}")
     if not math.isnan(stability) and stability > 0:
         model = str(candidate.get(f"stability_{endpoint}_model", "") or "")
@@ -238,50 +275,53 @@ def evidence_phrases(candidate: pd.Series, endpoint: str, screens: dict | None =
     return tuple(phrases)
 
 
-def _met(value: float, threshold: float, at_least: bool) -> str:
+def _met(value: float, threshold: float) -> str:
     if math.isnan(value):
         return "no value"
-    return "met" if (value >= threshold if at_least else value < threshold) else "not met"
+    return "met" if value < threshold else "not met"
 
 
-def tier_criteria(candidate: pd.Series, endpoint: str, rules: TierRules) -> tuple[str, ...]:
-    """Every number the tier rules test, with its threshold and whether it is met (for the card)."""
+def _direction_agreement(candidate: pd.Series, endpoint: str) -> str | None:
+    """Whether the screen effect and the model coefficients agree with the calibrated statistic's sign."""
+    z = _value(candidate, f"chain_{endpoint}_z")
+    if math.isnan(z) or z == 0:
+        return None
+    screen = _value(candidate, _screen_column(endpoint, "effect"))
+    if endpoint in SURVIVAL_ENDPOINTS:  # a hazard ratio: its direction is the sign of its log
+        screen = math.log(screen) if screen > 0 else math.nan
+    selected = _value(candidate, f"stability_{endpoint}") > 0
+    model = _value(candidate, f"stability_{endpoint}_sign") if selected else math.nan
+    signs = {"screen effect": screen, "model coefficients": model}
+    against = [name for name, value in signs.items() if not math.isnan(value) and value * z < 0]
+    if against:
+        return f"direction: {' and '.join(against)} contradict the calibrated statistic (z {z:+.2f})"
+    return f"direction: consistent with the calibrated statistic (z {z:+.2f})"
+
+
+def tier_criteria(candidate: pd.Series, endpoints, rules: TierRules) -> tuple[str, ...]:
+    """Every number the tier rules test, per endpoint with calibrated evidence, with its threshold and
+    whether it is met, and the qualifiers (separation, direction) (for the card)."""
     lines = []
-    calibrated_p, calibrated_q = _value(candidate, "calibrated_p"), _value(candidate, "calibrated_q")
-    if not (math.isnan(calibrated_p) and math.isnan(calibrated_q)):
-        lines.append(f"calibrated p {_p(calibrated_p)}, q {_p(calibrated_q)} of the aggregate score "
-                     "(whole-chain permutations)")
-    if endpoint:
+    primary = rules.primary_endpoint
+    ordered = ([primary] if primary in endpoints else []) + [e for e in endpoints if e != primary]
+    for endpoint in ordered:
+        p, q = calibrated_values(candidate, endpoint)
+        if math.isnan(p) and math.isnan(q):
+            continue
         label = endpoint_label(endpoint)
-        q = _value(candidate, _screen_column(endpoint, "padj"))
-        stability = _value(candidate, f"stability_{endpoint}")
-        model_p = _value(candidate, f"model_{endpoint}_permutation_p")
-        lines += [f"strong, {label} screen q {_p(q) or '–'} < {rules.strong_q:g}: "
-                  f"{_met(q, rules.strong_q, False)}",
-                  f"strong, {label} stability {_number(stability) or '–'} ≥ {rules.stability_threshold:g}: "
-                  f"{_met(stability, rules.stability_threshold, True)}",
-                  f"strong, {label} model permutation p {_p(model_p) or '–'} < {rules.model_p:g}: "
-                  f"{_met(model_p, rules.model_p, False)}"]
-    screens = {c: _value(candidate, c) for c in candidate.index
-               if str(c).endswith("_padj") and str(c).startswith(("cox_", "diff_"))}
-    screens = {c: v for c, v in screens.items() if not math.isnan(v)}
-    if screens:
-        column = min(screens, key=screens.get)
-        lines.append(f"support, best screen q {_p(screens[column])} ({column}) < {rules.supported_q:g}: "
-                     f"{_met(screens[column], rules.supported_q, False)}")
-    stabilities = {c: _value(candidate, c) for c in candidate.index
-                   if str(c).startswith("stability_") and not str(c).endswith(("_model", "_sign"))}
-    stabilities = {c: v for c, v in stabilities.items() if not math.isnan(v)}
-    if stabilities:
-        column = max(stabilities, key=stabilities.get)
-        lines.append(f"support, highest stability {_number(stabilities[column])} ({column}) ≥ "
-                     f"{rules.supported_stability:g}: {_met(stabilities[column], rules.supported_stability, True)}")
-    for column, what in (("n_concordant_modalities", "concordant modalities"),
-                         ("n_enriched_gene_sets", "enriched gene sets")):
-        count = _value(candidate, column)
-        if not math.isnan(count):
-            needed = 2 if column == "n_concordant_modalities" else 1
-            lines.append(f"support, {what} {int(count)} ≥ {needed}: {_met(count, needed, True)}")
+        if endpoint == primary:
+            lines += [f"{label} (primary), strong: calibrated p {_p(p) or '–'} < {rules.strong_p:g}: "
+                      f"{_met(p, rules.strong_p)}",
+                      f"{label} (primary), supported: calibrated q {_p(q) or '–'} < {rules.supported_q:g}: "
+                      f"{_met(q, rules.supported_q)}"]
+        else:
+            lines.append(f"{label}, supported: calibrated p {_p(p) or '–'} < {rules.strong_p:g}: "
+                         f"{_met(p, rules.strong_p)}")
+        if str(candidate.get(f"cox_{endpoint}_separation", "")) == "yes":
+            lines.append(f"{label}: flagged for separation in the Cox screen, so no tier from {label}")
+        direction = _direction_agreement(candidate, endpoint)
+        if direction:
+            lines.append(f"{label} {direction}")
     return tuple(lines)
 
 
@@ -295,13 +335,13 @@ def _int_or_none(value) -> int | None:
     return None if math.isnan(number) else int(number)
 
 
-def endpoint_signals(ranked: pd.DataFrame, endpoint: str, endpoints, rules: TierRules, n: int,
+def endpoint_signals(ranked: pd.DataFrame, endpoint: str, n: int,
                      screens: dict | None = None) -> tuple[SignalFinding, ...]:
-    """The ``n`` best independent signals attributed to ``endpoint``: per signal its best-tier, best-ranked
-    candidate; signals ordered by tier, then signal rank (rank when the table has no signals)."""
+    """The ``n`` best independent signals whose tier ``endpoint`` earned: per signal its best-tier,
+    best-ranked candidate; signals ordered by tier, then signal rank (rank when the table has no signals)."""
     best: dict[str, tuple] = {}
     for _, candidate in ranked.iterrows():
-        if earned_endpoint(candidate, endpoints, rules) != endpoint:
+        if earned_endpoint(candidate) != endpoint:
             continue
         tier = str(candidate.get("tier", ""))
         rank = _int_or_none(candidate.get("rank"))
@@ -313,14 +353,12 @@ def endpoint_signals(ranked: pd.DataFrame, endpoint: str, endpoints, rules: Tier
         item[0][0], _int_or_none(item[1].get("signal_rank")) or item[0][1], item[0][1]))
     findings = []
     for (_, rank), candidate in order[:n]:
-        q = _value(candidate, "calibrated_q")
-        if math.isnan(q):
-            q = _value(candidate, _screen_column(endpoint, "padj"))
         findings.append(SignalFinding(
             rank=rank, signal_rank=_int_or_none(candidate.get("signal_rank")),
             modality=str(candidate.get("modality", "")), feature=str(candidate.get("feature", "")),
             signal_size=_int_or_none(candidate.get("signal_size")) or 1, tier=str(candidate.get("tier", "")),
-            endpoint=endpoint, evidence=evidence_phrases(candidate, endpoint, screens), q=q))
+            endpoint=endpoint, evidence=evidence_phrases(candidate, endpoint, screens),
+            calibrated_p=calibrated_values(candidate, endpoint)[0]))
     return tuple(findings)
 
 
@@ -354,20 +392,22 @@ def headline_sentence(endpoint: str, verdict: str, signals, model: ModelEvidence
     return sentence
 
 
-def headline_findings(ranked: pd.DataFrame | None, performance: dict, endpoints, primary: str,
+def headline_findings(ranked: pd.DataFrame | None, performance: dict, endpoints,
                       rules: TierRules = TierRules(), n_signals: int = 3,
                       screens: dict | None = None) -> list[EndpointFinding]:
-    """One :class:`EndpointFinding` per endpoint with a ranked candidate or a model, primary first.
+    """One :class:`EndpointFinding` per endpoint with a ranked candidate or a model, the primary
+    endpoint (``rules.primary_endpoint``) first.
 
     ``performance``: endpoint -> performance table; ``screens``: (modality, endpoint) -> univariate
     survival table (for hazard-ratio intervals). Tables are as read by ``tables.read_tsv`` (text).
     """
     endpoints = list(endpoints)
+    primary = rules.primary_endpoint
     ordered = ([primary] if primary in endpoints else []) + [e for e in endpoints if e != primary]
     ranked = ranked if ranked is not None else pd.DataFrame()
     findings = []
     for endpoint in ordered:
-        signals = endpoint_signals(ranked, endpoint, endpoints, rules, n_signals, screens) if len(ranked) else ()
+        signals = endpoint_signals(ranked, endpoint, n_signals, screens) if len(ranked) else ()
         model = best_model(performance.get(endpoint))
         if not signals and model is None:
             continue
@@ -379,18 +419,18 @@ def headline_findings(ranked: pd.DataFrame | None, performance: dict, endpoints,
 
 
 def endpoints_in(ranked: pd.DataFrame) -> list[str]:
-    """The endpoints ranked.tsv holds evidence for (stability, Cox and differential q columns), in column
-    order; a contrast counts as an endpoint of the same name, as the tier rules read it."""
+    """The endpoints ranked.tsv holds evidence for (calibrated, stability, Cox and differential q
+    columns), in column order; a contrast counts as an endpoint of the same name."""
     found = []
     for column in ranked.columns:
-        match = re.fullmatch(r"stability_([a-z_]+)|(?:cox|diff)_(.+)_padj", str(column))
+        match = re.fullmatch(r"calibrated_([a-z_]+)_p|stability_([a-z_]+)|(?:cox|diff)_(.+)_padj", str(column))
         if match and not str(column).endswith(("_model", "_sign")):
-            found.append(match.group(1) or match.group(2))
+            found.append(next(g for g in match.groups() if g))
     return list(dict.fromkeys(found))
 
 
-def findings_from_inputs(inputs: SummaryInputs, endpoints=(), primary: str = "pfs",
-                         rules: TierRules = TierRules(), n_signals: int = 3) -> list[EndpointFinding]:
+def findings_from_inputs(inputs: SummaryInputs, endpoints=(), rules: TierRules = TierRules(),
+                         n_signals: int = 3) -> list[EndpointFinding]:
     """:func:`headline_findings` of the summary page's inputs. ``endpoints`` in config order; when empty,
     the endpoints with model performance, then those of ranked.tsv (:func:`endpoints_in`)."""
     ranked = inputs.ranked.frame if inputs.ranked is not None else None
@@ -399,7 +439,7 @@ def findings_from_inputs(inputs: SummaryInputs, endpoints=(), primary: str = "pf
         endpoints = list(dict.fromkeys(found))
     performance = {endpoint: table.frame for endpoint, table in inputs.performance.items()}
     screens = {key: table.frame for key, table in inputs.survival.items()}
-    return headline_findings(ranked, performance, endpoints, primary, rules, n_signals, screens)
+    return headline_findings(ranked, performance, endpoints, rules, n_signals, screens)
 
 
 def headline_sources(inputs: SummaryInputs, findings: list[EndpointFinding]) -> list[str]:
@@ -413,8 +453,9 @@ def _short(text: str, limit: int = 26) -> str:
 
 
 def signal_dot_plot(findings: list[EndpointFinding], rules: TierRules = TierRules()):
-    """One small panel per endpoint: its top signals' -log10 q (calibrated q when present, else the
-    endpoint's screen q), coloured by tier, with the strong-tier q threshold dashed."""
+    """One small panel per endpoint: its top signals' -log10 calibrated p, coloured by tier, with
+    ``strong_p`` dashed (the strong threshold on the primary endpoint, the supported one on the others).
+    A signal without a calibrated p is not drawn."""
     shown = [f for f in findings if f.signals]
     n_rows = sum(len(f.signals) for f in shown)
     heights = [max(len(f.signals), 1) for f in shown] or [1]
@@ -425,8 +466,9 @@ def signal_dot_plot(findings: list[EndpointFinding], rules: TierRules = TierRule
         axes[0, 0].axis("off")
         axes[0, 0].text(0.5, 0.5, "No ranked signal", ha="center", va="center")
         return fig
-    threshold = -math.log10(rules.strong_q)
-    heights = {f.endpoint: [-math.log10(s.q) if s.q > 0 else np.nan for s in f.signals] for f in shown}
+    threshold = -math.log10(rules.strong_p)
+    heights = {f.endpoint: [-math.log10(s.calibrated_p) if s.calibrated_p > 0 else np.nan for s in f.signals]
+               for f in shown}
     right = max([threshold, *[x for xs in heights.values() for x in xs if np.isfinite(x)]]) * 1.1
     for ax, finding in zip(axes[:, 0], shown):
         signals = list(finding.signals)
@@ -442,7 +484,7 @@ def signal_dot_plot(findings: list[EndpointFinding], rules: TierRules = TierRule
     handles = [Line2D([], [], marker="o", linestyle="", color=colour, label=tier)
                for tier, colour in style.TIER_COLOURS.items()]
     axes[0, 0].legend(handles=handles, fontsize=7, loc="lower right", frameon=False)
-    axes[-1, 0].set_xlabel(f"-log10 q (dashed: q = {rules.strong_q:g})", fontsize=8)
+    axes[-1, 0].set_xlabel(f"-log10 calibrated p (dashed: p = {rules.strong_p:g})", fontsize=8)
     return fig
 
 
@@ -458,7 +500,20 @@ def _signal_html(signal: SignalFinding, has_card: bool, top: bool) -> str:
             f'<span class="meta">(rank {signal.rank}{esc(grouped)})</span>: {evidence}</li>')
 
 
-def headline_section(findings: list[EndpointFinding], cards=(), figure=None, sources=()) -> str:
+def headline_rules_text(rules: TierRules, null_rates: dict[str, NullRate]) -> str:
+    """The rules the headline text follows, with the tiers' null rates when known."""
+    text = (f'Generated from the tables by fixed rules: "strong" only where the ranking gives the strong tier, '
+            f"which only the primary endpoint ({endpoint_label(rules.primary_endpoint)}) can give, at calibrated "
+            f"p < {rules.strong_p:g}; an endpoint whose signals are at most supported counts only when one of "
+            f"its models beats its permutation null (p < {rules.model_p:g}).")
+    reached = [f"{tier} in {null_rates[tier].text()}" for tier in ("strong", "supported") if tier in null_rates]
+    if reached:
+        text += " With the outcomes permuted, some candidate reached " + " and ".join(reached) + "."
+    return text + " The biomarkers section explains every p-value and q-value on this page."
+
+
+def headline_section(findings: list[EndpointFinding], cards=(), figure=None, sources=(),
+                     rules: TierRules = TierRules(), null_rates: dict[str, NullRate] | None = None) -> str:
     """The "What the data say" section: one block per endpoint, the dot plot beside them.
 
     The first signal of the first endpoint with a strong or supported verdict (else the first signal
@@ -492,7 +547,5 @@ def headline_section(findings: list[EndpointFinding], cards=(), figure=None, sou
                          f"{esc(lead.name)}.</p>")
     picture = figures_html([figure]) if figure is not None else ""
     return (f'<div class="headline"><div class="headline-text">{"".join(blocks)}'
-            f'<p class="meta">Generated from the tables by fixed rules: "strong" only where the ranking '
-            "gives the strong tier; an endpoint whose signals are at most supported counts only when one of "
-            "its models beats its permutation null. See the biomarkers section for how to read the tiers."
-            f"</p>{sources_html(sources)}</div>{picture}</div>")
+            f'<p class="meta">{esc(headline_rules_text(rules, null_rates or {}))}</p>'
+            f"{sources_html(sources)}</div>{picture}</div>")

@@ -201,7 +201,7 @@ def _csp_hash(text: str) -> str:
 
 def build_summary_page(inputs: SummaryInputs, top_features: int = 15, top_biomarkers: int = 50,
                        alpha: float = 0.05, enrichment_fdr: float = 0.25,
-                       title: str = "trialomics summary", endpoints=(), primary_endpoint: str = "pfs",
+                       title: str = "trialomics summary", endpoints=(),
                        rules: headline.TierRules = headline.TierRules(), headline_signals: int = 3) -> str:
     """The whole self-contained page (``<!DOCTYPE html>`` ...) as text.
 
@@ -211,15 +211,16 @@ def build_summary_page(inputs: SummaryInputs, top_features: int = 15, top_biomar
     top_features : rows shown per differential / enrichment / survival / stability table.
     top_biomarkers : ranked candidates shown (the TSV has them all).
     alpha, enrichment_fdr : thresholds quoted in the "n tested; n below" lines.
-    endpoints, primary_endpoint : the configured endpoints (in config order) and the primary one, shown
-        first in the headline.
-    rules : the ranking's tier thresholds, quoted on the page.
+    endpoints : the configured endpoints (in config order).
+    rules : the ranking's tier rules (the primary endpoint, shown first in the headline, and the
+        thresholds), quoted on the page.
     headline_signals : independent signals shown per endpoint in the headline.
     """
-    findings = headline.findings_from_inputs(inputs, endpoints, primary_endpoint, rules, headline_signals)
+    findings = headline.findings_from_inputs(inputs, endpoints, rules, headline_signals)
     bodies = {
         "headline": headline.headline_section(findings, inputs.cards, inputs.headline_figure,
-                                              headline.headline_sources(inputs, findings)),
+                                              headline.headline_sources(inputs, findings), rules,
+                                              headline.null_rates_of(inputs.tier_null_rates)),
         "cohort": cohort_section(inputs),
         "efficacy": efficacy_section(inputs),
         "safety": safety_section(inputs),

@@ -58,13 +58,11 @@ rule report_summary:
         top_biomarkers=config["report"]["top_biomarkers"],
         alpha=config["differential"]["alpha"],
         enrichment_fdr=config["enrichment"]["fdr"],
-        primary_endpoint=config["ranking"]["primary_endpoint"],
         headline_signals=config["report"]["headline_signals"],
         tier_rules={
-            "strong_q": config["ranking"]["strong_q"],
+            "primary_endpoint": config["ranking"]["primary_endpoint"],
+            "strong_p": config["ranking"]["strong_p"],
             "supported_q": config["ranking"]["supported_q"],
-            "stability_threshold": config["models"]["stability_threshold"],
-            "supported_stability": config["ranking"]["supported_stability"],
             "model_p": config["ranking"]["model_p"],
         },
     script:
