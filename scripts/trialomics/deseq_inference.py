@@ -403,16 +403,17 @@ class VectorisedInference(DefaultInference):
         # Step sizes are judged on the objective scaled as pydeseq2 scales it (by f(0), at least 1).
         scale = np.maximum(objective(np.zeros_like(beta), everyone), 1.0)
 
-        def newton(beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            """Damped Newton from ``beta`` (genes, p); NaN rows where the line search failed."""
+        def newton(beta: np.ndarray, subset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Damped Newton from ``beta`` (rows: the genes ``subset``); NaN rows where the line
+            search failed."""
             beta = beta.copy()
-            value = objective(beta, everyone)
-            done = np.zeros(n_genes, dtype=bool)
+            value = objective(beta, subset)
+            done = np.zeros(subset.size, dtype=bool)
             for _ in range(MAX_SHRINK_ITERATIONS):
-                genes = np.flatnonzero(~done)
-                if genes.size == 0:
+                rows = np.flatnonzero(~done)
+                if rows.size == 0:
                     break
-                gradient, gram, prior_diagonal = derivatives(beta[genes], genes)
+                gradient, gram, prior_diagonal = derivatives(beta[rows], subset[rows])
                 hessian = gram + prior_diagonal[:, :, None] * np.eye(num_vars)
                 # Newton on the true Hessian where it is positive definite; where the Cauchy prior
                 # makes it indefinite, the likelihood part alone (a positive definite majoriser of
@@ -424,55 +425,59 @@ class VectorisedInference(DefaultInference):
                 # At most one unit of log scale per coefficient and step: near the prior's
                 # inflection the Hessian is nearly singular and full steps overshoot far.
                 step_length = np.minimum(1.0, 1.0 / np.maximum(np.abs(direction).max(axis=1), 1e-300))
-                current = value[genes]
+                current = value[rows]
                 slope = (gradient * direction).sum(axis=1)
                 # Newton decrement below the objective's rounding: at the optimum already (a line
                 # search could only fail on rounding noise there).
                 optimal = -slope <= 1e-13 * np.maximum(np.abs(current), 1.0)
-                done[genes[optimal]] = True
+                done[rows[optimal]] = True
                 keep = ~optimal
-                genes, direction, current, slope = genes[keep], direction[keep], current[keep], slope[keep]
-                gradient = gradient[keep]
-                step_length = step_length[keep]
-                accepted = np.zeros(genes.size, dtype=bool)
-                candidate = beta[genes].copy()
+                rows, direction, current, slope = rows[keep], direction[keep], current[keep], slope[keep]
+                gradient, step_length = gradient[keep], step_length[keep]
+                accepted = np.zeros(rows.size, dtype=bool)
+                candidate = beta[rows].copy()
                 new_value = current.copy()
                 for _ in range(40):
-                    trial_genes = ~accepted
-                    trial = beta[genes][trial_genes] + step_length[trial_genes, None] * direction[trial_genes]
+                    trying = ~accepted
+                    trial = beta[rows][trying] + step_length[trying, None] * direction[trying]
                     with np.errstate(all="ignore"):
-                        trial_value = objective(trial, genes[trial_genes])
+                        trial_value = objective(trial, subset[rows[trying]])
                     ok = np.isfinite(trial_value) & (
-                        trial_value <= current[trial_genes] + 1e-4 * step_length[trial_genes] * slope[trial_genes])
-                    index = np.flatnonzero(trial_genes)[ok]
+                        trial_value <= current[trying] + 1e-4 * step_length[trying] * slope[trying])
+                    index = np.flatnonzero(trying)[ok]
                     candidate[index] = trial[ok]
                     new_value[index] = trial_value[ok]
                     accepted[index] = True
                     if accepted.all():
                         break
                     step_length[~accepted] *= 0.5
-                moved = np.abs(candidate - beta[genes]).max(axis=1)
-                beta[genes] = candidate
-                value[genes] = new_value
-                small_gradient = np.abs(gradient).max(axis=1) / scale[genes] < 1e-12
+                moved = np.abs(candidate - beta[rows]).max(axis=1)
+                beta[rows] = candidate
+                value[rows] = new_value
+                small_gradient = np.abs(gradient).max(axis=1) / scale[subset[rows]] < 1e-12
                 settled = accepted & ((moved < 1e-10) | small_gradient)
-                done[genes[settled]] = True
+                done[rows[settled]] = True
                 # A line search that fails leaves the gene to pydeseq2's own fit.
-                done[genes[~accepted]] = True
-                beta[genes[~accepted]] = np.nan
+                done[rows[~accepted]] = True
+                beta[rows[~accepted]] = np.nan
 
             value[~np.isfinite(beta).all(axis=1)] = np.nan
             return beta, value
 
-        # The posterior can have two modes in the shrunk coefficient (one near 0, one near the
-        # MLE), and which one a local search finds depends on its path. Searching from pydeseq2's
-        # start and from the unshrunk MLE and keeping the lower objective finds the better mode
-        # whenever either start leads to it.
-        near_zero, value_near_zero = newton(beta)
+        beta, value = newton(beta, everyone)
+        # The posterior can have a second mode near the MLE, which a search from 0 does not reach.
+        # For a quadratic log-likelihood of curvature I around the MLE m, I (b - m) + 2b / (s^2 +
+        # b^2) has a root away from 0 only if m^2 >= 8 / I (|m| >= 2.8 standard errors); genes with
+        # |m| of at least 1.5 standard errors are searched again from the MLE, and the lower
+        # objective is kept.
         mle = self.irls(counts, np.exp(offset), X, 1.0 / size, 0.5, 1e-8)[0]
-        near_mle, value_near_mle = newton(np.clip(mle, -30, 30))
-        take_mle = np.isfinite(value_near_mle) & ~(value_near_zero <= value_near_mle)
-        beta = np.where(take_mle[:, None], near_mle, near_zero)
+        fitted = np.exp(X @ mle.T + offset[:, None])
+        covariance = np.linalg.inv(_gram(X, fitted / (1.0 + fitted / size)) + RIDGE * np.eye(num_vars))
+        z = mle[:, shrink_index] / np.sqrt(covariance[:, shrink_index, shrink_index])
+        again = np.flatnonzero(np.abs(z) >= 1.5)
+        near_mle, value_near_mle = newton(np.clip(mle[again], -30, 30), again)
+        better = np.isfinite(value_near_mle) & ~(value[again] <= value_near_mle)
+        beta[again[better]] = near_mle[better]
         converged = np.isfinite(beta).all(axis=1)
         for gene in np.flatnonzero(~converged):
             beta[gene], _, converged[gene] = deseq_utils.nbinomGLM(
