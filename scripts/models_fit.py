@@ -2,6 +2,7 @@
 import anndata as ad
 
 from trialomics import runlog, tables
+from trialomics.batch import batch_covariate_plan, batch_covariates, patient_batches
 from trialomics.models import fit_endpoint_model
 from trialomics.proteins import make_imputer
 from trialomics.readers import read_patients
@@ -11,9 +12,17 @@ log = runlog.start(snakemake)
 params = snakemake.params
 endpoint, model_name = snakemake.wildcards.endpoint, snakemake.wildcards.model
 obs = patient_annotations(tables.read_tsv(snakemake.input.labels), read_patients(snakemake.input.patients))
-blocks = {modality: baseline_matrix(ad.read_h5ad(path), modality)
-          for modality, path in zip(params.modalities, snakemake.input.adatas)}
+adatas = {modality: ad.read_h5ad(path) for modality, path in zip(params.modalities, snakemake.input.adatas)}
+blocks = {modality: baseline_matrix(adata, modality) for modality, adata in adatas.items()}
 covariates = covariate_matrix(obs, list(params.covariates)) if params.covariates else None
+# models.batch_covariate: the batch of the blocks whose batch goes with this endpoint joins the
+# unpenalised covariates (so the permutation test moves the omics rows, the batch staying with the outcome).
+batch_table = tables.read_tsv(snakemake.input.batch[0]) if snakemake.input.batch else None
+batched, batch_note = batch_covariate_plan(batch_table, list(blocks), endpoint, params.batch_covariate)
+if batched:
+    design = batch_covariates({block: patient_batches(adatas[block]) for block in batched})
+    covariates = design if covariates is None else covariates.join(design, how="outer")
+    log.info("%s / %s: %s", endpoint, model_name, batch_note)
 imputer = (make_imputer(params.imputation["method"], params.seed, **params.imputation["params"])
            if "proteins" in blocks else None)
 result = fit_endpoint_model(
@@ -33,5 +42,6 @@ for row in result["performance"].itertuples():
 summary = result["stability_summary"].iloc[0]
 log.info("stability: %s features at frequency >= %s; E[false selections] <= %s",
          summary.get("n_selected"), summary.get("threshold"), summary.get("expected_false_selections_bound"))
+result["performance"]["batch_covariate"] = batch_note
 for name in ("performance", "oof", "permutations", "stability", "stability_summary", "coefficients"):
     tables.write_tsv(result[name], getattr(snakemake.output, name))

@@ -540,3 +540,22 @@ def test_card_figure_holds_only_plots_the_numbers_are_on_the_page():
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert not [t for t in texts if "tier" in t or "q " in t]  # no evidence text baked into the PNG
     plt.close(fig)
+
+
+def test_batch_association_is_shown_in_the_cohort_section_with_its_associations_named():
+    assert report.classify_output("qc/batch_association.tsv", ["rna"], [], ["pfs"]) == ("batch_association", None)
+    inputs = full_inputs()
+    inputs.batch_association = Table("qc/batch_association.tsv", pd.DataFrame({
+        "modality": ["rna", "proteins"], "endpoint": ["pfs", "pfs"], "n_patients": ["19", "19"],
+        "n_batches": ["2", "1"], "batches": ["RUN1;RUN2", "TMT1"], "test": ["logrank_exact", ""],
+        "statistic": ["9.1", ""], "pvalue": ["0.002", ""], "padj": ["0.004", ""], "associated": ["yes", ""],
+        "threshold": ["0.05", "0.05"], "note": ["", "one batch among the patients with this endpoint"]}))
+    page = report_page.build_summary_page(inputs)
+    cohort = html.unescape(page.split('id="cohort"', 1)[1].split("</section>", 1)[0])
+    assert "Batch is associated with the outcome (q < 0.05): rna / pfs." in cohort
+    texts = [text for _, text in cells_of(parse(page), "batch-association-table")]
+    assert texts[:10] == ["rna", "pfs", "19", "2", "logrank_exact", "9.10", "2.0e-03", "4.0e-03", "yes", ""]
+    head = page.split('id="batch-association-table"', 1)[1].split("</thead>", 1)[0]
+    title = re.search(r'<th scope="col" title="([^"]*)">padj</th>', head).group(1)
+    assert html.unescape(title) == report_sections.PVALUE_DEFINITIONS["batch association p / q"]
+    assert '<a class="source" href="../qc/batch_association.tsv">' in cohort

@@ -65,6 +65,8 @@ class SummaryInputs:
     """Everything the page shows; every part may be missing (``None`` or empty)."""
 
     coverage: Table | None = None
+    # Each modality's batch tested against every endpoint (qc/batch_association.tsv).
+    batch_association: Table | None = None
     labels: Table | None = None
     outliers: dict[str, Table] = field(default_factory=dict)
     qc_figures: dict[str, list[Figure]] = field(default_factory=dict)
@@ -116,7 +118,7 @@ PAGE_FIGURES = {"qc": ("pca_by_response",), "differential": ("volcano",), "enric
                 "models": ("performance",)}
 
 # SummaryInputs fields holding one table, a dict of tables or figures, or a list of figures.
-SINGLE_SLOTS = {"coverage", "labels", "efficacy", "adverse_events", "ranked", "recovery", "tier_null_rates"}
+SINGLE_SLOTS = {"coverage", "batch_association", "labels", "efficacy", "adverse_events", "ranked", "recovery", "tier_null_rates"}
 LIST_SLOTS = {"clinical_figures"}
 
 
@@ -142,6 +144,8 @@ def classify_output(path: str, modalities, contrasts, endpoints) -> tuple[str, o
         return ("clinical_figures", None) if is_png else None
     if path == "cohort/coverage.tsv":
         return "coverage", None
+    if path == "qc/batch_association.tsv":
+        return "batch_association", None
     if stage == "qc" and len(parts) == 3 and parts[1] in modalities:
         if name == "outliers.tsv":
             return "outliers", parts[1]

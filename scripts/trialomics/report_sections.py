@@ -9,7 +9,7 @@ import pandas as pd
 import yaml
 
 from . import style
-from .report import SummaryInputs
+from .report import SummaryInputs, Table
 from .report_html import (Cell, as_float, count_below, esc, figures_html, first_value, frame_cells,
                           frame_table, not_run, number_cell, render_table, slug, sources_html, text_cell,
                           text_of, top_rows)
@@ -58,7 +58,14 @@ COLUMN_DEFINITIONS = {
                                   "log-rank for a feature with few carriers)."},
     "enrichment": {"pvalue": PVALUE_DEFINITIONS["enrichment p / FDR"], "fdr": PVALUE_DEFINITIONS["enrichment p / FDR"]},
     "models": {"permutation_p": PVALUE_DEFINITIONS["model permutation p"]},
+    "batch": {"pvalue": PVALUE_DEFINITIONS["batch association p / q"],
+              "padj": PVALUE_DEFINITIONS["batch association p / q"],
+              "statistic": "k-sample log-rank chi-square (PFS, OS), or the share of patients with the label "
+                           "(binary endpoints).",
+              "associated": "yes when padj is below the threshold (models.batch_q)."},
 }
+BATCH_COLUMNS = ("modality", "endpoint", "n_patients", "n_batches", "test", "statistic", "pvalue", "padj",
+                 "associated", "note")
 COHORT_LABEL_COLUMNS = ("bor", "responder", "clinical_benefit", "pfs_months", "pfs_event", "os_months",
                         "os_event", "best_pct_change")
 EFFICACY_LABELS = {
@@ -147,7 +154,28 @@ def cohort_section(inputs: SummaryInputs) -> str:
             qc_parts.append(f'<details><summary>QC: {esc(modality)}</summary>{line}'
                             f"{figures_html(inputs.qc_figures.get(modality, []))}</details>")
         parts.append(f'<h3 id="qc">Quality control</h3>{"".join(qc_parts)}')
+    if inputs.batch_association is not None:
+        parts.append(batch_association_html(inputs.batch_association))
     return "\n".join(parts)
+
+
+def batch_association_html(table: Table) -> str:
+    """Each modality's batch against every endpoint, with the associations named in one line."""
+    frame = table.frame
+    associated = frame[frame["associated"].astype(str) == "yes"] if "associated" in frame else frame.iloc[0:0]
+    threshold = first_value(frame, "threshold")
+    if associated.empty:
+        lead = f"No modality's batch is associated with an endpoint (q < {threshold or '–'})."
+    else:
+        pairs = ", ".join(f"{m} / {e}" for m, e in zip(associated["modality"], associated["endpoint"]))
+        lead = (f"Batch is associated with the outcome (q < {threshold}): {pairs}. A batch effect there can look "
+                "like a biomarker; see models.batch_covariate.")
+    names, rows = frame_cells(frame, BATCH_COLUMNS)
+    return (f'<h3 id="batch">Batch against outcome</h3><p>{esc(lead)}</p>'
+            + render_table("batch-association-table", names, rows,
+                           caption="Each modality's batch (baseline samples) tested against every endpoint",
+                           definitions=COLUMN_DEFINITIONS["batch"])
+            + sources_html([table.path]))
 
 
 def _flagged(outliers: pd.DataFrame) -> pd.DataFrame:

@@ -39,6 +39,7 @@ rule models_fit:
         adatas=model_adatas,
         labels=LABELS,
         patients=PATIENTS_TABLE,
+        batch=batch_table_input,
     output:
         **{
             name: f"results/models/{{endpoint}}/{{model}}.{name}.tsv"
@@ -63,6 +64,7 @@ rule models_fit:
     params:
         modalities=lambda wc: MODEL_BLOCKS[wc.model],
         covariates=config["models"]["covariates"],
+        batch_covariate=config["models"]["batch_covariate"],
         imputation={
             "method": config["proteins"]["imputation"],
             "params": {

@@ -34,6 +34,7 @@ rule survival_univariate:
         adata="results/{block}/normalised.h5ad",
         labels=LABELS,
         patients=PATIENTS_TABLE,
+        batch=batch_table_input,
     output:
         table=survival_report(
             "results/survival/{block}/{endpoint}.univariate.tsv", "univariate"
@@ -58,6 +59,7 @@ rule survival_univariate:
         runtime=20,
     params:
         covariates=config["survival"]["covariates"],
+        batch_covariate=config["models"]["batch_covariate"],
         max_missing=config["survival"]["max_missing"],
         min_altered=config["survival"]["min_altered"],
         min_altered_fraction=config["survival"]["min_altered_fraction"],
