@@ -17,9 +17,9 @@ cohort of 24 samples x 4,000 genes that loop, not the arithmetic, is most of the
 - ``wald_test``, ``lin_reg_mu``, ``fit_rough_dispersions``: closed forms on stacked matrices.
 - ``dispersion_trend_gamma_glm``: the gamma GLM of the trend by IRLS, as R's ``glm`` in DESeq2.
 - ``lfc_shrink_nbinom_glm``: the apeGLM (Cauchy prior) MAP by damped Newton with a backtracking
-  line search, from pydeseq2's starting point (intercept at the log mean) and from the unshrunk
-  MLE, keeping the lower objective (the posterior can be bimodal); genes whose line searches both
-  fail fall back to pydeseq2's per-gene fit.
+  line search from 0 (intercept at the log mean), and again from the unshrunk MLE for genes whose
+  MLE is at least 1.5 standard errors from 0, keeping the lower objective (the posterior can be
+  bimodal); genes whose line search fails fall back to pydeseq2's per-gene fit.
 
 :class:`VectorisedDeseqDataSet` removes the one per-gene Python loop left outside the inference
 object (pydeseq2 0.5.4 checks each gene's trend covariate with pandas ``.loc``: 1.5 s on 20,000 genes).
