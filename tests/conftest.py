@@ -56,7 +56,14 @@ CI_SETTINGS = {
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory):
-    """Run the whole demo workflow once; tests read its results."""
+    """Run the whole demo workflow once; tests read its results.
+
+    ``TRIALOMICS_DEMO_RUN=<folder of a finished run of this fixture>`` reuses that run instead (for
+    iterating on the end-to-end tests; CI never sets it).
+    """
+    reuse = os.environ.get("TRIALOMICS_DEMO_RUN")
+    if reuse:
+        return Path(reuse)
     workdir = tmp_path_factory.mktemp("demo_run")
     configfile = minimal_demo_config(workdir, **CI_SETTINGS)
     result = run_snakemake(workdir, configfile)
