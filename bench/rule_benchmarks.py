@@ -14,15 +14,18 @@ import pandas as pd
 
 
 def collect(benchmark_dir: Path) -> pd.DataFrame:
+    """One row per job: stage, rule, wall seconds, CPU seconds and peak RSS (MB) from its benchmark file."""
     rows = []
     for path in sorted(benchmark_dir.rglob("*.tsv")):
         table = pd.read_csv(path, sep="\t")
         rule = path.relative_to(benchmark_dir).parts
         # benchmarks/<stage>/<rule>[/<wildcards>].tsv
         name = rule[1] if len(rule) > 2 else Path(rule[-1]).stem
+        number = {column: float(pd.to_numeric(table[column], errors="coerce").fillna(0).iloc[0])
+                  for column in ("cpu_time", "max_rss") if column in table}
         rows.append({"stage": rule[0], "rule": name, "seconds": float(table["s"].iloc[0]),
-                     "max_rss_mb": float(pd.to_numeric(table["max_rss"], errors="coerce").iloc[0])})
-    return pd.DataFrame(rows)
+                     "cpu_seconds": number.get("cpu_time", 0.0), "max_rss_mb": number.get("max_rss", 0.0)})
+    return pd.DataFrame(rows, columns=["stage", "rule", "seconds", "cpu_seconds", "max_rss_mb"])
 
 
 def summarise(jobs: pd.DataFrame) -> pd.DataFrame:

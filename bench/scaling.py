@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+from rule_benchmarks import collect  # bench/ is on sys.path when a bench script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEFILE = ROOT / "workflow" / "Snakefile"
@@ -60,17 +61,9 @@ def run_workflow(cohort: Path, workdir: Path, cores: int, settings: str) -> floa
 
 
 def rule_table(workdir: Path) -> pd.DataFrame:
-    rows = []
-    for path in sorted((workdir / "benchmarks").rglob("*.tsv")):
-        table = pd.read_csv(path, sep="\t")
-        parts = path.relative_to(workdir / "benchmarks").parts
-        rows.append({"rule": parts[1] if len(parts) > 2 else Path(parts[-1]).stem,
-                     "wall_s": float(table["s"].iloc[0]),
-                     "cpu_s": float(pd.to_numeric(table["cpu_time"], errors="coerce").fillna(0).iloc[0]),
-                     "max_rss_mb": float(pd.to_numeric(table["max_rss"], errors="coerce").fillna(0).iloc[0])})
-    jobs = pd.DataFrame(rows)
-    return (jobs.groupby("rule").agg(jobs=("wall_s", "size"), wall_s=("wall_s", "sum"), cpu_s=("cpu_s", "sum"),
-                                     peak_rss_mb=("max_rss_mb", "max"))
+    jobs = collect(workdir / "benchmarks")
+    return (jobs.groupby("rule").agg(jobs=("seconds", "size"), wall_s=("seconds", "sum"),
+                                     cpu_s=("cpu_seconds", "sum"), peak_rss_mb=("max_rss_mb", "max"))
             .sort_values("cpu_s", ascending=False))
 
 

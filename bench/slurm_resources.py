@@ -15,17 +15,11 @@ import math
 from pathlib import Path
 
 import pandas as pd
+from rule_benchmarks import collect  # bench/ is on sys.path when a bench script runs
 
 
 def peaks(workdir: Path) -> pd.DataFrame:
-    rows = []
-    for path in sorted((workdir / "benchmarks").rglob("*.tsv")):
-        table = pd.read_csv(path, sep="\t")
-        parts = path.relative_to(workdir / "benchmarks").parts
-        rows.append({"rule": parts[1] if len(parts) > 2 else Path(parts[-1]).stem,
-                     "seconds": float(table["s"].iloc[0]),
-                     "max_rss_mb": float(pd.to_numeric(table["max_rss"], errors="coerce").fillna(0).iloc[0])})
-    jobs = pd.DataFrame(rows)
+    jobs = collect(workdir / "benchmarks")
     return jobs.groupby("rule").agg(jobs=("seconds", "size"), max_seconds=("seconds", "max"),
                                     peak_rss_mb=("max_rss_mb", "max")).sort_index()
 
