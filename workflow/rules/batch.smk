@@ -7,11 +7,6 @@ BATCH_TABLE = "results/qc/batch_association.tsv"
 BATCH_TARGETS = [BATCH_TABLE] if MODALITIES and ENDPOINTS else []
 
 
-def batch_table_input(wildcards):
-    """The batch table, for the models and screens that may add the batch (models.batch_covariate)."""
-    return [] if config["models"]["batch_covariate"] == "never" else [BATCH_TABLE]
-
-
 rule batch_association:
     input:
         adatas=[f"results/{m}/normalised.h5ad" for m in MODALITIES],

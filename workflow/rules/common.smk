@@ -262,3 +262,12 @@ def input_roles():
     for sample, path in SAMPLES["path"].items():
         roles[f"sample:{sample}"] = path
     return {role: str(path) for role, path in roles.items() if path}
+
+
+def batch_table_input(wildcards):
+    """The batch table, for the models and screens that may add the batch (models.batch_covariate)."""
+    return (
+        []
+        if config["models"]["batch_covariate"] == "never"
+        else ["results/qc/batch_association.tsv"]
+    )
