@@ -266,8 +266,4 @@ def input_roles():
 
 def batch_table_input(wildcards):
     """The batch table, for the models and screens that may add the batch (models.batch_covariate)."""
-    return (
-        []
-        if config["models"]["batch_covariate"] == "never"
-        else ["results/qc/batch_association.tsv"]
-    )
+    return [] if config["models"]["batch_covariate"] == "never" else [BATCH_TABLE]
