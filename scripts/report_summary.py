@@ -27,7 +27,7 @@ provenance = report.Provenance(
               "trialomics commit": git_commit(os.path.dirname(params.snakefile)) or "unknown"},
     seed=params.seed,
     date=report.report_date(os.environ),
-    command=report.reproduce_command(params.snakefile, params.configfiles),
+    command=report.reproduce_command(os.path.relpath(params.snakefile), params.configfiles),
 )
 inputs = report.read_summary_inputs(list(snakemake.input), params.modalities, params.contrasts,
                                     params.endpoints, provenance=provenance)

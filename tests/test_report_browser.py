@@ -47,10 +47,9 @@ def require_browser():
 class BrowserPage:
     """A page opened in headless Chromium that records console errors, page errors and network use."""
 
-    def __init__(self, sync_api, url: str, viewport: dict = LAPTOP):
+    def __init__(self, playwright, url: str, viewport: dict = LAPTOP):
         self.console_errors, self.page_errors, self.requests = [], [], []
-        self._playwright = sync_api.sync_playwright().start()
-        self._browser = self._playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        self._browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         self.page = self._browser.new_page(viewport=viewport)
         self.page.on("console", lambda message: message.type == "error" and self.console_errors.append(
             f"{message.text} ({message.location})"))
@@ -60,16 +59,23 @@ class BrowserPage:
 
     def close(self):
         self._browser.close()
-        self._playwright.stop()
 
 
 @pytest.fixture(scope="module")
-def summary(request):
-    """The demo's summary page, open in the browser; closed after this module's tests."""
+def playwright():
+    """One Playwright for the module: its sync API cannot run twice at once in one thread."""
     sync_api = require_browser()  # before the (slow) demo run, so a missing browser skips at once
+    started = sync_api.sync_playwright().start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="module")
+def summary(request, playwright):
+    """The demo's summary page, open in the browser; closed after this module's tests."""
     html_file = Path(request.getfixturevalue("demo_run")) / "results" / "report" / "summary.html"
     assert html_file.is_file(), f"the demo run wrote no {html_file}"
-    opened = BrowserPage(sync_api, html_file.resolve().as_uri())
+    opened = BrowserPage(playwright, html_file.resolve().as_uri())
     yield opened, html_file
     opened.close()
 
@@ -237,9 +243,8 @@ def handmade_inputs(tmp_path: Path) -> SummaryInputs:
 
 
 @pytest.fixture(scope="module", params=["handmade", "demo"])
-def reader_view(request, tmp_path_factory):
+def reader_view(request, tmp_path_factory, playwright):
     """The page open at 1,400 x 900: built from hand-made tables, or the demo's."""
-    sync_api = require_browser()
     if request.param == "handmade":
         folder = tmp_path_factory.mktemp("handmade") / "results" / "report"
         folder.mkdir(parents=True)
@@ -249,7 +254,7 @@ def reader_view(request, tmp_path_factory):
     else:
         html_file = Path(request.getfixturevalue("demo_run")) / "results" / "report" / "summary.html"
         assert html_file.is_file(), f"the demo run wrote no {html_file}"
-    opened = BrowserPage(sync_api, html_file.resolve().as_uri(), viewport=READER)
+    opened = BrowserPage(playwright, html_file.resolve().as_uri(), viewport=READER)
     yield opened, request.param
     opened.close()
 

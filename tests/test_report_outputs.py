@@ -55,14 +55,14 @@ def test_captions_state_the_parameter_values(default_config):
     config["differential"]["alpha"] = 0.0123
     config["enrichment"]["running_sets"] = 7
     config["survival"]["km_features"] = 11
-    config["models"]["bootstrap"] = 321
+    config["models"]["l1_ratio"] = 0.321
     config["models"]["permutations"] = 77
     config["qc"]["outlier_z"] = 4.5
     expected = {
         "differential/exact_volcano.rst": "0.0123",
         "enrichment/running.rst": "7",
         "survival/km_plot.rst": "11",
-        "models/performance_plot.rst": "321",
+        "models/performance_plot.rst": "0.321",
         "models/permutations.rst": "77",
         "qc/correlation.rst": "4.5",
     }

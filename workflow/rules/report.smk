@@ -53,7 +53,8 @@ rule report_summary:
         contrasts=list(CONTRASTS),
         endpoints=ENDPOINTS,
         seed=SEED,
-        snakefile=os.path.relpath(workflow.main_snakefile),
+        # absolute: a param that depended on the working folder's location would rerun the page
+        snakefile=str(workflow.main_snakefile),
         configfiles=[os.path.relpath(path) for path in workflow.overwrite_configfiles],
         top_features=config["report"]["top_features"],
         top_biomarkers=config["report"]["top_biomarkers"],
