@@ -200,21 +200,8 @@ def summary_inputs(wildcards):
 
 
 def checksummed_inputs():
-    """The user's input files: the config's tables, every file of the sample sheet, the gene-set files."""
-    clinical = config["clinical"]
-    tables = [
-        config["samples"],
-        clinical["patients"],
-        clinical.get("recist"),
-        clinical.get("adverse_events"),
-    ]
-    return sorted(
-        {
-            str(p)
-            for p in [*tables, *SAMPLES["path"], *globals().get("GENE_SET_FILES", [])]
-            if p
-        }
-    )
+    """The user's input files (every path of input_roles), each once."""
+    return sorted(set(input_roles().values()))
 
 
 def contrast_modalities(contrast_id):
