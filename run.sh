@@ -31,7 +31,7 @@ case "${1:-}" in
     demo)
         setup
         shift
-        "$VENV/bin/snakemake" --snakefile workflow/Snakefile --configfile config/config.yaml \
+        "$VENV/bin/trialomics" run --snakefile workflow/Snakefile --configfile config/config.yaml \
             --cores "${CORES:-2}" --printshellcmds "$@"
         ;;
     test)

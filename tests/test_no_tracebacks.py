@@ -74,10 +74,14 @@ def test_snakemake_reports_broken_inputs_without_traceback(tmp_path, change, fra
     assert not (tmp_path / "x").exists() and not (tmp_path.parent.parent / "x").exists()
 
 
-def test_malformed_config_file_gives_a_message_not_a_traceback(tmp_path):
-    """Snakemake parses --configfile itself, before the workflow runs: its message does not name the
-    file (Snakemake 9), but it is a message; trialomics.validation_config.load_config_file names the
-    file and line for tools that read the config first."""
+def trialomics_run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [str(Path(sys.executable).parent / "trialomics"), "run", *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+
+
+def test_malformed_config_file_is_named_with_its_line(tmp_path):
+    """Plain Snakemake parses --configfile before the workflow runs and does not name the file
+    (Snakemake 9); `trialomics run` reads it first and names file, line and column."""
     write_cohort(tmp_path)
     configfile = tmp_path / "config.yaml"
     configfile.write_text("samples: inputs/samples.tsv\nclinical:\n  patients: [inputs/patients.tsv\n")
@@ -87,11 +91,34 @@ def test_malformed_config_file_gives_a_message_not_a_traceback(tmp_path):
     assert "Config file is not valid JSON or YAML" in shown
     assert "Traceback" not in shown
 
-    from trialomics.validation_config import load_config_file
-    with pytest.raises(InputValidationError) as caught:
-        load_config_file(configfile)
-    assert caught.value.problems[0].startswith(f"{configfile}, line 4, column 1: the config file is not "
-                                               "valid YAML")
+    result = trialomics_run(tmp_path, "--configfile", "config.yaml", "--dry-run")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"trialomics: {configfile}, line 4, column 1: the config file is not "
+                                    "valid YAML"), result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_trialomics_run_hands_a_readable_config_to_snakemake(tmp_path):
+    config = write_cohort(tmp_path)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    result = trialomics_run(tmp_path, "--configfile", "config.yaml", "--dry-run", "--cores", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "rule models_fit" in result.stdout + result.stderr  # the trialomics DAG was planned
+    assert not (tmp_path / "results").exists()
+
+
+def test_trialomics_run_refuses_a_templated_config_before_snakemake_loads_it(tmp_path):
+    config = write_cohort(tmp_path)
+    marker = tmp_path / "code_ran"
+    templated = yaml.safe_dump(config, sort_keys=False) + (
+        "__use_yte__: true\n"
+        f"seed: ?__import__('pathlib').Path({str(marker)!r}).touch() or 7\n")
+    (tmp_path / "config.yaml").write_text(templated)
+    result = trialomics_run(tmp_path, "--configfile", "config.yaml", "--dry-run")
+    assert result.returncode == 1
+    assert "enables YTE templating" in result.stderr and "Traceback" not in result.stderr
+    assert not marker.exists()
 
 
 JOB_SCRIPT = """\
