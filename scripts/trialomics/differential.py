@@ -27,6 +27,7 @@ from scipy import stats
 from scipy.stats.contingency import odds_ratio as contingency_odds_ratio
 
 from .contrasts import Contrast, design_key, group_contrasts_by_design  # noqa: F401 (re-exported)
+from .errors import AnalysisProblem
 from .multitest import benjamini_hochberg
 from .readers import read_patients
 from .tables import read_tsv
@@ -225,10 +226,12 @@ def check_contrast(contrast: Contrast, obs: pd.DataFrame, min_per_level: int = 3
 
 
 def require_valid_contrast(contrast: Contrast, obs: pd.DataFrame, min_per_level: int = 3) -> None:
-    """Raise ValueError listing every problem of :func:`check_contrast`, if any."""
+    """Raise AnalysisProblem listing every problem of :func:`check_contrast`, if any."""
     problems = check_contrast(contrast, obs, min_per_level)
     if problems:
-        raise ValueError("cannot fit " + "; ".join(problems))
+        raise AnalysisProblem("cannot fit " + "; ".join(problems),
+                              f"remove contrast '{contrast.id}' or its covariates from the config, or lower "
+                              "differential.min_patients_per_level")
 
 
 def _group_sizes(obs: pd.DataFrame, frame: pd.DataFrame, contrast: Contrast) -> tuple[int, int]:
@@ -310,7 +313,8 @@ def deseq2_results(dds, contrast: Contrast, shrink: bool = True, alpha: float = 
         raise ValueError(f"contrast '{contrast.id}' does not share the fitted design "
                          f"({design['variable']} with reference {design['reference']})")
     if contrast.target not in set(dds.obs[GROUP_COLUMN].astype(str)):
-        raise ValueError(f"contrast '{contrast.id}': level '{contrast.target}' is absent from the fit")
+        raise AnalysisProblem(f"contrast '{contrast.id}': level '{contrast.target}' is absent from the fit",
+                              f"remove contrast '{contrast.id}' or choose a target level that has samples")
     # The reference level is the fit's baseline, so target vs reference is the target coefficient
     # alone. An explicit vector also works on a fit loaded in another process, where formulaic's
     # per-instance materializer behind named contrasts no longer exists.
@@ -388,7 +392,8 @@ def moderated_t_test(values: pd.DataFrame, design: pd.DataFrame, coefficient: st
     df_residual = np.asarray(fit.df_residual, dtype=float)
     usable = (df_residual > 0) & np.isfinite(sigma) & np.isfinite(beta) & np.isfinite(unscaled)
     if not usable.any():
-        raise ValueError("no feature has residual degrees of freedom for the moderated t-test")
+        raise AnalysisProblem("no feature has residual degrees of freedom for the moderated t-test",
+                              "drop covariates of this contrast or add samples: the design uses up every sample")
     # limma's eBayes in inmoose fails on its log-odds step when the prior df is infinite, so the
     # variance moderation is taken from squeezeVar and the t-statistic formed here.
     squeezed = squeezeVar(sigma[usable] ** 2, df_residual[usable])
@@ -413,8 +418,8 @@ def paired_differences(values: pd.DataFrame, frame: pd.DataFrame,
     differences have the same coefficient, standard error and residual degrees of freedom (the block
     terms cancel; the group coefficient becomes the intercept of the differences). Fitting the
     differences lets a protein missing in both samples of a patient simply leave that patient out,
-    where the block design would become singular. Raises ValueError naming a block without exactly one
-    sample at each level.
+    where the block design would become singular. Raises AnalysisProblem naming a block without
+    exactly one sample at each level.
     """
     groups = frame[GROUP_COLUMN].astype(str)
     reference, target = list(frame[GROUP_COLUMN].cat.categories[:2])
@@ -424,8 +429,9 @@ def paired_differences(values: pd.DataFrame, frame: pd.DataFrame,
         ref = frame.index[((blocks == block) & (groups == reference)).to_numpy()]
         tgt = frame.index[((blocks == block) & (groups == target)).to_numpy()]
         if len(ref) != 1 or len(tgt) != 1:
-            raise ValueError(f"block '{block}' has {len(ref)} '{reference}' and {len(tgt)} '{target}' "
-                             "sample(s); a paired contrast needs exactly one of each")
+            raise AnalysisProblem(f"patient '{block}' has {len(ref)} '{reference}' and {len(tgt)} '{target}' "
+                                  "sample(s); a paired contrast needs exactly one of each",
+                                  "give each patient at most one sample per timepoint in samples.tsv")
         pairs.append((block, ref[0], tgt[0]))
     index = pd.Index([b for b, _, _ in pairs], name=PAIR_COLUMN)
     kept = [c for c in design.columns if not c.startswith(f"{PAIR_COLUMN}[")]
