@@ -39,6 +39,23 @@ def minimal_demo_config(workdir: Path, **overrides) -> Path:
     return write_config(workdir, config)
 
 
+def demo_config(workdir: Path, **overrides) -> Path:
+    """The shipped config/config.yaml (what `bash run.sh demo` runs), its paths made absolute, with
+    ``overrides`` merged into its sections."""
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["samples"] = str(ROOT / config["samples"])
+    for key in ("patients", "recist", "adverse_events"):
+        config["clinical"][key] = str(ROOT / config["clinical"][key])
+    config["enrichment"]["gene_sets"] = [str(ROOT / path) for path in config["enrichment"]["gene_sets"]]
+    config["ranking"]["truth"] = str(ROOT / config["ranking"]["truth"])
+    for section, values in overrides.items():
+        if isinstance(values, dict) and isinstance(config.get(section), dict):
+            config[section] = {**config[section], **values}
+        else:
+            config[section] = values
+    return write_config(workdir, config)
+
+
 def write_config(workdir: Path, config: dict) -> Path:
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -56,7 +73,8 @@ CI_SETTINGS = {
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory):
-    """Run the whole demo workflow once; tests read its results.
+    """Run the whole demo workflow once, with the shipped config (CI's resampling counts); tests read
+    its results.
 
     ``TRIALOMICS_DEMO_RUN=<folder of a finished run of this fixture>`` reuses that run instead (for
     iterating on the end-to-end tests; CI never sets it).
@@ -65,7 +83,7 @@ def demo_run(tmp_path_factory):
     if reuse:
         return Path(reuse)
     workdir = tmp_path_factory.mktemp("demo_run")
-    configfile = minimal_demo_config(workdir, **CI_SETTINGS)
+    configfile = demo_config(workdir, **CI_SETTINGS)
     result = run_snakemake(workdir, configfile)
     if result.returncode != 0:
         pytest.fail(f"demo workflow failed:\n{result.stderr[-6000:]}")

@@ -48,6 +48,8 @@ def copied_run(demo_run, tmp_path):
 def test_a_finished_run_plans_nothing_and_a_config_comment_changes_nothing(copied_run):
     configfile = copied_run / "config.yaml"
     assert planned_jobs(copied_run, configfile) == []
+    # the second plan reads the validation cache the first wrote (the copy's folder is a new cache key)
+    assert planned_jobs(copied_run, configfile) == []
     configfile.write_text("# a comment a reviewer added\n" + configfile.read_text() + "# and another\n")
     assert planned_jobs(copied_run, configfile) == []
 

@@ -50,6 +50,8 @@ def test_second_parse_uses_the_cached_outcome_with_the_same_config_and_warnings(
     second, cached = validate_once(second_config, SCHEMAS, trial, counting)
     assert cached and counting.calls == 1
     assert second_config == first_config  # the schema defaults are filled from the cache too
+    # in the same key order, at every level: Snakemake compares rule params (dicts) as written
+    assert repr(second_config) == repr(first_config)
     assert second.warnings == first.warnings
     pd.testing.assert_frame_equal(second.samples.reset_index(drop=True), first.samples.reset_index(drop=True))
 

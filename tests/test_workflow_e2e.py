@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import CI_SETTINGS, DEMO, ROOT, minimal_demo_config, run_snakemake
+from conftest import CI_SETTINGS, DEMO, ROOT, demo_config, minimal_demo_config, run_snakemake
 
 pytestmark = pytest.mark.e2e
 
@@ -125,7 +125,7 @@ DETERMINISM_TARGETS = [
 
 
 def test_tables_are_deterministic(demo_run, tmp_path):
-    configfile = minimal_demo_config(tmp_path, **CI_SETTINGS)
+    configfile = demo_config(tmp_path, **CI_SETTINGS)
     result = run_snakemake(tmp_path, configfile, *DETERMINISM_TARGETS)
     assert result.returncode == 0, result.stderr[-3000:]
     digest = lambda path: hashlib.sha256(path.read_bytes()).hexdigest()  # noqa: E731

@@ -147,7 +147,9 @@ def validate_once(config: dict, schema_dir: Path, workdir: Path, validate: Calla
     record = {"files": {str(p): _file_state(p) for p in files_read(config, validated, workdir)},
               "config": config, "outcome": _to_json(validated)}
     try:
-        _write_atomically(path, json.dumps(record, sort_keys=True, default=str))
+        # Key order kept: Snakemake compares rule params as written, so a config restored with sorted
+        # keys would make every rule with a dict param rerun on the first cache hit.
+        _write_atomically(path, json.dumps(record, default=str))
     except OSError:
         pass  # a read-only working directory only loses the cache, never the run
     return validated, False

@@ -38,7 +38,7 @@ DIFFERENTIAL_TARGETS = with_svg_twins(
     + [
         f"results/differential/mutations/{c}.tmb.tsv"
         for c in CONTRASTS
-        if "mutations" in MODALITIES
+        if "mutations" in contrast_modalities(c)
     ]
 )
 
