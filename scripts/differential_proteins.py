@@ -9,10 +9,10 @@ alpha = snakemake.params.alpha
 adata = dx.read_contrast_samples(snakemake.input.adata, snakemake.input.labels, snakemake.input.patients,
                                 contrast)
 dx.log_excluded(adata.obs, contrast, log)
-values, layer = dx.protein_log2_values(adata, contrast)
-log.info("testing layers[%r] (%s)", layer,
-         "batch in the design" if contrast.batch else "batch corrected by the proteins stage")
-table = dx.limma_results(values, adata.obs, contrast,
+contrast, batch_note = dx.protein_contrast(contrast, adata.obs, snakemake.params.batch_in_design,
+                                           snakemake.params.min_patients_per_level)
+log.info("testing layers['log2'] (uncorrected, missing values kept): %s", batch_note)
+table = dx.limma_results(dx.protein_log2_values(adata), adata.obs, contrast,
                          min_per_level=snakemake.params.min_patients_per_level,
                          min_observed_per_level=snakemake.params.min_observed_per_level)
 log.info("%s: %d proteins tested (prior df %.3g), %d with padj < %g", contrast.describe(),

@@ -348,13 +348,67 @@ def test_plots_return_figures():
         matplotlib.pyplot.close(figure)
 
 
-def test_proteins_use_uncorrected_values_only_with_a_batch_term():
+def test_proteins_are_tested_on_the_uncorrected_log2_layer_the_screens_and_models_read():
     import anndata as ad
 
-    adata = ad.AnnData(np.zeros((3, 2)), layers={"log2": np.ones((3, 2)),
-                                                 "log2_batch_corrected": np.full((3, 2), 2.0)})
-    _, layer = dx.protein_log2_values(adata, dx.Contrast("r", "responder", "no", "yes"))
-    assert layer == "log2_batch_corrected"
-    values, layer = dx.protein_log2_values(adata, dx.Contrast("r", "responder", "no", "yes",
-                                                              batch="batch"))
-    assert layer == "log2" and (values.to_numpy() == 1.0).all()
+    from trialomics.survival import modality_matrix
+
+    adata = ad.AnnData(np.zeros((3, 2)), obs=pd.DataFrame({"patient_id": ["a", "b", "c"]},
+                                                          index=["s1", "s2", "s3"]),
+                       layers={"log2": np.ones((3, 2)), "log2_batch_corrected": np.full((3, 2), 2.0)})
+    assert (dx.protein_log2_values(adata).to_numpy() == 1.0).all()
+    assert (modality_matrix(adata, "proteins").to_numpy() == 1.0).all()
+
+
+def test_batch_joins_the_protein_design_when_the_contrast_spans_batches():
+    obs = make_obs()
+    contrast, note = dx.protein_contrast(RESPONDER, obs, batch_in_design=True)
+    assert contrast.batch == "batch" and note == "batch in the design (2 batches)"
+    unchanged, note = dx.protein_contrast(RESPONDER, obs, batch_in_design=False)
+    assert unchanged == RESPONDER and "batch_correction: none" in note
+    one_batch = obs.assign(batch="A")
+    assert dx.protein_contrast(RESPONDER, one_batch, batch_in_design=True)[0] == RESPONDER
+    confounded = obs.assign(batch=obs["responder"].map({"no": "A", "yes": "B"}))
+    contrast, note = dx.protein_contrast(RESPONDER, confounded, batch_in_design=True)
+    assert contrast == RESPONDER and "confounded" in note
+    own = dx.Contrast("r", "responder", "no", "yes", batch="sex")
+    assert dx.protein_contrast(own, obs, batch_in_design=True)[0] == own
+
+
+def test_linear_model_fits_match_inmoose_lmfit_with_missing_values():
+    from inmoose.limma import lmFit
+
+    rng = np.random.default_rng(3)
+    obs = make_obs(n_per_group=12)
+    design = dx.design_matrix(dx.design_frame(obs, dx.Contrast("r", "responder", "no", "yes", ("age",),
+                                                               "batch")))
+    values = rng.normal(size=(24, 30))
+    values[rng.random(values.shape) < 0.15] = np.nan
+    column = list(design.columns).index("group[T.yes]")
+    ours = dx.linear_model_fits(values, design.to_numpy(), column)
+    theirs = lmFit(pd.DataFrame(values.T), design)
+    np.testing.assert_allclose(ours["beta"], np.asarray(theirs.coefficients)[:, column], rtol=1e-10)
+    np.testing.assert_allclose(ours["unscaled"], np.asarray(theirs.stdev_unscaled)[:, column], rtol=1e-10)
+    np.testing.assert_allclose(ours["sigma"], np.asarray(theirs.sigma), rtol=1e-10)
+    np.testing.assert_array_equal(ours["df_residual"], np.asarray(theirs.df_residual))
+
+
+def test_a_protein_measured_in_one_batch_is_fitted_without_the_batch_term():
+    """R's lm.fit drops the aliased batch coefficient; the group effect is then the one-batch fit's."""
+    rng = np.random.default_rng(4)
+    obs = make_obs(n_per_group=12)
+    design = dx.design_matrix(dx.design_frame(obs, dx.Contrast("r", "responder", "no", "yes", (), "batch")))
+    values = rng.normal(size=(24, 2))
+    in_batch_a = (obs["batch"] == "A").to_numpy()
+    values[~in_batch_a, 1] = np.nan
+    column = list(design.columns).index("group[T.yes]")
+    fit = dx.linear_model_fits(values, design.to_numpy(), column)
+    alone = dx.linear_model_fits(values[in_batch_a][:, [1]], design.to_numpy()[in_batch_a][:, :2], 1)
+    for key in ("beta", "unscaled", "sigma", "df_residual"):
+        assert fit[key][1] == pytest.approx(alone[key][0], rel=1e-12)
+    assert np.isfinite(fit["beta"]).all() and fit["df_residual"][0] == 24 - 3
+    # where the group itself is aliased (measured in one group only) nothing is estimated
+    values[obs["responder"].to_numpy() == "yes", 0] = np.nan
+    assert np.isnan(dx.linear_model_fits(values, design.to_numpy(), column)["beta"][0])
+
+

@@ -16,6 +16,7 @@ table says so.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Iterable, Mapping
@@ -354,42 +355,103 @@ def deseq2_results(dds, contrast: Contrast, shrink: bool = True, alpha: float = 
 # Proteins: limma moderated t
 
 
-def protein_log2_values(adata: ad.AnnData, contrast: Contrast) -> tuple[pd.DataFrame, str]:
-    """The log2 protein matrix to test (samples x proteins, NaN missing) and its layer name.
+def protein_log2_values(adata: ad.AnnData) -> pd.DataFrame:
+    """The log2 protein matrix to test: samples x proteins, ``layers["log2"]`` (filtered,
+    median-normalised, never batch-corrected or imputed; NaN where missing), the one matrix that
+    the Cox screens, the models and the ranking read too. Each protein is fitted on the samples
+    where it was measured; batch enters the design (:func:`protein_contrast`)."""
+    return feature_matrix(adata, "log2" if "log2" in adata.layers else None)
 
-    Batch is accounted for exactly once: with a batch term in the contrast the uncorrected
-    ``layers["log2"]`` is used and the batch enters the design (limma's recommendation); without
-    one, the proteins stage's batch-corrected values ``layers["log2_batch_corrected"]`` are used.
-    Missing values stay missing in both (never the imputed X), so each protein is fitted on the
-    samples where it was measured.
+
+def protein_contrast(contrast: Contrast, obs: pd.DataFrame, batch_in_design: bool,
+                     min_per_level: int = 3) -> tuple[Contrast, str]:
+    """The contrast as the proteins are tested, and a note saying how batch is handled.
+
+    With ``batch_in_design`` (``proteins.batch_correction: combat``) and no batch term of its own,
+    the sample sheet's batch joins the design when the contrast's samples come from more than one
+    batch (limma's way of removing a batch effect), unless batch and the contrast's levels are
+    confounded, which the note then says.
     """
-    layer = "log2" if contrast.batch or "log2_batch_corrected" not in adata.layers \
-        else "log2_batch_corrected"
-    return feature_matrix(adata, layer), layer
+    if contrast.batch:
+        return contrast, f"batch in the design ({contrast.batch}, as configured)"
+    if not batch_in_design or "batch" not in obs.columns:
+        return contrast, "no batch term (proteins.batch_correction: none)"
+    batches = set(as_levels(obs.loc[contrast_samples(obs, contrast), "batch"])) - {""}
+    if len(batches) < 2:
+        return contrast, "no batch term (the contrast's samples come from one batch)"
+    with_batch = dataclasses.replace(contrast, batch="batch")
+    if check_contrast(with_batch, obs, min_per_level):
+        return contrast, ("no batch term: the batch is confounded with the contrast's levels, so its "
+                          "effect cannot be separated (see results/qc/batch_association.tsv)")
+    return with_batch, f"batch in the design ({len(batches)} batches)"
+
+
+def _estimable_columns(design: np.ndarray, tolerance: float = 1e-7) -> list[int]:
+    """Columns kept, in order, while each adds to the rank (R's ``lm.fit`` pivots aliased columns out)."""
+    kept: list[int] = []
+    for column in range(design.shape[1]):
+        trial = design[:, kept + [column]]
+        if np.linalg.matrix_rank(trial, tol=tolerance * max(1.0, np.abs(trial).max())) == len(kept) + 1:
+            kept.append(column)
+    return kept
+
+
+def linear_model_fits(values: np.ndarray, design: np.ndarray, column: int) -> dict[str, np.ndarray]:
+    """Per-feature least squares as limma's ``lmFit`` (``lm.series``): each feature on its observed
+    samples, coefficients aliased there (a batch level with no observed sample) dropped, as R's
+    ``lm.fit`` does.
+
+    ``values`` is samples x features (NaN missing), ``design`` samples x coefficients. Returns, per
+    feature, ``beta`` and ``unscaled`` (the unscaled standard error) of coefficient ``column`` (NaN
+    when it is not estimable), ``sigma`` and ``df_residual``. Features sharing a pattern of observed
+    samples are fitted together.
+    """
+    n_features = values.shape[1]
+    out = {"beta": np.full(n_features, np.nan), "unscaled": np.full(n_features, np.nan),
+           "sigma": np.full(n_features, np.nan), "df_residual": np.zeros(n_features)}
+    observed = np.isfinite(values)
+    patterns, group = np.unique(observed.T, axis=0, return_inverse=True)
+    for index, rows in enumerate(patterns):
+        features = np.flatnonzero(group.ravel() == index)
+        x = design[rows]
+        kept = _estimable_columns(x)
+        if column not in kept:
+            continue
+        x = x[:, kept]
+        q, r = np.linalg.qr(x)
+        y = values[np.ix_(rows, features)]
+        beta = np.linalg.solve(r, q.T @ y)
+        df_residual = x.shape[0] - x.shape[1]
+        position = kept.index(column)
+        r_inverse = np.linalg.inv(r)
+        out["beta"][features] = beta[position]
+        out["unscaled"][features] = np.sqrt((r_inverse[position] ** 2).sum())
+        out["df_residual"][features] = df_residual
+        if df_residual > 0:
+            residuals = y - x @ beta
+            out["sigma"][features] = np.sqrt((residuals ** 2).sum(axis=0) / df_residual)
+    return out
 
 
 def moderated_t_test(values: pd.DataFrame, design: pd.DataFrame, coefficient: str) -> pd.DataFrame:
     """limma's moderated t-test of one coefficient, for every feature.
 
     ``values`` is samples x features (log2; NaN allowed: each feature is fitted on its observed
-    samples, as limma's ``lmFit``), ``design`` the samples x coefficients design matrix. Residual
-    variances are shrunk towards a common prior (``squeezeVar``, hyperparameters by limma's
-    ``fitFDist``): ``s2_post = (d0 s0^2 + d s^2) / (d0 + d)``, ``t = beta / (sqrt(s2_post) * v)``
-    with ``v`` the unscaled standard error, on ``d0 + d`` degrees of freedom (Smyth 2004).
+    samples, as limma's ``lmFit``, :func:`linear_model_fits`), ``design`` the samples x coefficients
+    design matrix. Residual variances are shrunk towards a common prior (``squeezeVar``,
+    hyperparameters by limma's ``fitFDist``): ``s2_post = (d0 s0^2 + d s^2) / (d0 + d)``,
+    ``t = beta / (sqrt(s2_post) * v)`` with ``v`` the unscaled standard error, on ``d0 + d`` degrees
+    of freedom (Smyth 2004).
 
     Returns a DataFrame indexed by feature: effect, se, stat, pvalue, df_total, s2_prior,
     df_prior. Features without residual degrees of freedom or with a non-estimable coefficient
     get missing statistics.
     """
-    from inmoose.limma import lmFit
     from inmoose.limma.squeezeVar import squeezeVar
 
-    column = list(design.columns).index(coefficient)
-    fit = lmFit(values.T.astype(float), design.astype(float))
-    beta = np.asarray(fit.coefficients, dtype=float)[:, column]
-    unscaled = np.asarray(fit.stdev_unscaled, dtype=float)[:, column]
-    sigma = np.asarray(fit.sigma, dtype=float)
-    df_residual = np.asarray(fit.df_residual, dtype=float)
+    fit = linear_model_fits(values.to_numpy(dtype=float), design.to_numpy(dtype=float),
+                            list(design.columns).index(coefficient))
+    beta, unscaled, sigma, df_residual = fit["beta"], fit["unscaled"], fit["sigma"], fit["df_residual"]
     usable = (df_residual > 0) & np.isfinite(sigma) & np.isfinite(beta) & np.isfinite(unscaled)
     if not usable.any():
         raise AnalysisProblem("no feature has residual degrees of freedom for the moderated t-test",

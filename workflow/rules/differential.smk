@@ -158,6 +158,7 @@ rule differential_proteins:
         min_patients_per_level=config["differential"]["min_patients_per_level"],
         min_observed_per_level=config["differential"]["min_observed_per_level"],
         alpha=config["differential"]["alpha"],
+        batch_in_design=config["proteins"]["batch_correction"] == "combat",
     script:
         "../../scripts/differential_proteins.py"
 
