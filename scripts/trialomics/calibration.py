@@ -64,14 +64,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .cox import logrank_scores
+from .batch import batch_covariate_plan, batch_covariates
+from .cox import MAX_HALVINGS, RiskSets, logrank_scores, risk_sets
 from .errors import AnalysisProblem
-from .survival import SURVIVAL_ENDPOINTS, endpoint_labels, feature_kinds, prefilter_mask
+from .survival import SURVIVAL_ENDPOINTS, covariate_matrix, endpoint_labels, feature_kinds, prefilter_mask
 
 # Statistics whose permutation variance is below this (on standardised values) are set to 0: a
 # feature constant within the patients of an endpoint, or an outcome without events, carries no evidence.
 ZERO_VARIANCE = 1e-12
 STRONG, SUPPORTED, EXPLORATORY = "strong", "supported", "exploratory"
+# Newton iterations of the covariate-only null models (a few suffice; separation stops earlier).
+NULL_MODEL_ITERATIONS = 50
 
 
 @dataclass(frozen=True)
@@ -136,27 +139,241 @@ def joint_permutations(n_patients: int, n_permutations: int, seed: int) -> np.nd
     return np.vstack([np.arange(n_patients)[None, :], *[p[None, :] for p in permuted]]).astype(np.intp)
 
 
-def outcome_scores(outcomes: pd.DataFrame, endpoint: str, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each run's outcome score per patient and whether the patient has the endpoint (runs x patients).
+@dataclass(frozen=True)
+class Adjustment:
+    """What one block's statistics for one endpoint are adjusted for (see the module docstring, step 2).
 
-    ``positions`` (runs x patients) are the outcome-table rows the patients receive in each run.
-    Survival endpoints: the log-rank scores of the run's patients with the endpoint
-    (:func:`trialomics.cox.logrank_scores`: event minus Nelson–Aalen cumulative hazard); binary
-    endpoints: the label (1 = yes, 0 = no). Patients without the endpoint score 0 and are left out.
+    ``design`` holds the adjustment variables of every outcome-table row (numeric; categorical ones
+    one-hot coded), NaN where a value is missing; ``names`` says what they are (configured covariate
+    names, ``<block>_batch``), for the ``adjusted_for`` column.
     """
+
+    names: tuple[str, ...]
+    design: np.ndarray       # outcome-table rows x columns
+
+    @classmethod
+    def of(cls, patients: pd.Index, design: pd.DataFrame | None, names) -> "Adjustment":
+        """The adjustment of the outcome table's ``patients`` from a design indexed by patient_id
+        (:func:`trialomics.survival.covariate_matrix`, :func:`trialomics.batch.batch_covariates`);
+        a patient absent from ``design`` has missing values."""
+        if design is None:
+            return cls(tuple(names), np.zeros((len(patients), 0)))
+        design = design.copy()
+        design.index = design.index.astype(str)
+        return cls(tuple(names), design.reindex(patients).to_numpy(dtype=np.float64))
+
+    @property
+    def complete(self) -> np.ndarray:
+        """Outcome-table rows with every adjustment value."""
+        return ~np.isnan(self.design).any(axis=1)
+
+
+def endpoint_covariates(endpoint: str, survival_covariates, model_covariates) -> list[str]:
+    """The clinical covariates the chain adjusts ``endpoint`` for: ``survival.covariates`` (the Cox
+    screens') for a survival endpoint, and ``models.covariates`` (the models') for every endpoint."""
+    chosen = list(survival_covariates) if endpoint in SURVIVAL_ENDPOINTS else []
+    return chosen + [c for c in model_covariates if c not in chosen]
+
+
+def chain_adjustments(obs: pd.DataFrame, patients: pd.Index, endpoints, blocks, survival_covariates=(),
+                      model_covariates=(), batches: dict[str, pd.Series] | None = None,
+                      batch_table: pd.DataFrame | None = None,
+                      batch_mode: str = "never") -> tuple[dict[tuple[str, str], Adjustment], list[str]]:
+    """What every block's statistics for every endpoint are adjusted for, as the screens and models do.
+
+    ``obs``: :func:`trialomics.survival.patient_annotations`; ``patients``: the outcome table's;
+    ``batches``: block -> :func:`trialomics.batch.patient_batches`, needed for the blocks whose batch
+    :func:`trialomics.batch.batch_covariate_plan` adds for an endpoint (``batch_table``,
+    ``batch_mode`` = ``models.batch_covariate``). Clinical covariates: :func:`endpoint_covariates`,
+    coded by :func:`trialomics.survival.covariate_matrix`. Returns ((block, endpoint) ->
+    :class:`Adjustment`, only where something is adjusted for; the batch plan's notes).
+    """
+    adjustments, notes = {}, []
+    for endpoint in endpoints:
+        clinical = endpoint_covariates(endpoint, survival_covariates, model_covariates)
+        clinical_design = covariate_matrix(obs, clinical) if clinical else None
+        for block in blocks:
+            batched, note = batch_covariate_plan(batch_table, [block], endpoint, batch_mode)
+            design, names = clinical_design, list(clinical)
+            if batched:
+                batch_design = batch_covariates({block: batches[block]})
+                design = batch_design if design is None else design.join(batch_design, how="outer")
+                names.append(f"{block}_batch")
+                notes.append(f"{endpoint} / {block}: {note}")
+            if names:
+                adjustments[(block, endpoint)] = Adjustment.of(patients, design, names)
+    return adjustments, notes
+
+
+def cox_null_scores(time, event, design: np.ndarray) -> np.ndarray:
+    """Martingale residuals of the Cox model of the adjustment variables alone (Breslow ties).
+
+    m_j = event_j - exp(eta_j) * H0(t_j): eta = design @ gamma with gamma the maximum of Breslow's
+    partial likelihood (:func:`breslow_null_fit`), H0 Breslow's cumulative baseline hazard at gamma.
+    Then sum_j m_j x_j is the Cox score of a new feature x at beta_x = 0, and sum_j m_j z_j = 0 for
+    every adjustment column z (gamma's score equation). Without adjustment variables this is the
+    log-rank score (:func:`trialomics.cox.logrank_scores`: event minus Nelson–Aalen).
+    """
+    time = np.asarray(time, dtype=np.float64)
+    event = np.asarray(event, dtype=bool)
+    if design.shape[1] == 0:
+        return logrank_scores(time, event)
+    risk = risk_sets(time, event)
+    centred = design - design.mean(axis=0)
+    eta = centred @ breslow_null_fit(centred, event, risk)
+    # Shifted by the largest linear predictor: a diverging coefficient (an adjustment level without
+    # events) sends exp(eta) of its patients to 0 instead of overflowing.
+    relative_risk = np.exp(eta - eta.max())
+    increments = risk.dies.sum(axis=1) / (risk.at_risk @ relative_risk)
+    return event.astype(np.float64) - relative_risk * (risk.at_risk * increments[:, None]).sum(axis=0)
+
+
+def breslow_null_fit(design: np.ndarray, event: np.ndarray, risk: RiskSets) -> np.ndarray:
+    """Maximum of Breslow's log partial likelihood of ``design`` (patients x columns): Newton's method
+    with step halving, stopped when the likelihood no longer improves (separation: a coefficient
+    walking off while the likelihood flattens) or the step is below 1e-10."""
+    beta = np.zeros(design.shape[1])
+    loglik, score, information = _breslow_derivatives(design, event, risk, beta)
+    for _ in range(NULL_MODEL_ITERATIONS):
+        step = np.linalg.lstsq(information, score, rcond=None)[0]
+        for _ in range(MAX_HALVINGS):
+            candidate = _breslow_derivatives(design, event, risk, beta + step)
+            if candidate[0] >= loglik - 1e-12 * abs(loglik):
+                break
+            step = step / 2.0
+        improvement = candidate[0] - loglik
+        beta = beta + step
+        loglik, score, information = candidate
+        if improvement <= 1e-12 * max(1.0, abs(loglik)) or np.abs(step).max() <= 1e-10:
+            break
+    return beta
+
+
+def _breslow_derivatives(design, event, risk: RiskSets, beta) -> tuple[float, np.ndarray, np.ndarray]:
+    eta = design @ beta
+    shift = eta.max()
+    weights = np.exp(eta - shift)
+    at_risk = risk.at_risk.astype(np.float64)
+    deaths = risk.dies.sum(axis=1)
+    s0 = at_risk @ weights                                                    # per event time
+    mean = (at_risk @ (weights[:, None] * design)) / s0[:, None]              # event times x columns
+    second = np.einsum("kn,n,na,nb->kab", at_risk, weights, design, design) / s0[:, None, None]
+    loglik = float(event @ eta - deaths @ (np.log(s0) + shift))
+    score = event @ design - deaths @ mean
+    information = np.einsum("k,kab->ab", deaths, second - mean[:, :, None] * mean[:, None, :])
+    return loglik, score, information
+
+
+def logistic_null_scores(label, design: np.ndarray) -> np.ndarray:
+    """``label - p_hat`` of the logistic model of an intercept and the adjustment variables (maximum
+    likelihood, Newton's method with step halving). Without adjustment variables the label itself is
+    returned: :func:`score_z` centres it, which gives label - mean(label)."""
+    label = np.asarray(label, dtype=np.float64)
+    if design.shape[1] == 0:
+        return label
+    if label.min() == label.max():          # one class only: nothing to explain, no evidence
+        return np.zeros_like(label)
+    X = np.column_stack([np.ones(label.size), design])
+    beta = np.zeros(X.shape[1])
+    beta[0] = np.log(label.mean() / (1.0 - label.mean()))
+    loglik = _logistic_loglik(X, label, beta)
+    for _ in range(NULL_MODEL_ITERATIONS):
+        p = _expit(X @ beta)
+        information = X.T @ (X * (p * (1.0 - p))[:, None])
+        step = np.linalg.lstsq(information, X.T @ (label - p), rcond=None)[0]
+        for _ in range(MAX_HALVINGS):
+            candidate = _logistic_loglik(X, label, beta + step)
+            if candidate >= loglik - 1e-12 * abs(loglik):
+                break
+            step = step / 2.0
+        improvement = candidate - loglik
+        beta, loglik = beta + step, candidate
+        # Separation (an adjustment level with one class only) flattens the likelihood while a
+        # coefficient walks off: p_hat of those patients tends to their label and their score to 0.
+        if improvement <= 1e-12 * max(1.0, abs(loglik)) or np.abs(step).max() <= 1e-10:
+            break
+    return label - _expit(X @ beta)
+
+
+def _expit(eta: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * eta))
+
+
+def _logistic_loglik(X: np.ndarray, label: np.ndarray, beta: np.ndarray) -> float:
+    eta = X @ beta
+    return float(label @ eta - np.logaddexp(0.0, eta).sum())
+
+
+def null_model_scores(outcomes: pd.DataFrame, endpoint: str, rows: np.ndarray, design: np.ndarray) -> np.ndarray:
+    """The outcome scores of outcome-table ``rows`` (all with the endpoint and the adjustment values):
+    :func:`cox_null_scores` or :func:`logistic_null_scores` of the null model fitted on those rows."""
     if endpoint in SURVIVAL_ENDPOINTS:
-        time = outcomes[f"{endpoint}_time"].to_numpy()[positions]
-        event = outcomes[f"{endpoint}_event"].to_numpy()[positions]
-        observed = ~np.isnan(time) & ~np.isnan(event)
-        scores = np.zeros(time.shape)
-        for run in range(time.shape[0]):
-            have = observed[run]
-            if have.any():
-                scores[run, have] = logrank_scores(time[run, have], event[run, have] == 1.0)
-        return scores, observed
-    label = outcomes[endpoint].to_numpy()[positions]
-    observed = ~np.isnan(label)
-    return np.where(observed, label, 0.0), observed
+        return cox_null_scores(outcomes[f"{endpoint}_time"].to_numpy()[rows],
+                               outcomes[f"{endpoint}_event"].to_numpy()[rows] == 1.0, design[rows])
+    return logistic_null_scores(outcomes[endpoint].to_numpy()[rows], design[rows])
+
+
+def endpoint_observed(outcomes: pd.DataFrame, endpoint: str) -> np.ndarray:
+    """Outcome-table rows that have ``endpoint``."""
+    if endpoint in SURVIVAL_ENDPOINTS:
+        return (outcomes[f"{endpoint}_time"].notna() & outcomes[f"{endpoint}_event"].notna()).to_numpy()
+    return outcomes[endpoint].notna().to_numpy()
+
+
+def outcome_scores(outcomes: pd.DataFrame, endpoint: str, positions: np.ndarray,
+                   adjustment: Adjustment | None = None,
+                   usable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each run's outcome score per patient and whether the patient enters the run (runs x patients).
+
+    ``positions`` (runs x patients) are the outcome-table rows the patients receive in each run. A
+    patient enters when its row has the endpoint and every adjustment value (``adjustment``) and the
+    patient is ``usable`` (its own adjustment values are known; default all). The scores are those of
+    the null model fitted on the rows that enter the run (:func:`null_model_scores`; without
+    adjustment the log-rank scores or the label). Patients that do not enter score 0. Runs whose
+    patients receive the same set of rows share one fit.
+    """
+    design = adjustment.design if adjustment is not None else np.zeros((len(outcomes), 0))
+    has_row = endpoint_observed(outcomes, endpoint)
+    if adjustment is not None:
+        has_row &= adjustment.complete
+    observed = has_row[positions]
+    if usable is not None:
+        observed &= usable[None, :]
+    if endpoint not in SURVIVAL_ENDPOINTS and design.shape[1] == 0:   # the label itself: nothing to fit
+        return np.where(observed, outcomes[endpoint].to_numpy()[positions], 0.0), observed
+    scores = np.zeros(positions.shape)
+    fits: dict[bytes, np.ndarray] = {}
+    for run in range(positions.shape[0]):
+        received = positions[run, observed[run]]
+        if received.size == 0:
+            continue
+        rows = np.sort(received)
+        key = rows.tobytes()
+        if key not in fits:
+            fits[key] = null_model_scores(outcomes, endpoint, rows, design)
+        scores[run, observed[run]] = fits[key][np.searchsorted(rows, received)]
+    return scores, observed
+
+
+def residualised_values(block: ChainBlock, adjustment: Adjustment, has_endpoint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The block's values residualised on [1, adjustment variables] (Smith's scheme), and which patients
+    can be residualised (their own adjustment values are known).
+
+    Least squares over the block's patients that have the endpoint and their adjustment values
+    (``has_endpoint``: one flag per block patient, from the observed data); the coefficients are
+    applied to every usable patient of the block, whose row can meet any outcome row in a permuted run.
+    Without adjustment columns the values are returned as they are (:func:`score_z` centres them).
+    Patients that cannot be residualised get 0.
+    """
+    own = adjustment.design[block.rows]
+    usable = adjustment.complete[block.rows]
+    if own.shape[1] == 0:
+        return block.values, usable
+    design = np.column_stack([np.ones(block.rows.size), np.nan_to_num(own)])
+    fit_rows = usable & has_endpoint
+    coefficients = np.linalg.lstsq(design[fit_rows], block.values[fit_rows], rcond=None)[0]
+    residuals = block.values - design @ coefficients
+    return np.where(usable[:, None], residuals, 0.0), usable
 
 
 def score_z(X: np.ndarray, scores: np.ndarray, observed: np.ndarray) -> np.ndarray:
@@ -181,13 +398,22 @@ def score_z(X: np.ndarray, scores: np.ndarray, observed: np.ndarray) -> np.ndarr
         return np.where((variance > ZERO_VARIANCE) & (n > 1), score / np.sqrt(variance), 0.0)
 
 
-def chain_statistics(blocks: list[ChainBlock], outcomes: pd.DataFrame, endpoint: str,
-                     orders: np.ndarray) -> np.ndarray:
-    """Signed score z of every feature of every block (concatenated), runs x features, for ``endpoint``."""
+def chain_statistics(blocks: list[ChainBlock], outcomes: pd.DataFrame, endpoint: str, orders: np.ndarray,
+                     adjustments: dict[tuple[str, str], Adjustment] | None = None) -> np.ndarray:
+    """Signed score z of every feature of every block (concatenated), runs x features, for ``endpoint``.
+
+    ``adjustments``: (block, endpoint) -> :class:`Adjustment`; a block without one is not adjusted.
+    """
     pieces = []
     for block in blocks:
-        scores, observed = outcome_scores(outcomes, endpoint, orders[:, block.rows])
-        pieces.append(score_z(block.values, scores, observed))
+        adjustment = (adjustments or {}).get((block.name, endpoint))
+        if adjustment is None:
+            values, usable = block.values, None
+        else:
+            own_row = endpoint_observed(outcomes, endpoint)[block.rows] & adjustment.complete[block.rows]
+            values, usable = residualised_values(block, adjustment, own_row)
+        scores, observed = outcome_scores(outcomes, endpoint, orders[:, block.rows], adjustment, usable)
+        pieces.append(score_z(values, scores, observed))
     return np.hstack(pieces) if pieces else np.zeros((orders.shape[0], 0))
 
 
@@ -287,12 +513,14 @@ def tier_null_rates(statistics: dict[str, np.ndarray], primary_endpoint: str, st
 
 
 def calibrate(blocks: list[ChainBlock], outcomes: pd.DataFrame, endpoints, primary_endpoint: str,
-              n_permutations: int, seed: int, strong_p: float = 0.05,
-              supported_q: float = 0.25) -> tuple[pd.DataFrame, pd.DataFrame]:
+              n_permutations: int, seed: int, strong_p: float = 0.05, supported_q: float = 0.25,
+              adjustments: dict[tuple[str, str], Adjustment] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The whole calibration: per-candidate table and tier null rates.
 
-    Returns (one row per block feature and endpoint: modality, feature, endpoint, z, calibrated_p,
-    calibrated_q, family_size, n_permutations, seed; the :func:`tier_null_rates` table with the seed).
+    ``adjustments``: (block, endpoint) -> :class:`Adjustment` (none: no adjustment). Returns (one row
+    per block feature and endpoint: modality, feature, endpoint, z, calibrated_p, calibrated_q,
+    family_size, n_permutations, seed, adjusted_for (the adjustment's names joined by ``;``, empty
+    when none); the :func:`tier_null_rates` table with the seed).
     Raises AnalysisProblem when ``primary_endpoint`` is not among ``endpoints``.
     """
     endpoints = list(endpoints)
@@ -305,12 +533,19 @@ def calibrate(blocks: list[ChainBlock], outcomes: pd.DataFrame, endpoints, prima
     feature = np.concatenate([b.features.astype(object) for b in blocks] or [[]])
     statistics, rows = {}, []
     for endpoint in endpoints:
-        statistics[endpoint] = chain_statistics(blocks, outcomes, endpoint, orders)
+        statistics[endpoint] = chain_statistics(blocks, outcomes, endpoint, orders, adjustments)
+        adjusted_for = np.concatenate([np.full(b.features.size, _adjusted_for(adjustments, b.name, endpoint),
+                                               dtype=object) for b in blocks] or [[]])
         p, q = calibrate_endpoint(statistics[endpoint])
         rows.append(pd.DataFrame({"modality": modality, "feature": feature, "endpoint": endpoint,
                                   "z": statistics[endpoint][0], "calibrated_p": p, "calibrated_q": q,
                                   "family_size": feature.size, "n_permutations": n_permutations,
-                                  "seed": seed}))
+                                  "seed": seed, "adjusted_for": adjusted_for}))
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     rates = tier_null_rates(statistics, primary_endpoint, strong_p=strong_p, supported_q=supported_q)
     return table, rates.assign(seed=seed)
+
+
+def _adjusted_for(adjustments: dict[tuple[str, str], Adjustment] | None, block: str, endpoint: str) -> str:
+    adjustment = (adjustments or {}).get((block, endpoint))
+    return ";".join(adjustment.names) if adjustment is not None else ""

@@ -30,6 +30,8 @@ rule biomarkers_null:
     input:
         blocks=[f"results/{b}/normalised.h5ad" for b in SURVIVAL_BLOCKS],
         labels=LABELS,
+        patients=PATIENTS_TABLE,
+        batch=batch_table_input,
     output:
         calibration=report(
             "results/biomarkers/calibration.tsv",
@@ -60,6 +62,9 @@ rule biomarkers_null:
         permutations=config["ranking"]["null_permutations"],
         strong_p=config["ranking"]["strong_p"],
         supported_q=config["ranking"]["supported_q"],
+        survival_covariates=config["survival"]["covariates"],
+        model_covariates=config["models"]["covariates"],
+        batch_covariate=config["models"]["batch_covariate"],
         max_missing=config["survival"]["max_missing"],
         min_altered=config["survival"]["min_altered"],
         min_altered_fraction=config["survival"]["min_altered_fraction"],
