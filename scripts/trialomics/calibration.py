@@ -14,9 +14,10 @@ The chain, identical on observed and permuted outcomes:
    on the block's patients that are in the labels table. Values are standardised per feature over
    the patients with a value; a missing value becomes the feature's mean (0 after standardising).
    Prefiltering and filling use no outcome, so they are the same in every permutation.
-2. Screen statistic per feature and endpoint, on the patients with that endpoint: the score
-   statistic U = sum_i a_i x_i of an outcome score ``a`` (:func:`outcome_scores`) standardised by its
-   exact permutation variance (:func:`score_z`), z = sqrt(n - 1) * Pearson r(a, x):
+2. Screen statistic per feature and endpoint, on the patients with that endpoint and its adjustment
+   values: the score statistic U = sum_i a_i x_i of an outcome score ``a`` (:func:`outcome_scores`)
+   standardised by its exact permutation variance (:func:`score_z`), z = sqrt(n - 1) * Pearson r(a, x).
+   Without adjustment variables (see "Adjustment" below for the general case):
 
    - survival (pfs, os): ``a`` are the log-rank scores (event minus Nelson–Aalen cumulative hazard),
      so U is the univariate Cox score at beta = 0 (Breslow ties), the numerator of
@@ -35,9 +36,49 @@ The chain, identical on observed and permuted outcomes:
    this is the whole family of candidates that can become strong).
 
 Permutations (:func:`joint_permutations`): whole rows of the labels table are permuted, so all
-endpoints (and which patients miss an endpoint) move together; the omics and the clinical covariates
-of ``patients.tsv`` stay with their patient. The chain does not adjust for covariates. Row 0 of every
-statistics array is the observed data; rows 1..B are the permutations.
+endpoints (and which patients miss an endpoint) move together, and the adjustment variables move with
+them; the omics stay with their patient. Row 0 of every statistics array is the observed data; rows
+1..B are the permutations.
+
+Adjustment (Smith's scheme; Winkler et al. 2014, NeuroImage 92:381, Table 2). The Cox screens adjust
+for ``survival.covariates``, the models for ``models.covariates``, and both add a block's batch per
+``models.batch_covariate``; the models' permutation test then moves the omics rows only, the covariates
+staying with the outcome. The chain does the same (:func:`chain_adjustments`): for a block and an
+endpoint, Z holds ``survival.covariates`` (survival endpoints), ``models.covariates`` (every endpoint)
+and the block's one-hot batch when :func:`trialomics.batch.batch_covariate_plan` adds it for that block
+and endpoint (as the block's Cox screen); column ``adjusted_for`` names them. Derivation:
+
+- Model of a feature x given Z: hazard lambda0(t) exp(beta x + gamma'Z), or logit P(yes) = alpha +
+  beta x + gamma'Z. The score for beta at beta = 0, with the nuisance parameters at their
+  covariate-only maximum likelihood estimates, is U = sum_j m_j x_j with m the null model's residual:
+  Cox (Breslow's partial likelihood): U = sum_j event_j (x_j - sum_risk x exp(eta) / sum_risk exp(eta))
+  = sum_j x_j m_j, m_j = event_j - exp(eta_j) H0(t_j), eta = gamma'Z and H0 Breslow's cumulative
+  baseline hazard, the increments d_k / sum_{at risk} exp(eta) (:func:`cox_null_scores`); logistic:
+  m_j = y_j - p_hat_j (:func:`logistic_null_scores`). Without Z these are the log-rank scores and the
+  centred label above: the unadjusted chain is the special case, bit for bit.
+- The null model's score equations give sum_j m_j = 0 and sum_j m_j z_j = 0, so U does not change
+  when x is replaced by its residual on [1, Z]: U = sum_j m_j xres_j, xres = x - [1, Z] c, c by least
+  squares (:func:`residualised_values`). Smith's scheme keeps (m, Z) in place and permutes the rows of
+  xres: U* = sum_j m_j xres_pi(j), whose exact permutation variance gives z = sqrt(n - 1) * r(m, xres)
+  as before. Permuting xres rather than x matters: the observed U sees only xres (m is orthogonal to
+  Z), while x permuted as it is would put the variation Z explains into every permuted run, a wider
+  null than the observed statistic can reach (conservative, by how much Z explains x).
+- Permuting the outcome rows (with Z) among the patients is the same as permuting the omics rows
+  against them, so the joint permutations above are this scheme. xres is computed once, on the observed
+  data, without the outcome values: least squares over the block's patients that have the endpoint and
+  their adjustment values, the coefficients applied to every block patient with known values. m is the
+  null model of the rows entering the run: one fit on the observed data for a block holding every
+  patient with the endpoint (the same scores, permuted, in every run); a block that misses patients
+  receives a different set of rows in each run and is refitted on it, once per distinct set (as the
+  log-rank scores are recomputed without Z).
+- Ties: Breslow's partial likelihood both for gamma (:func:`breslow_null_fit`) and for H0. Only then
+  is sum_j m_j z_j = 0 exact with tied event times, and without Z the scores are exactly the
+  log-rank scores. The Cox screen's Wald fits use Efron's approximation (:mod:`trialomics.cox`); the
+  two coincide when no event times are tied (and m is then lifelines' martingale residual).
+- Missing values, as in the screens and models (complete cases): a patient missing an adjustment
+  value is left out of that endpoint. In a run, a patient that receives the row of a patient missing a
+  value (for the batch: a patient without a sample of the block) is left out; a patient whose own
+  values are missing cannot be residualised and is left out of every run.
 
 From the B permuted runs, for each endpoint (:func:`calibrate_endpoint`):
 
