@@ -298,7 +298,9 @@ def _breslow_derivatives(design, event, risk: RiskSets, beta) -> tuple[float, np
     deaths = risk.dies.sum(axis=1)
     s0 = at_risk @ weights                                                    # per event time
     mean = (at_risk @ (weights[:, None] * design)) / s0[:, None]              # event times x columns
-    second = np.einsum("kn,n,na,nb->kab", at_risk, weights, design, design) / s0[:, None, None]
+    n_columns = design.shape[1]
+    outer = (design[:, :, None] * design[:, None, :]).reshape(-1, n_columns * n_columns)
+    second = (at_risk @ (weights[:, None] * outer)).reshape(-1, n_columns, n_columns) / s0[:, None, None]
     loglik = float(event @ eta - deaths @ (np.log(s0) + shift))
     score = event @ design - deaths @ mean
     information = np.einsum("k,kab->ab", deaths, second - mean[:, :, None] * mean[:, None, :])
