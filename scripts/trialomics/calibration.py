@@ -193,12 +193,10 @@ class Adjustment:
     design: np.ndarray       # outcome-table rows x columns
 
     @classmethod
-    def of(cls, patients: pd.Index, design: pd.DataFrame | None, names) -> "Adjustment":
+    def of(cls, patients: pd.Index, design: pd.DataFrame, names) -> "Adjustment":
         """The adjustment of the outcome table's ``patients`` from a design indexed by patient_id
         (:func:`trialomics.survival.covariate_matrix`, :func:`trialomics.batch.batch_covariates`);
         a patient absent from ``design`` has missing values."""
-        if design is None:
-            return cls(tuple(names), np.zeros((len(patients), 0)))
         design = design.copy()
         design.index = design.index.astype(str)
         return cls(tuple(names), design.reindex(patients).to_numpy(dtype=np.float64))
