@@ -559,3 +559,21 @@ def test_batch_association_is_shown_in_the_cohort_section_with_its_associations_
     title = re.search(r'<th scope="col" title="([^"]*)">padj</th>', head).group(1)
     assert html.unescape(title) == report_sections.PVALUE_DEFINITIONS["batch association p / q"]
     assert '<a class="source" href="../qc/batch_association.tsv">' in cohort
+
+
+def test_run_level_false_selection_bound_sums_every_model():
+    summaries = {
+        "pfs": Table("models/pfs/stability_summary.tsv", pd.DataFrame({
+            "model": ["rna", "joint"], "expected_false_selections_bound": [0.5, 1.25],
+            "expected_false_selections_bound_unimodal": [0.25, 0.5]})),
+        "os": Table("models/os/stability_summary.tsv", pd.DataFrame({
+            "model": ["rna"], "expected_false_selections_bound": [2.0],
+            "expected_false_selections_bound_unimodal": [1.0]})),
+    }
+    assert report_sections.run_false_selection_bounds(summaries) == {
+        "models": 3.0, "expected_false_selections_bound": 3.75, "expected_false_selections_bound_unimodal": 1.75}
+    text = report_sections.stability_error_control_html(summaries)
+    assert "run&#x27;s 3 models: at most 3.75 noise features" in text and "1.75 under Shah" in text
+    assert report_sections.stability_error_control_html({}) == ""
+    assert report.classify_output("models/pfs/stability_summary.tsv", ["rna"], [], ["pfs"]) == (
+        "stability_summary", "pfs")

@@ -80,6 +80,7 @@ class SummaryInputs:
     survival: dict[tuple[str, str], Table] = field(default_factory=dict)
     performance: dict[str, Table] = field(default_factory=dict)
     stability: dict[str, Table] = field(default_factory=dict)
+    stability_summary: dict[str, Table] = field(default_factory=dict)
     model_figures: dict[str, list[Figure]] = field(default_factory=dict)
     ranked: Table | None = None
     recovery: Table | None = None
@@ -163,7 +164,7 @@ def classify_output(path: str, modalities, contrasts, endpoints) -> tuple[str, o
         endpoint = name[:-len(".univariate.tsv")] if name.endswith(".univariate.tsv") else None
         return ("survival", (parts[1], endpoint)) if endpoint in endpoints else None
     if stage == "models" and len(parts) >= 3 and parts[1] in endpoints:
-        if len(parts) == 3 and name in ("performance.tsv", "stability.tsv"):
+        if len(parts) == 3 and name in ("performance.tsv", "stability.tsv", "stability_summary.tsv"):
             return name[:-len(".tsv")], parts[1]
         if parts[-2] == "plots" and is_png and name[:-len(".png")] in PAGE_FIGURES["models"]:
             return "model_figures", parts[1]

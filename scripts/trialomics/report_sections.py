@@ -331,12 +331,43 @@ def _interval_cell(row: pd.Series) -> Cell:
     return Cell(shown, full=f"estimate={estimate}; ci_low={low}; ci_high={high}", sort=as_float(estimate))
 
 
+def run_false_selection_bounds(summaries: dict[str, Table]) -> dict[str, float]:
+    """The run's expected number of noise features among the stably selected ones: each model's bound
+    summed over every model of every endpoint (expectations add, whatever the dependence), worst case
+    (Meinshausen & Bühlmann 2010) and under the unimodality assumption of Shah & Samworth (2013)."""
+    frames = [table.frame for table in summaries.values()]
+    if not frames:
+        return {}
+    frame = pd.concat(frames, ignore_index=True)
+    totals = {"models": float(len(frame))}
+    for column in ("expected_false_selections_bound", "expected_false_selections_bound_unimodal"):
+        if column in frame:
+            totals[column] = float(pd.to_numeric(frame[column], errors="coerce").fillna(0.0).sum())
+    return totals
+
+
+def stability_error_control_html(summaries: dict[str, Table]) -> str:
+    """One sentence: the run-level bound on noise features selected by stability selection."""
+    totals = run_false_selection_bounds(summaries)
+    if not totals.get("models"):
+        return ""
+    worst = style.format_display_number(totals.get("expected_false_selections_bound", float("nan")))
+    text = (f"Stability selection over the run's {int(totals['models'])} models: at most {worst} noise "
+            "features are expected among all stably selected features (Meinshausen & Bühlmann's bound, "
+            "summed over models)")
+    if "expected_false_selections_bound_unimodal" in totals:
+        unimodal = style.format_display_number(totals["expected_false_selections_bound_unimodal"])
+        text += f", {unimodal} under Shah & Samworth's unimodality assumption (complementary pairs)"
+    sources = sources_html([table.path for _, table in sorted(summaries.items())])
+    return f'<p class="meta">{esc(text)}. No tier relies on selection frequencies.</p>\n{sources}'
+
+
 def models_section(inputs: SummaryInputs, top: int = 15) -> str:
     """Per endpoint: out-of-fold performance with intervals and permutation p, stability selection."""
     endpoints = sorted(set(inputs.performance) | set(inputs.stability) | set(inputs.model_figures))
     if not endpoints:
         return not_run("no model performance or stability tables were given")
-    blocks = []
+    blocks = [stability_error_control_html(inputs.stability_summary)]
     for endpoint in endpoints:
         block_id = slug("models", endpoint)
         body = [f'<h3 id="{esc(block_id)}">{esc(endpoint)}</h3>']
