@@ -10,7 +10,7 @@ import statsmodels.api as sm
 from lifelines import CoxPHFitter
 from scipy.optimize import minimize_scalar
 
-from trialomics import calibration
+from trialomics import calibration, null_models
 from trialomics.cox import logrank_scores
 
 ENDPOINTS = ["pfs", "responder"]
@@ -48,9 +48,9 @@ def test_without_adjustment_variables_the_scores_are_the_log_rank_scores_and_the
     time = rng.exponential(size=25).round(1)                              # tied times
     event = rng.random(25) < 0.7
     no_columns = np.zeros((25, 0))
-    assert np.array_equal(calibration.cox_null_scores(time, event, no_columns), logrank_scores(time, event))
+    assert np.array_equal(null_models.cox_null_scores(time, event, no_columns), logrank_scores(time, event))
     label = (rng.random(25) < 0.4).astype(float)
-    assert np.array_equal(calibration.logistic_null_scores(label, no_columns), label)
+    assert np.array_equal(null_models.logistic_null_scores(label, no_columns), label)
     # The whole chain: an adjustment without columns (a covariate with one level) changes nothing, bit
     # for bit, in every run (a block missing patients refits the log-rank scores per run).
     outcomes, blocks, _ = labels_and_blocks(1, missing_block=3)
@@ -71,7 +71,7 @@ def test_cox_null_scores_are_lifelines_martingale_residuals():
     frame = pd.DataFrame({"time": time, "event": event.astype(int), "z0": design[:, 0], "z1": design[:, 1]})
     fitted = CoxPHFitter().fit(frame, "time", "event", fit_options={"precision": 1e-12})
     expected = fitted.compute_residuals(frame, "martingale").sort_index()["martingale"].to_numpy()
-    scores = calibration.cox_null_scores(time, event, design)
+    scores = null_models.cox_null_scores(time, event, design)
     np.testing.assert_allclose(scores, expected, atol=1e-7)
     # The covariates' score equation: the scores carry no covariate signal.
     np.testing.assert_allclose(scores @ design, 0.0, atol=1e-10)
@@ -94,7 +94,7 @@ def test_cox_null_scores_with_tied_times_by_hand():
     hazard = {t: ((time == t) & event).sum() / np.exp(beta * z[time >= t]).sum() for t in np.unique(time[event])}
     expected = [event[j] - np.exp(beta * z[j]) * sum(h for t, h in hazard.items() if t <= time[j])
                 for j in range(time.size)]
-    np.testing.assert_allclose(calibration.cox_null_scores(time, event, z[:, None]), expected, atol=1e-7)
+    np.testing.assert_allclose(null_models.cox_null_scores(time, event, z[:, None]), expected, atol=1e-7)
 
 
 def test_logistic_null_scores_are_the_residuals_of_the_covariate_only_logit():
@@ -102,11 +102,11 @@ def test_logistic_null_scores_are_the_residuals_of_the_covariate_only_logit():
     design = np.column_stack([rng.normal(size=40), rng.random(40) < 0.5]).astype(float)
     label = (rng.random(40) < 1.0 / (1.0 + np.exp(-design[:, 0]))).astype(float)
     fitted = sm.Logit(label, sm.add_constant(design)).fit(disp=0)
-    np.testing.assert_allclose(calibration.logistic_null_scores(label, design), label - fitted.predict(),
+    np.testing.assert_allclose(null_models.logistic_null_scores(label, design), label - fitted.predict(),
                                atol=1e-10)
-    assert np.array_equal(calibration.logistic_null_scores(np.ones(5), design[:5]), np.zeros(5))
+    assert np.array_equal(null_models.logistic_null_scores(np.ones(5), design[:5]), np.zeros(5))
     # A level holding one class only (separation): its patients' scores tend to 0, the fit stays finite.
-    separated = calibration.logistic_null_scores(np.array([1.0, 1.0, 0.0, 1.0, 0.0, 0.0]),
+    separated = null_models.logistic_null_scores(np.array([1.0, 1.0, 0.0, 1.0, 0.0, 0.0]),
                                                  np.array([[1.0], [1.0], [0.0], [0.0], [0.0], [0.0]]))
     assert np.all(np.isfinite(separated)) and np.abs(separated[:2]).max() < 1e-4
 
@@ -136,7 +136,7 @@ def test_the_observed_statistic_is_the_score_z_of_the_complete_cases():
     complete = adjustments[("rna", "pfs")].complete[block.rows]            # the screen's complete cases
     rows = block.rows[complete]
     design = adjustments[("rna", "pfs")].design[rows]
-    scores = calibration.cox_null_scores(outcomes["pfs_time"].to_numpy()[rows],
+    scores = null_models.cox_null_scores(outcomes["pfs_time"].to_numpy()[rows],
                                          outcomes["pfs_event"].to_numpy()[rows] == 1.0, design)
     values, _ = calibration.residualised_values(block, adjustments[("rna", "pfs")], complete)
     expected = np.sqrt(rows.size - 1) * np.array([np.corrcoef(scores, values[complete, j])[0, 1]
