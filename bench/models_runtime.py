@@ -4,7 +4,7 @@ Usage:
   python bench/models_runtime.py rules RUN_DIRECTORY
   python bench/models_runtime.py blocks RUN_DIRECTORY [--blocks pfs:rna,responder:proteins,...]
          [--permutations 10] [--repeats 2] [--stability 10] [--n-jobs 1]
-         [--save DIR] [--compare DIR]
+         [--save DIR] [--compare DIR] [--breakdown]
 
 ``rules`` reads ``benchmarks/{survival,models,biomarkers}/**/*.tsv`` (Snakemake's ``benchmark:``
 output) and prints one line per job (wall and CPU seconds), then totals per rule and per stage.
@@ -16,11 +16,17 @@ and ``results/clinical/labels.tsv`` (every other setting is the schema default, 
 block. ``--save DIR`` writes every output table and the CPU seconds of each block under DIR;
 ``--compare DIR`` reads such a saved run (e.g. made before a change of engine), prints its CPU seconds
 next to this run's with the speed-up, and the largest absolute difference of every numeric column of
-every table (and whether the non-numeric columns are identical).
+every table (and whether the non-numeric columns are identical). ``--breakdown`` also splits each
+block's CPU time into the compiled solvers, the fold preprocessing (prefilters, imputation, scaling),
+the splitters, the metrics and the rest (Python around them), each counted exclusively, and counts the
+solver calls (Coxnet paths; liblinear calls, one per penalty).
 """
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
+import functools
 import io
 import sys
 import time
@@ -114,6 +120,67 @@ def run_block(obs, matrices, endpoint: str, model: str, settings: dict, n_jobs: 
     return result, time.process_time() - start
 
 
+@contextlib.contextmanager
+def cpu_breakdown():
+    """Exclusive CPU seconds per category of the engine's work and the number of calls, while active.
+
+    Wraps the engine's functions in place (restored on exit); a wrapped call inside another counts
+    for its own category only. The splitters run inside the timed call (listed there, not lazily).
+    """
+    from sklearn.svm import _liblinear
+
+    from trialomics import model_engine, model_paths, model_preprocess
+
+    seconds, calls, stack = collections.defaultdict(float), collections.Counter(), []
+
+    def timed(category, function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            start = time.process_time()
+            stack.append(0.0)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                elapsed = time.process_time() - start
+                seconds[category] += elapsed - stack.pop()
+                calls[category] += 1
+                if stack:
+                    stack[-1] += elapsed
+        return wrapper
+
+    class ListedSplits:
+        def __init__(self, splitter):
+            self.splitter = splitter
+
+        def split(self, X, y):
+            return list(self.splitter.split(X, y))
+
+    inner_splitter = model_engine.inner_splitter
+    replaced = [
+        (model_paths, "_coxnet", "solver: Coxnet path"), (_liblinear, "train_wrap", "solver: liblinear call"),
+        (model_preprocess.RowPreprocessing, "fit", "preprocessing"), (model_engine, "transform", "preprocessing"),
+        (model_engine, "outer_splits", "splits"), (ListedSplits, "split", "splits"),
+        (model_engine, "cox_log_partial_likelihood", "metrics"), (model_engine, "binomial_log_likelihood", "metrics"),
+        (model_engine, "repeat_averaged_scores", "metrics")]
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in replaced]
+    for owner, name, category in replaced:
+        setattr(owner, name, timed(category, getattr(owner, name)))
+    model_engine.inner_splitter = lambda *args: ListedSplits(inner_splitter(*args))
+    try:
+        yield seconds, calls
+    finally:
+        for owner, name, function in originals:
+            setattr(owner, name, function)
+        model_engine.inner_splitter = inner_splitter
+
+
+def breakdown_line(cpu: float, seconds: dict, calls: dict) -> str:
+    parts = [f"{category} {value:.1f}s ({100 * value / cpu:.0f}%)" for category, value in sorted(seconds.items())]
+    rest = cpu - sum(seconds.values())
+    counts = ", ".join(f"{calls[c]} {c.split(': ')[1]}s" for c in sorted(calls) if c.startswith("solver"))
+    return f"  breakdown: {'; '.join(parts)}; rest {rest:.1f}s ({100 * rest / cpu:.0f}%)\n  solver calls: {counts}"
+
+
 def table_differences(before: pd.DataFrame, after: pd.DataFrame) -> str:
     """Largest numeric difference over the columns both tables have (columns appended since are named)."""
     appended = list(after.columns[len(before.columns):])
@@ -146,9 +213,12 @@ def blocks_report(args) -> int:
     pd.set_option("display.width", 200)
     for block in args.blocks.split(","):
         endpoint, model = block.split(":")
-        result, cpu = run_block(obs, matrices, endpoint, model, settings, args.n_jobs)
+        with cpu_breakdown() if args.breakdown else contextlib.nullcontext((None, None)) as (seconds, calls):
+            result, cpu = run_block(obs, matrices, endpoint, model, settings, args.n_jobs)
         row = {"block": block, "cpu_seconds": round(cpu, 2)}
         print(f"\n== {block}: {cpu:.2f} CPU-s")
+        if args.breakdown and cpu > 0:
+            print(breakdown_line(cpu, seconds, calls))
         print(result["performance"][["metric", "estimate", "ci_low", "ci_high", "permutation_p",
                                      "n_patients", "n_features", "note"]].to_string(index=False))
         if args.save:
@@ -195,6 +265,7 @@ def main(argv: list[str]) -> int:
     blocks.add_argument("--n-jobs", type=int, default=1)
     blocks.add_argument("--save")
     blocks.add_argument("--compare")
+    blocks.add_argument("--breakdown", action="store_true")
     args = parser.parse_args(argv[1:])
     if args.command == "rules":
         return rules_report(Path(args.run))

@@ -280,6 +280,28 @@ def test_variance_screen_gives_the_prefilter_of_every_row_subset():
         rows = np.sort(rng.choice(19, size, replace=False))
         exact = np.flatnonzero(model_preprocess._prefilter(X[rows], spec, slice(None)))
         np.testing.assert_array_equal(screened.screen.prefilter(X[rows], spec), exact)
+        np.testing.assert_array_equal(screened.screen.prefilter(X, spec, rows), exact)
+
+
+def test_row_preprocessing_reuses_a_fold_and_equals_a_fresh_fit():
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(14, 60))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    spec = PreprocessSpec.for_columns(60, imputer=DownshiftedNormalImputer(random_state=2), top_variance=20,
+                                      select_k=8)
+    data = model_preprocess.RowPreprocessing(spec, X)
+    rows = np.array([0, 2, 3, 5, 7, 8, 9, 11, 12, 13])
+    for label in ([0, 1] * 5, [1, 1, 0, 0, 1, 0, 1, 0, 0, 1]):
+        outcome = Outcome.of_label(label)
+        fresh, fresh_values = model_preprocess.fit_preprocess(spec, X[rows], outcome)
+        for _ in range(2):   # the second fit on these rows reuses the first one's prefilter and imputer
+            fitted, values = data.fit(rows, outcome)
+            np.testing.assert_array_equal(values, fresh_values)
+            np.testing.assert_array_equal(fitted.columns, fresh.columns)
+            np.testing.assert_array_equal(fitted.mean, fresh.mean)
+            np.testing.assert_array_equal(model_preprocess.transform(fitted, X, rows[:4]),
+                                          model_preprocess.transform(fresh, X[rows[:4]]))
+    assert len(data._learned) == 1
 
 
 def test_imputation_fills_only_its_columns_and_refuses_other_gaps():

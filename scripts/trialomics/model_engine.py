@@ -20,7 +20,7 @@ from sklearn.model_selection import KFold, LeaveOneOut, RepeatedKFold, RepeatedS
 
 from .model_metrics import binomial_log_likelihood, cox_log_partial_likelihood, repeat_averaged_scores
 from .model_paths import coxnet_path, logistic_l1_path, unpenalised_fit
-from .model_preprocess import Outcome, PreprocessSpec, fit_preprocess, transform
+from .model_preprocess import Outcome, PreprocessSpec, RowPreprocessing, transform
 from .seeds import derive_seed
 
 
@@ -94,34 +94,40 @@ class NestedFit:
         """Coefficients at the chosen penalty (standardised scale) of the columns ``preprocess.columns``."""
         return np.nan_to_num(self.path.coef[:, self.alpha_index])
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Risk score: the features' linear predictor at the chosen penalty (no intercept).
+    def predict(self, X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Risk score of ``X[rows]`` (``None``: all): the linear predictor at the chosen penalty (no intercept).
 
         The logistic intercept is constant within a fold and reflects the training fold's base rate,
         which is anti-correlated with the test fold's; pooled out-of-fold scores that kept it would
         rank a whole fold above another and bias the AUC below 0.5 on null data.
         """
-        return np.nan_to_num(self.path.linear_predictor(transform(self.preprocess, X))[:, self.alpha_index])
+        values = transform(self.preprocess, X, rows)
+        return np.nan_to_num(self.path.linear_predictor(values)[:, self.alpha_index])
 
 
 def fit_nested(X: np.ndarray, outcome: Outcome, preprocess: PreprocessSpec, model: PathSpec) -> NestedFit:
     """Preprocessing + penalised path with the penalty tuned by the inner cross-validation on (X, outcome)."""
-    fitted, values = fit_preprocess(preprocess, X, outcome)
+    return _fit_nested(RowPreprocessing(preprocess, X), np.arange(len(X)), outcome, model)
+
+
+def _fit_nested(data: RowPreprocessing, rows: np.ndarray, outcome: Outcome, model: PathSpec) -> NestedFit:
+    """:func:`fit_nested` on the rows ``rows`` of ``data.X`` (``outcome`` is theirs, in that order)."""
+    fitted, values = data.fit(rows, outcome)
     path = fit_path(model, values, outcome, fitted.unpenalised)
     scores = np.zeros(len(path.alphas))
     strata = outcome.strata
     for train, test in inner_splitter(strata, model.inner_folds, model.seed).split(strata, strata):
         inner_outcome = outcome.take(train)
-        inner_fitted, inner_values = fit_preprocess(preprocess, X[train], inner_outcome)
+        inner_fitted, inner_values = data.fit(rows[train], inner_outcome)
         inner = fit_path(model, inner_values, inner_outcome, inner_fitted.unpenalised, path.alphas)
         if outcome.survival:
             # Verweij & van Houwelingen: l(beta_-k; all) - l_-k(beta_-k; training part of the fold). The
             # whole training set goes through the inner preprocessing at once, as one block.
-            eta = inner.decision(transform(inner_fitted, X))
+            eta = inner.decision(transform(inner_fitted, data.X, rows))
             scores += (cox_log_partial_likelihood(outcome.time, outcome.event, eta)
                        - cox_log_partial_likelihood(outcome.time[train], outcome.event[train], eta[train]))
         else:
-            eta = inner.decision(transform(inner_fitted, X[test]))
+            eta = inner.decision(transform(inner_fitted, data.X, rows[test]))
             scores += binomial_log_likelihood(outcome.label[test], eta)
     scores = np.where(np.isfinite(scores), scores, -np.inf)
     alpha_index = int(np.argmax(scores))
@@ -192,11 +198,17 @@ def outer_splits(strata: np.ndarray, plan: OuterCV, seed: int) -> list[tuple[int
 def out_of_fold_predictions(X: np.ndarray, outcome: Outcome, preprocess: PreprocessSpec, model: PathSpec,
                             plan: OuterCV, seed: int) -> tuple[np.ndarray, list]:
     """Out-of-fold linear predictors (patients x repeats) and the penalty chosen in each outer fold."""
-    predictions = np.full((len(X), plan.n_repeats), np.nan)
+    return nested_out_of_fold(RowPreprocessing(preprocess, X), outcome, model, plan, seed)
+
+
+def nested_out_of_fold(data: RowPreprocessing, outcome: Outcome, model: PathSpec, plan: OuterCV,
+                       seed: int) -> tuple[np.ndarray, list]:
+    """:func:`out_of_fold_predictions` of ``data.X``, sharing ``data``'s memory of fitted preprocessing."""
+    predictions = np.full((len(data.X), plan.n_repeats), np.nan)
     alphas = []
     for repeat, train, test in outer_splits(outcome.strata, plan, seed):
-        fitted = fit_nested(X[train], outcome.take(train), preprocess, model)
-        predictions[test, repeat] = fitted.predict(X[test])
+        fitted = _fit_nested(data, train, outcome.take(train), model)
+        predictions[test, repeat] = fitted.predict(data.X, test)
         alphas.append(fitted.alpha)
     return predictions, alphas
 
@@ -215,17 +227,31 @@ def permuted_scores(X: np.ndarray, outcome: Outcome, preprocess: PreprocessSpec,
     the covariates stay with the outcome, so the null is "the omics add nothing to the covariates"
     rather than "covariates and omics are both useless"; the folds are then those of the observed data.
     """
-    order = permutation_order(len(outcome), permutation_seed)
-    covariates = preprocess.unpenalised
-    if covariates.any():
-        permuted_X = X.copy()
-        permuted_X[:, ~covariates] = X[order][:, ~covariates]
-        X, permuted = permuted_X, outcome
-    else:
-        permuted = outcome.take(order)
-    plan = plan_outer_cv(permuted.strata, survival=outcome.survival, **plan_args)
-    predictions, _ = out_of_fold_predictions(X, permuted, preprocess, model, plan, split_seed)
-    return repeat_averaged_scores(permuted, predictions)
+    return permutations_scores(RowPreprocessing(preprocess, X), outcome, model, plan_args, split_seed,
+                               [permutation_seed])[0]
+
+
+def permutations_scores(data: RowPreprocessing, outcome: Outcome, model: PathSpec, plan_args: dict,
+                        split_seed: int, permutation_seeds) -> list[dict]:
+    """:func:`permuted_scores` of each seed, sharing the label-free preprocessing of ``data``'s rows.
+
+    Without covariates every permutation refits the same matrix, and a training fold whose rows recur
+    (in another permutation, or as an inner fold) reuses its prefilters, imputation and scaling.
+    """
+    scores = []
+    covariates = data.spec.unpenalised
+    for permutation_seed in permutation_seeds:
+        order = permutation_order(len(outcome), permutation_seed)
+        if covariates.any():
+            permuted_X = data.X.copy()
+            permuted_X[:, ~covariates] = data.X[order][:, ~covariates]
+            permuted_data, permuted = RowPreprocessing(data.spec, permuted_X), outcome
+        else:
+            permuted_data, permuted = data, outcome.take(order)
+        plan = plan_outer_cv(permuted.strata, survival=outcome.survival, **plan_args)
+        predictions, _ = nested_out_of_fold(permuted_data, permuted, model, plan, split_seed)
+        scores.append(repeat_averaged_scores(permuted, predictions))
+    return scores
 
 
 def covariate_only_predictions(X: np.ndarray, outcome: Outcome, covariates: np.ndarray, plan: OuterCV,
@@ -306,9 +332,10 @@ def selection_counts(X: np.ndarray, outcome: Outcome, preprocess: PreprocessSpec
     strata = outcome.strata
     halves = (rows for b in range(n_pairs)
               for rows in complementary_halves(strata, np.random.default_rng(derive_seed(seed, "pair", b))))
+    data = RowPreprocessing(preprocess, X)
     for rows in halves:
         sub_outcome = outcome.take(rows)
-        fitted, values = fit_preprocess(preprocess, X[rows], sub_outcome)
+        fitted, values = data.fit(rows, sub_outcome)
         path = fit_path(model, values, sub_outcome, fitted.unpenalised)
         columns = fitted.columns
         considered[columns] += 1

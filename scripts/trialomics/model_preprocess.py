@@ -13,6 +13,8 @@ cost of DataFrames and estimator cloning used to dominate the arithmetic.
 from __future__ import annotations
 
 import copy
+import math
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -90,20 +92,33 @@ class PreprocessSpec:
         return self.kinds == COVARIATE
 
     def screened_on(self, X: np.ndarray) -> "PreprocessSpec":
-        """This spec with a :class:`VarianceScreen` of ``X``: valid for fits on any subset of X's rows only."""
-        return replace(self, screen=VarianceScreen.of(X, self.kinds, self.groups))
+        """This spec with a :class:`VarianceScreen` of ``X``: valid for fits on any subset of X's rows only.
+
+        Unchanged when no modality has more than 4 ``top_variance`` complete columns (nothing to skip).
+        """
+        if self.top_variance is None:
+            return self
+        screen = VarianceScreen.of(X, self.kinds, self.groups)
+        if all(len(order) <= 4 * self.top_variance for order, *_ in screen.ranked):
+            return self
+        return replace(self, screen=screen)
 
 
 @dataclass(frozen=True)
 class VarianceScreen:
     """Which columns can be among the ``top_variance`` most variable of a subset of a matrix's rows.
 
-    For a column without missing values, its sum of squared deviations over a subset of rows is at most
-    the sum over all rows (SS), so its variance over n_S rows is at most SS / (n_S - 1). The top-variance
-    prefilter of a subset is therefore computed on the columns of largest SS only, and is exact when the
-    bound of every column left out lies below the smallest variance kept; otherwise on a larger set, and
-    finally on all columns. Columns with missing values, and alterations, are always examined.
-    ``ranked``: per group, its complete continuous columns by decreasing SS, and those SS.
+    A column's sum of squared deviations over the observed values of a subset of rows is at most the sum
+    over all its observed values (SS), so its variance over n_S observed values is at most
+    SS / (n_S - 1); a column with missing values needs at least (1 - max_missing) n observed values to
+    pass the missingness filter, which bounds n_S from below. The k-th largest
+    variance of any set of a group's eligible columns (continuous, observed, non-constant) in a subset is
+    a lower bound v_k of the k-th largest over the whole group, so a column whose variance (or, unseen,
+    its bound) lies below v_k can never be among the top k: :meth:`prefilter` hands
+    :func:`~trialomics.survival.prefilter_mask` only the other columns, which gives the same answer as
+    all of them (variance ties keep column order: every column tied with v_k is handed over).
+    ``ranked``: per group, its complete continuous columns by decreasing SS with those SS, and the same
+    for its continuous columns with missing values; ``always``: the other kinds (alterations, covariates).
     """
 
     always: np.ndarray
@@ -111,36 +126,74 @@ class VarianceScreen:
 
     @classmethod
     def of(cls, X: np.ndarray, kinds: np.ndarray, groups: np.ndarray) -> "VarianceScreen":
-        complete = (kinds == CONTINUOUS) & ~np.isnan(X).any(axis=0)
-        ss = ((X - X.mean(axis=0)) ** 2).sum(axis=0)
-        ranked = []
-        for group in pd.unique(groups[complete]):
-            members = np.flatnonzero(complete & (groups == group))
+        continuous = kinds == CONTINUOUS
+        complete = continuous & ~np.isnan(X).any(axis=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # a column never observed: SS infinite below
+            ss = np.nansum((X - np.nanmean(X, axis=0)) ** 2, axis=0)
+        ss[np.isnan(X).all(axis=0)] = np.inf
+
+        def by_ss(members):
             order = members[np.argsort(-ss[members], kind="stable")]
-            ranked.append((order, ss[order]))
-        return cls(always=np.flatnonzero(~complete), ranked=tuple(ranked))
+            return order, ss[order]
 
-    def prefilter(self, X: np.ndarray, spec: "PreprocessSpec") -> np.ndarray:
-        """Indices of the columns of ``X`` (rows of the screened matrix) that pass ``prefilter_mask``.
+        ranked = tuple((*by_ss(np.flatnonzero(complete & (groups == group))),
+                        *by_ss(np.flatnonzero(continuous & ~complete & (groups == group))))
+                       for group in pd.unique(groups[continuous]))
+        return cls(always=np.flatnonzero(~continuous), ranked=ranked)
 
-        Per group: the k-th largest variance v_k among its 4k columns of largest SS is a lower bound of
-        the k-th largest variance of any superset, so columns with SS / (n - 1) below v_k can never
-        be among the top k; only the others are examined.
+    def prefilter(self, X: np.ndarray, spec: "PreprocessSpec", rows: np.ndarray | None = None) -> np.ndarray:
+        """Indices of the columns of ``X[rows]`` (rows of the screened matrix) that pass ``prefilter_mask``.
+
+        ``rows=None``: ``X`` holds the rows already.
+
+        Per group: v_k is the k-th largest variance among its 4k complete columns of largest SS, or,
+        when more columns have an SS bound above that, among all of those; the complete columns and
+        the columns with missing values (among those whose bound reaches v_k) whose variance reaches v_k
+        (less 1e-9 relative, for rounding) are examined. A group of at most 4k complete columns, or
+        without k non-constant ones among its first 4k, is examined whole.
         """
         k = spec.top_variance
+        margin = 1.0 - 1e-9
+        n = len(X) if rows is None else len(rows)
+        fewest_observed = max(2, math.floor(n * (1.0 - spec.max_missing)) - 1)
         examined = [self.always]
-        for order, ss in self.ranked:
-            first = order[: 4 * k]
-            variance = np.var(X[:, first], axis=0, ddof=1)
+        for order, ss, incomplete, incomplete_ss in self.ranked:
+            if len(order) > 4 * k:
+                candidates = order[: 4 * k]
+                variance = np.var(_block(X, rows, candidates), axis=0, ddof=1)
             if len(order) <= 4 * k or int((variance > 0).sum()) < k:
-                examined.append(order if int((variance > 0).sum()) < k else first)
+                examined += [order, incomplete]
                 continue
-            v_k = float(np.partition(variance, len(variance) - k)[len(variance) - k])
-            threshold = v_k * (1.0 - 1e-9) * (len(X) - 1)
-            needed = int(np.searchsorted(-ss, -threshold, side="right"))
-            examined.append(order[: max(len(first), needed)])
+            v_k = _kth_largest(variance, k)
+            needed = int(np.searchsorted(-ss, -v_k * margin * (n - 1), side="right"))
+            if needed > len(candidates):
+                candidates = order[:needed]
+                variance = np.var(_block(X, rows, candidates), axis=0, ddof=1)
+                v_k = _kth_largest(variance, k)
+            examined.append(candidates[variance >= v_k * margin])
+            incomplete = incomplete[: int(np.searchsorted(-incomplete_ss, -v_k * margin * (fewest_observed - 1),
+                                                          side="right"))]
+            if incomplete.size:
+                with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    spread = np.nanvar(_block(X, rows, incomplete), axis=0, ddof=1)
+                examined.append(incomplete[spread >= v_k * margin])   # NaN (too few values) never passes
         examined = np.sort(np.concatenate(examined))
-        return examined[_prefilter(X[:, examined], spec, examined)]
+        return examined[_prefilter(_block(X, rows, examined), spec, examined)]
+
+
+def _block(X: np.ndarray, rows: np.ndarray | None, columns) -> np.ndarray:
+    """``X[rows][:, columns]`` (``rows=None``: every row) without copying the rows' other columns.
+
+    In the same memory order as that expression (column-major), so that sums over it add in the same
+    order and give the same last bits.
+    """
+    return X[:, columns] if rows is None else np.asfortranarray(X[np.ix_(rows, columns)])
+
+
+def _kth_largest(values: np.ndarray, k: int) -> float:
+    return float(np.partition(values, len(values) - k)[len(values) - k])
 
 
 @dataclass(frozen=True)
@@ -211,9 +264,10 @@ def _prefilter(values: np.ndarray, spec: PreprocessSpec, columns) -> np.ndarray:
                           top_variance=spec.top_variance)
 
 
-def _imputed(X: np.ndarray, prefiltered: np.ndarray, imputer, positions: np.ndarray) -> np.ndarray:
-    """The prefiltered columns of ``X`` with ``positions`` filled; any value still missing is an error."""
-    values = X[:, prefiltered]
+def _imputed(X: np.ndarray, prefiltered: np.ndarray, imputer, positions: np.ndarray,
+             rows: np.ndarray | None = None) -> np.ndarray:
+    """The prefiltered columns of ``X[rows]`` with ``positions`` filled; any value still missing is an error."""
+    values = _block(X, rows, prefiltered)
     if imputer is not None:
         values[:, positions] = np.asarray(imputer.transform(values[:, positions]), dtype=np.float64)
     missing = np.isnan(values).any(axis=0)
@@ -225,27 +279,80 @@ def _imputed(X: np.ndarray, prefiltered: np.ndarray, imputer, positions: np.ndar
 
 def fit_preprocess(spec: PreprocessSpec, X: np.ndarray, outcome: Outcome) -> tuple[FittedPreprocess, np.ndarray]:
     """Learn the preprocessing on the rows of ``X`` (training rows only); return it and ``X`` transformed."""
-    prefiltered = (spec.screen.prefilter(X, spec) if spec.screen is not None and spec.top_variance is not None
-                   else np.flatnonzero(_prefilter(X, spec, slice(None))))
+    return _with_selection(*_fit_label_free(spec, X), outcome, spec.select_k)
+
+
+def _fit_label_free(spec: PreprocessSpec, X: np.ndarray, rows: np.ndarray | None = None,
+                    learned: tuple | None = None) -> tuple[FittedPreprocess, np.ndarray]:
+    """The steps that do not look at the outcome (prefilters, imputation, standardisation) learned on
+    ``X[rows]`` (``rows=None``: all of ``X``), every column kept.
+
+    ``learned``: the (prefiltered columns, fitted imputer) of an earlier fit on the same rows, reused.
+    """
+    if learned is None:
+        prefiltered = (spec.screen.prefilter(X, spec, rows)
+                       if spec.screen is not None and spec.top_variance is not None
+                       else np.flatnonzero(_prefilter(X if rows is None else X[rows], spec, slice(None))))
+    else:
+        prefiltered, imputer = learned
     positions = (np.flatnonzero(spec.imputed[prefiltered]) if spec.imputer is not None
                  else np.empty(0, dtype=int))
-    imputer = copy.deepcopy(spec.imputer).fit(X[:, prefiltered[positions]]) if positions.size else None
-    values = _imputed(X, prefiltered, imputer, positions)
+    if learned is None:
+        imputer = (copy.deepcopy(spec.imputer).fit(_block(X, rows, prefiltered[positions])) if positions.size
+                   else None)
+    values = _imputed(X, prefiltered, imputer, positions, rows)
     mean = values.mean(axis=0)
     scale = values.std(axis=0)
     scale = np.where(scale > 1e-12, scale, 1.0)
-    values = (values - mean) / scale
-    unpenalised = spec.kinds[prefiltered] == COVARIATE
-    selected = _select(values, outcome, unpenalised, spec.select_k)
     fitted = FittedPreprocess(prefiltered=prefiltered, imputer=imputer, impute_positions=positions,
-                              selected=selected, mean=mean[selected], scale=scale[selected],
-                              unpenalised=unpenalised[selected])
-    return fitted, values[:, selected]
+                              selected=np.arange(len(prefiltered)), mean=mean, scale=scale,
+                              unpenalised=spec.kinds[prefiltered] == COVARIATE)
+    return fitted, (values - mean) / scale
 
 
-def transform(fitted: FittedPreprocess, X: np.ndarray) -> np.ndarray:
-    """Apply the learned preprocessing to rows of ``X`` (patients x original columns)."""
-    values = _imputed(X, fitted.prefiltered, fitted.imputer, fitted.impute_positions)[:, fitted.selected]
+def _with_selection(fitted: FittedPreprocess, values: np.ndarray, outcome: Outcome,
+                    k: int | None) -> tuple[FittedPreprocess, np.ndarray]:
+    """The label-free state and values narrowed to the univariate selection's columns."""
+    selected = _select(values, outcome, fitted.unpenalised, k)
+    if len(selected) == len(fitted.selected):
+        return fitted, values
+    return replace(fitted, selected=selected, mean=fitted.mean[selected], scale=fitted.scale[selected],
+                   unpenalised=fitted.unpenalised[selected]), values[:, selected]
+
+
+class RowPreprocessing:
+    """The preprocessing of row subsets of one matrix, its costly label-free steps remembered by the rows.
+
+    Folds with the same training rows (in order) recur across permutations, inner folds and stability
+    subsamples; the prefilters and the imputer's fit on those rows do not depend on the outcome, so
+    they are learned once. Only the prefiltered columns and the fitted imputer are kept (thousands of
+    folds); imputation and standardisation are redone, with the same arithmetic as the first fit. The
+    supervised selection (``select_k``) is always redone on the outcome given.
+    """
+
+    def __init__(self, spec: PreprocessSpec, X: np.ndarray):
+        self.spec = spec
+        self.X = X
+        self._learned: dict[bytes, tuple] = {}
+
+    def fit(self, rows: np.ndarray, outcome: Outcome) -> tuple[FittedPreprocess, np.ndarray]:
+        """:func:`fit_preprocess` on ``X[rows]``."""
+        rows = np.asarray(rows, dtype=np.intp)
+        key = rows.tobytes()
+        learned = self._learned.get(key)
+        if learned is not None:
+            learned = (learned[0].astype(np.intp), learned[1])
+        fitted, values = _fit_label_free(self.spec, self.X, rows, learned)
+        if learned is None:
+            self._learned[key] = (fitted.prefiltered.astype(np.int32), fitted.imputer)
+        return _with_selection(fitted, values, outcome, self.spec.select_k)
+
+
+def transform(fitted: FittedPreprocess, X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """Apply the learned preprocessing to ``X[rows]`` (patients x original columns; ``rows=None``: all)."""
+    values = _imputed(X, fitted.prefiltered, fitted.imputer, fitted.impute_positions, rows)
+    if len(fitted.selected) < len(fitted.prefiltered):
+        values = values[:, fitted.selected]
     return (values - fitted.mean) / fitted.scale
 
 

@@ -45,12 +45,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
 
-from .model_engine import (PathSpec, covariate_only_predictions, fit_nested, out_of_fold_predictions,
-                           permuted_scores, plan_outer_cv, selection_counts)
+from .model_engine import (PathSpec, covariate_only_predictions, fit_nested, nested_out_of_fold,
+                           permutations_scores, plan_outer_cv, selection_counts)
 from .model_metrics import repeat_averaged_scores
-from .model_preprocess import Outcome, PreprocessSpec
+from .model_preprocess import Outcome, PreprocessSpec, RowPreprocessing
 from .seeds import derive_seed
 from .survival import (CONTINUOUS, COVARIATE, SURVIVAL_ENDPOINTS, endpoint_labels,
                        feature_kinds)
@@ -140,15 +140,20 @@ def evaluate_model(X: pd.DataFrame, outcome: Outcome, preprocess: PreprocessSpec
     split_seed = derive_seed(seed, "outer")
     plan_args = {"scheme": scheme, "n_splits": n_splits, "n_repeats": n_repeats}
     plan = plan_outer_cv(outcome.strata, survival=outcome.survival, **plan_args)
-    predictions, _ = out_of_fold_predictions(values, outcome, preprocess, model, plan, split_seed)
+    data = RowPreprocessing(preprocess, values)
+    predictions, _ = nested_out_of_fold(data, outcome, model, plan, split_seed)
     observed = repeat_averaged_scores(outcome, predictions)
     covariates = preprocess.unpenalised
     reference = ({metric: np.nan for metric in observed} if not covariates.any() else repeat_averaged_scores(
         outcome, covariate_only_predictions(values, outcome, covariates, plan, split_seed)))
-    null = Parallel(n_jobs=n_jobs)(
-        delayed(permuted_scores)(values, outcome, preprocess, model, plan_args, split_seed,
-                                 derive_seed(seed, "permutation", i))
-        for i in range(n_permutations))
+    # One contiguous batch of permutations per process, so that a process reuses its folds' preprocessing.
+    seeds = [derive_seed(seed, "permutation", i) for i in range(n_permutations)]
+    n_batches = max(1, min(effective_n_jobs(n_jobs), n_permutations))
+    batches = [seeds[b * n_permutations // n_batches:(b + 1) * n_permutations // n_batches]
+               for b in range(n_batches)]
+    null = [scores for batch in Parallel(n_jobs=n_jobs)(
+        delayed(permutations_scores)(data, outcome, model, plan_args, split_seed, batch) for batch in batches)
+        for scores in batch]
     null_table = pd.DataFrame(null, columns=list(observed))
     null_table.insert(0, "permutation", np.arange(n_permutations))
     rows = []
