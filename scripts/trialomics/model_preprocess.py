@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from .survival import CONTINUOUS, COVARIATE, prefilter_mask
+from .survival import BINARY, CONTINUOUS, COVARIATE, prefilter_mask
 
 
 @dataclass(frozen=True)
@@ -94,12 +94,14 @@ class PreprocessSpec:
     def screened_on(self, X: np.ndarray) -> "PreprocessSpec":
         """This spec with a :class:`VarianceScreen` of ``X``: valid for fits on any subset of X's rows only.
 
-        Unchanged when no modality has more than 4 ``top_variance`` complete columns (nothing to skip).
+        Unchanged when no modality has more than 4 ``top_variance`` complete columns and every
+        alteration could pass the prevalence filter (nothing to skip).
         """
         if self.top_variance is None:
             return self
-        screen = VarianceScreen.of(X, self.kinds, self.groups)
-        if all(len(order) <= 4 * self.top_variance for order, *_ in screen.ranked):
+        screen = VarianceScreen.of(X, self.kinds, self.groups, self.min_altered)
+        if (all(len(order) <= 4 * self.top_variance for order, *_ in screen.ranked)
+                and len(screen.always) == int((self.kinds != CONTINUOUS).sum())):
             return self
         return replace(self, screen=screen)
 
@@ -118,15 +120,20 @@ class VarianceScreen:
     :func:`~trialomics.survival.prefilter_mask` only the other columns, which gives the same answer as
     all of them (variance ties keep column order: every column tied with v_k is handed over).
     ``ranked``: per group, its complete continuous columns by decreasing SS with those SS, and the same
-    for its continuous columns with missing values; ``always``: the other kinds (alterations, covariates).
+    for its continuous columns with missing values; ``always``: the covariates and the alterations
+    altered and unaltered in at least ``min_altered`` patients of the whole matrix (the prevalence
+    filter of any subset needs that many of each, so the others never pass).
     """
 
     always: np.ndarray
     ranked: tuple
 
     @classmethod
-    def of(cls, X: np.ndarray, kinds: np.ndarray, groups: np.ndarray) -> "VarianceScreen":
+    def of(cls, X: np.ndarray, kinds: np.ndarray, groups: np.ndarray, min_altered: int = 0) -> "VarianceScreen":
         continuous = kinds == CONTINUOUS
+        altered = (X == 1.0).sum(axis=0)
+        unaltered = (~np.isnan(X)).sum(axis=0) - altered
+        possible = (kinds != BINARY) | ((altered >= min_altered) & (unaltered >= min_altered))
         complete = continuous & ~np.isnan(X).any(axis=0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)   # a column never observed: SS infinite below
@@ -140,7 +147,7 @@ class VarianceScreen:
         ranked = tuple((*by_ss(np.flatnonzero(complete & (groups == group))),
                         *by_ss(np.flatnonzero(continuous & ~complete & (groups == group))))
                        for group in pd.unique(groups[continuous]))
-        return cls(always=np.flatnonzero(~continuous), ranked=ranked)
+        return cls(always=np.flatnonzero(~continuous & possible), ranked=ranked)
 
     def prefilter(self, X: np.ndarray, spec: "PreprocessSpec", rows: np.ndarray | None = None) -> np.ndarray:
         """Indices of the columns of ``X[rows]`` (rows of the screened matrix) that pass ``prefilter_mask``.
