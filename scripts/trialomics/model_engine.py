@@ -5,7 +5,9 @@ One nested fit (:func:`fit_nested`) learns everything from its training rows onl
 inner fold refits the preprocessing and the whole path, :mod:`trialomics.model_paths`) and the final
 path. The penalty is chosen by the cross-validated partial log-likelihood of Verweij & van
 Houwelingen (1993, glmnet's criterion) for Cox and by the pooled held-out binomial log-likelihood for
-logistic regression; ties go to the larger (sparser) penalty.
+logistic regression; ties go to the larger (sparser) penalty. Every fold is a set of rows of one
+matrix, fitted through :class:`~trialomics.model_preprocess.RowPreprocessing`, which learns the
+label-free prefilter and imputer of a row set once however often the set recurs.
 
 The outer loop (:func:`out_of_fold_predictions`) is repeated stratified K-fold (or leave-one-out)
 with scikit-learn's splitters and the seeds documented in :mod:`trialomics.models`, so folds and

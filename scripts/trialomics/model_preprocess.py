@@ -113,10 +113,10 @@ class VarianceScreen:
     A column's sum of squared deviations over the observed values of a subset of rows is at most the sum
     over all its observed values (SS), so its variance over n_S observed values is at most
     SS / (n_S - 1); a column with missing values needs at least (1 - max_missing) n observed values to
-    pass the missingness filter, which bounds n_S from below. The k-th largest
-    variance of any set of a group's eligible columns (continuous, observed, non-constant) in a subset is
-    a lower bound v_k of the k-th largest over the whole group, so a column whose variance (or, unseen,
-    its bound) lies below v_k can never be among the top k: :meth:`prefilter` hands
+    pass the missingness filter, which bounds n_S from below. The k-th largest variance of any set of a
+    group's eligible columns (continuous, observed, non-constant) in a subset is a lower bound v_k of
+    the k-th largest over the whole group, so a column whose variance (or, unseen, its bound) lies
+    below v_k can never be among the top k: :meth:`prefilter` hands
     :func:`~trialomics.survival.prefilter_mask` only the other columns, which gives the same answer as
     all of them (variance ties keep column order: every column tied with v_k is handed over).
     ``ranked``: per group, its complete continuous columns by decreasing SS with those SS, and the same
