@@ -336,3 +336,29 @@ def test_plots_return_figures():
     after = pd.DataFrame(adata.X.T, index=adata.var_names, columns=adata.obs_names)
     figure = proteins.plot_pca_by_batch(before, after, adata.obs["batch"])
     assert isinstance(figure, matplotlib.figure.Figure) and len(figure.axes) == 2
+
+
+def test_imputer_fast_path_on_arrays_equals_the_validated_path():
+    X = samples_by_features()
+    as_frame = proteins.DownshiftedNormalImputer(random_state=4).fit(X)
+    as_array = proteins.DownshiftedNormalImputer(random_state=4).fit(X.to_numpy())
+    # the same C-ordered values through scikit-learn's validation (a list) and through the fast path
+    rows = np.ascontiguousarray(X.to_numpy())
+    validated = proteins.DownshiftedNormalImputer(random_state=4).fit(rows.tolist())
+    np.testing.assert_array_equal(as_array.transform(rows), validated.transform(rows.tolist()))
+    X = pd.DataFrame(np.ascontiguousarray(X.to_numpy()), index=X.index, columns=X.columns)
+    as_frame = proteins.DownshiftedNormalImputer(random_state=4).fit(X)
+    assert not hasattr(as_array, "feature_names_in_") and as_array.n_features_in_ == X.shape[1]
+    np.testing.assert_array_equal(as_array.transform(X.to_numpy()), as_frame.transform(X))
+    values = X.to_numpy()
+    np.testing.assert_array_equal(as_array.transform(values[:3]), as_frame.transform(X.iloc[:3]))
+    assert np.isnan(values).any()  # the input is not modified
+    with pytest.raises(ValueError, match="expecting 300 features"):
+        as_array.transform(values[:, :10])
+    with pytest.raises(ValueError, match="infinity"):
+        as_array.transform(np.where(np.isnan(values), np.inf, values))
+    with pytest.raises(ValueError, match="infinity"):
+        proteins.DownshiftedNormalImputer().fit(np.full((2, 2), np.inf))
+    # fitted on a frame, an array without names is checked the scikit-learn way (with its warning)
+    with pytest.warns(UserWarning, match="feature names"):
+        as_frame.transform(values)
