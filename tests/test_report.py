@@ -577,3 +577,31 @@ def test_run_level_false_selection_bound_sums_every_model():
     assert report_sections.stability_error_control_html({}) == ""
     assert report.classify_output("models/pfs/stability_summary.tsv", ["rna"], [], ["pfs"]) == (
         "stability_summary", "pfs")
+
+
+def test_change_blocks_reach_the_summary_page():
+    classify = lambda path: report.classify_output(path, ["rna", "proteins"], ["responder", "on_treatment"],  # noqa: E731
+                                                   ["pfs"])
+    assert classify("longitudinal/rna_change/responder.tsv") == ("longitudinal", ("rna_change", "responder"))
+    assert classify("longitudinal/proteins_change/plots/paired.png") == (
+        "longitudinal_figures", ("proteins_change", "paired samples"))
+    assert classify("longitudinal/rna_change/top_features.tsv") is None
+    assert classify("longitudinal/mutations_change/responder.tsv") is None
+    assert classify("survival/rna_change/pfs.univariate.tsv") == ("survival", ("rna_change", "pfs"))
+    frame = pd.DataFrame({"feature": ["GZMB", "CD8A"], "effect": [2.5, 0.1], "pvalue": [1e-6, 0.4],
+                          "padj": [0.03, 0.9]})
+    inputs = SummaryInputs(longitudinal={("rna_change", "responder"): Table("longitudinal/rna_change/responder.tsv",
+                                                                            frame)})
+    html_text = report_sections.longitudinal_section(inputs)
+    assert "rna_change · responder" in html_text and "1 with padj &lt; 0.05" in html_text and "GZMB" in html_text
+    assert "no on-treatment change blocks" in report_sections.longitudinal_section(SummaryInputs())
+
+
+def test_paired_plots_are_read_into_their_block(tmp_path):
+    plots = tmp_path / "results" / "longitudinal" / "rna_change" / "plots"
+    plots.mkdir(parents=True)
+    (plots / "paired.png").write_bytes(b"\x89PNG")
+    inputs = report.read_summary_inputs([plots / "paired.png"], ["rna"], ["responder"], ["pfs"],
+                                        results_dir=str(tmp_path / "results"))
+    assert [figure.path for figure in inputs.longitudinal_figures[("rna_change", "paired samples")]] == [
+        "longitudinal/rna_change/plots/paired.png"]

@@ -78,6 +78,9 @@ class SummaryInputs:
     enrichment: dict[tuple[str, str], Table] = field(default_factory=dict)
     enrichment_figures: dict[tuple[str, str], list[Figure]] = field(default_factory=dict)
     survival: dict[tuple[str, str], Table] = field(default_factory=dict)
+    # On-treatment change blocks (``rna_change``...): response tests of the change and paired plots.
+    longitudinal: dict[tuple[str, str], Table] = field(default_factory=dict)
+    longitudinal_figures: dict[tuple[str, str], list[Figure]] = field(default_factory=dict)
     performance: dict[str, Table] = field(default_factory=dict)
     stability: dict[str, Table] = field(default_factory=dict)
     stability_summary: dict[str, Table] = field(default_factory=dict)
@@ -117,6 +120,9 @@ def _card_rank(path: str) -> int | None:
 # correlation heatmaps, MA plots, running scores, Kaplan-Meier grids...) is in Snakemake's report.
 PAGE_FIGURES = {"qc": ("pca_by_response",), "differential": ("volcano",), "enrichment": ("dots",),
                 "models": ("performance",)}
+
+# The on-treatment change block of a modality (trialomics.longitudinal): ``rna`` -> ``rna_change``.
+CHANGE_SUFFIX = "_change"
 
 # SummaryInputs fields holding one table, a dict of tables or figures, or a list of figures.
 SINGLE_SLOTS = {"coverage", "batch_association", "labels", "efficacy", "adverse_events", "ranked", "recovery", "tier_null_rates"}
@@ -160,7 +166,14 @@ def classify_output(path: str, modalities, contrasts, endpoints) -> tuple[str, o
             if contrast is not None and name[len(contrast) + 1:-len(".png")] in PAGE_FIGURES[stage]:
                 return f"{stage}_figures", (parts[1], contrast)
         return None
-    if stage == "survival" and len(parts) == 3 and parts[1] in [*modalities, "pathways"]:
+    change_blocks = [f"{m}{CHANGE_SUFFIX}" for m in modalities]
+    if stage == "longitudinal" and len(parts) >= 3 and parts[1] in change_blocks:
+        if len(parts) == 3 and name[:-len(".tsv")] in contrasts:
+            return "longitudinal", (parts[1], name[:-len(".tsv")])
+        if path == f"longitudinal/{parts[1]}/plots/paired.png":
+            return "longitudinal_figures", (parts[1], "paired samples")
+        return None
+    if stage == "survival" and len(parts) == 3 and parts[1] in [*modalities, *change_blocks, "pathways"]:
         endpoint = name[:-len(".univariate.tsv")] if name.endswith(".univariate.tsv") else None
         return ("survival", (parts[1], endpoint)) if endpoint in endpoints else None
     if stage == "models" and len(parts) >= 3 and parts[1] in endpoints:
@@ -203,7 +216,7 @@ def read_summary_inputs(paths, modalities, contrasts, endpoints, results_dir: st
             setattr(inputs, name, content)
         elif name in LIST_SLOTS:
             getattr(inputs, name).append(content)
-        elif name in ("qc_figures", "differential_figures", "enrichment_figures", "model_figures"):
+        elif name.endswith("_figures"):  # dicts of figure lists (clinical_figures is a list slot)
             getattr(inputs, name).setdefault(key, []).append(content)
         else:
             getattr(inputs, name)[key] = content

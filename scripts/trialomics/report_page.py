@@ -18,7 +18,8 @@ from . import report_headline as headline
 from .report_biomarkers import biomarkers_section
 from .report_html import esc
 from .report_sections import (cohort_section, differential_section, efficacy_section, enrichment_section,
-                              models_section, provenance_section, safety_section, survival_section)
+                              longitudinal_section, models_section, provenance_section, safety_section,
+                              survival_section)
 
 SECTIONS = (
     ("headline", "What the data say"),
@@ -28,6 +29,7 @@ SECTIONS = (
     ("differential", "Differential"),
     ("enrichment", "Enrichment"),
     ("survival", "Survival screens"),
+    ("longitudinal", "On-treatment change"),
     ("models", "Models"),
     ("biomarkers", "Biomarkers"),
     ("provenance", "Provenance"),
@@ -227,6 +229,7 @@ def build_summary_page(inputs: SummaryInputs, top_features: int = 15, top_biomar
         "differential": differential_section(inputs, top=top_features, alpha=alpha),
         "enrichment": enrichment_section(inputs, top=top_features, fdr=enrichment_fdr),
         "survival": survival_section(inputs, top=top_features, alpha=alpha),
+        "longitudinal": longitudinal_section(inputs, top=top_features, alpha=alpha),
         "models": models_section(inputs, top=top_features),
         "biomarkers": biomarkers_section(inputs, top=top_biomarkers, endpoints=endpoints, rules=rules),
         "provenance": provenance_section(inputs),

@@ -53,6 +53,9 @@ PVALUE_DEFINITIONS = {
 # Column tooltips of the per-analysis tables, by section.
 COLUMN_DEFINITIONS = {
     "differential": {"pvalue": PVALUE_DEFINITIONS["screen p / q"], "padj": PVALUE_DEFINITIONS["screen p / q"]},
+    "longitudinal": {"pvalue": PVALUE_DEFINITIONS["screen p / q"], "padj": PVALUE_DEFINITIONS["screen p / q"],
+                     "effect": "Difference of the mean within-patient change (on-treatment minus baseline) "
+                               "between the contrast's groups."},
     "survival": {"pvalue": PVALUE_DEFINITIONS["screen p / q"], "padj": PVALUE_DEFINITIONS["screen p / q"],
                  "pvalue_method": "How the screen's p was computed (likelihood ratio, or exact / permutation "
                                   "log-rank for a feature with few carriers)."},
@@ -317,6 +320,17 @@ def survival_section(inputs: SummaryInputs, top: int = 15, alpha: float = 0.05) 
         return not_run("no univariate survival screens were given")
     return _analysis_blocks("survival", inputs.survival, {}, SURVIVAL_COLUMNS, top,
                             alpha, ("padj", "pvalue"), "padj")
+
+
+def longitudinal_section(inputs: SummaryInputs, top: int = 15, alpha: float = 0.05) -> str:
+    """Per change block (on-treatment minus baseline, per patient) and response contrast: the top
+    features whose change differs between the groups, and the paired plots of the top features. The
+    change blocks' Cox screens are in the survival section, the paired timepoint contrast's
+    differential tables in the differential section."""
+    if not inputs.longitudinal and not inputs.longitudinal_figures:
+        return not_run("no on-treatment change blocks (no patient has samples at two timepoints)")
+    return _analysis_blocks("longitudinal", inputs.longitudinal, inputs.longitudinal_figures,
+                            DIFFERENTIAL_COLUMNS, top, alpha, ("padj", "pvalue"), "padj")
 
 
 def _interval_cell(row: pd.Series) -> Cell:
