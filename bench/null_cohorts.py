@@ -20,7 +20,7 @@ For each seed S, ``scripts/make_demo_cohort.py --null`` writes a cohort whose ou
 of its omics into ``DIR/seed_S/inputs`` (skipped when that folder already holds a ``samples.tsv``, so
 an interrupted benchmark resumes; delete ``DIR/seed_S`` to regenerate). The workflow then runs in
 ``DIR/seed_S`` with a config naming those inputs, the workflow seed S, the test suite's reduced
-resampling (``--permutations`` per model, 2 repeats, 20 stability subsamples, 100 bootstraps, 200
+resampling (``--permutations`` per model, 2 repeats, 20 stability subsamples, 200
 cut-point permutations; enrichment keeps its default permutations) and ``ranking.truth`` set to the
 null ``truth.tsv``. Only the targets read here are built: the preranked enrichment tables, the model
 performance tables and ``biomarkers/ranked.tsv`` (``--stage enrichment``: the enrichment tables
@@ -122,7 +122,7 @@ def write_null_config(run_dir: Path, inputs: Path, seed: int, permutations: int)
             "adverse_events": str(inputs / "adverse_events.tsv"),
         },
         "seed": seed,
-        "models": {"permutations": permutations, "repeats": 2, "stability_subsamples": 20, "bootstrap": 100},
+        "models": {"permutations": permutations, "repeats": 2, "stability_subsamples": 20},
         "survival": {"cutpoint_permutations": 200},
         "ranking": {"truth": str(inputs / "truth.tsv")},
     }

@@ -30,7 +30,7 @@ from rule_benchmarks import collect  # bench/ is on sys.path when a bench script
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEFILE = ROOT / "workflow" / "Snakefile"
-CI_SETTINGS = {"models": {"permutations": 10, "repeats": 2, "stability_subsamples": 10, "bootstrap": 100},
+CI_SETTINGS = {"models": {"permutations": 10, "repeats": 2, "stability_subsamples": 10},
                "survival": {"cutpoint_permutations": 200}, "enrichment": {"permutations": 200}}
 R_PEERS = ("deseq2_vs_r.py", "cox_screen.py", "models_vs_glmnet.py")
 

@@ -64,7 +64,7 @@ def write_config(workdir: Path, config: dict) -> Path:
 
 # Fewer permutations and resamples than the defaults so that CI stays short; everything else is default.
 CI_SETTINGS = {
-    "models": {"permutations": 10, "repeats": 2, "stability_subsamples": 10, "bootstrap": 100},
+    "models": {"permutations": 10, "repeats": 2, "stability_subsamples": 10},
     "survival": {"cutpoint_permutations": 200},
     "enrichment": {"permutations": 200},
     "ranking": {"truth": str(DEMO / "truth.tsv")},

@@ -18,7 +18,7 @@ NULL_SEED = 2024
 # jobs, 6 CPU-minutes in all (19 minutes wall on 2 cores shared at a load average of about 12), so
 # about 3 minutes on an idle 2-core machine.
 SMALL_SETTINGS = {
-    "models": {"permutations": 3, "repeats": 1, "stability_subsamples": 4, "bootstrap": 0, "n_alphas": 4,
+    "models": {"permutations": 3, "repeats": 1, "stability_subsamples": 4, "n_alphas": 4,
                "factors": False},
     "survival": {"cutpoint_permutations": 0},
     "enrichment": {"permutations": 10},

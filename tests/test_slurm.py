@@ -41,7 +41,7 @@ def _config(workdir: Path) -> Path:
         "samples": str(DEMO / "samples.tsv"),
         "clinical": {"patients": str(DEMO / "patients.tsv"), "recist": str(DEMO / "recist.tsv"),
                      "adverse_events": str(DEMO / "adverse_events.tsv")},
-        "models": {"threads": 2, "permutations": 3, "repeats": 1, "stability_subsamples": 3, "bootstrap": 20},
+        "models": {"threads": 2, "permutations": 3, "repeats": 1, "stability_subsamples": 3},
     })
 
 

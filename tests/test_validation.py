@@ -617,3 +617,12 @@ def test_malformed_config_file_names_file_and_line(cohort, tmp_path):
         validate_inputs(config, SCHEMA_DIR, workdir, config_files=[broken])
     (problem,) = caught.value.problems
     assert problem.startswith(f"{broken}, line 4, column 5: the config file is not valid YAML")
+
+
+def test_the_retired_bootstrap_key_is_accepted_with_a_warning(cohort):
+    workdir, config = cohort
+    assert not validate_inputs(copy.deepcopy(config), SCHEMA_DIR, workdir).warnings
+    config["models"] = {"bootstrap": 200}
+    validated = validate_inputs(config, SCHEMA_DIR, workdir)
+    assert validated.warnings == ["config key 'models.bootstrap' is ignored: a model's 95% interval now comes "
+                                  "from its permutations (models.permutations) — remove the key"]

@@ -544,6 +544,9 @@ def validate_inputs(config: dict, schema_dir: Path, workdir: Path, config_files=
     filled = copy.deepcopy(config)
     _report_config_errors(report, filled, schemas["config"])
     _report_config_consistency(report, filled)
+    if config_section(config, "models").get("bootstrap") is not None:
+        report.warn("config key 'models.bootstrap' is ignored: a model's 95% interval now comes from its "
+                    "permutations (models.permutations) — remove the key")
     for problem in config_file_problems(config_files, filled.get("allow_templated_config") is True):
         report.problems.append(problem)
 
