@@ -32,7 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEFILE = ROOT / "workflow" / "Snakefile"
 CI_SETTINGS = {"models": {"permutations": 10, "repeats": 2, "stability_subsamples": 10},
                "survival": {"cutpoint_permutations": 200}, "enrichment": {"permutations": 200}}
-R_PEERS = ("deseq2_vs_r.py", "cox_screen.py", "models_vs_glmnet.py")
 
 
 def make_cohort(folder: Path, patients: int, seed: int = 3152) -> None:
@@ -58,6 +57,20 @@ def run_workflow(cohort: Path, workdir: Path, cores: int, settings: str) -> floa
     if done.returncode != 0:
         raise SystemExit(f"the workflow failed on {cohort} (see {workdir}/.snakemake/log)")
     return elapsed
+
+
+def r_peer_commands(cohort: Path, workdir: Path, patients: int, out: Path) -> list[list[str]]:
+    """The R peers on this cohort: DESeq2 on its baseline RNA counts and derived responder labels, a
+    loop of coxph on a simulated matrix of its size (20,000 features), glmnet on the run's pfs:rna folds."""
+    bench = ROOT / "bench"
+    return [
+        [sys.executable, str(bench / "deseq2_vs_r.py"), "--datasets", "demo", "--samples", str(cohort / "samples.tsv"),
+         "--labels", str(workdir / "results" / "clinical" / "labels.tsv")],
+        [sys.executable, str(bench / "cox_screen.py"), "--patients", str(patients), "--features", "20000",
+         "--repeats", "1"],
+        [sys.executable, str(bench / "models_vs_glmnet.py"), str(workdir), "--block", "pfs:rna",
+         "--workdir", str(out / f"glmnet_{patients}")],
+    ]
 
 
 def rule_table(workdir: Path) -> pd.DataFrame:
@@ -118,10 +131,9 @@ def main() -> None:
         sections.append(f"### {patients} patients ({args.settings} settings): {wall:.0f} s wall\n\n{text}\n")
         print(sections[-1], flush=True)
         if not args.no_r:
-            for script in R_PEERS:
-                if (ROOT / "bench" / script).exists():
-                    subprocess.run([sys.executable, str(ROOT / "bench" / script), "--cohort", str(cohort)],
-                                   check=False)
+            for command in r_peer_commands(cohort, workdir, patients, args.out):
+                print("$ " + " ".join(command), flush=True)
+                subprocess.run(command, check=False)
     summary = pd.DataFrame(summary_rows)
     print(summary.round(1).to_string(index=False))
     if args.write_docs:
