@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
+from .longitudinal import change_block_name
 from .tables import read_tsv
 
 # Distributions whose versions the provenance lists (importlib.metadata names).
@@ -121,9 +122,6 @@ def _card_rank(path: str) -> int | None:
 PAGE_FIGURES = {"qc": ("pca_by_response",), "differential": ("volcano",), "enrichment": ("dots",),
                 "models": ("performance",)}
 
-# The on-treatment change block of a modality (trialomics.longitudinal): ``rna`` -> ``rna_change``.
-CHANGE_SUFFIX = "_change"
-
 # SummaryInputs fields holding one table, a dict of tables or figures, or a list of figures.
 SINGLE_SLOTS = {"coverage", "batch_association", "labels", "efficacy", "adverse_events", "ranked", "recovery", "tier_null_rates"}
 LIST_SLOTS = {"clinical_figures"}
@@ -166,7 +164,7 @@ def classify_output(path: str, modalities, contrasts, endpoints) -> tuple[str, o
             if contrast is not None and name[len(contrast) + 1:-len(".png")] in PAGE_FIGURES[stage]:
                 return f"{stage}_figures", (parts[1], contrast)
         return None
-    change_blocks = [f"{m}{CHANGE_SUFFIX}" for m in modalities]
+    change_blocks = [change_block_name(m) for m in modalities]
     if stage == "longitudinal" and len(parts) >= 3 and parts[1] in change_blocks:
         if len(parts) == 3 and name[:-len(".tsv")] in contrasts:
             return "longitudinal", (parts[1], name[:-len(".tsv")])
