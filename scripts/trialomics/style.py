@@ -10,13 +10,9 @@ import math
 import os
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from .tables import atomic_output  # noqa: E402
+from .tables import atomic_output
 
 # RECIST best overall response, colour-blind safe (Okabe–Ito), the same in every plot.
 RESPONSE_COLOURS = {
@@ -79,8 +75,23 @@ def category_colours(levels) -> dict:
     return {lvl: CATEGORY_PALETTE[i % len(CATEGORY_PALETTE)] for i, lvl in enumerate(ordered)}
 
 
+def pyplot():
+    """``matplotlib.pyplot`` on the non-interactive Agg backend.
+
+    Imported on first use, not with this module: most jobs that import it never draw, and pyplot
+    costs about half a CPU-second of job start time.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def new_figure(width: float = 6.0, height: float = 4.0, **subplot_kw):
     """A figure and axes in the house style; ``subplot_kw`` goes to ``plt.subplots``."""
+    plt = pyplot()
     plt.rcParams.update(RC_PARAMS)
     return plt.subplots(figsize=(width, height), **subplot_kw)
 
@@ -96,7 +107,8 @@ def save_figure(fig, *paths: str | os.PathLike) -> None:
         Output files; the format comes from the suffix (.png for the report, .svg or .pdf for
         publication). Saving the same figure twice gives byte-identical files.
     """
-    with matplotlib.rc_context(SAVE_RC_PARAMS):
+    plt = pyplot()
+    with plt.rc_context(SAVE_RC_PARAMS):
         for path in paths:
             fmt = Path(path).suffix.lstrip(".").lower()
             with atomic_output(path) as tmp:
