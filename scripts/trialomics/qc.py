@@ -13,10 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from matplotlib.patches import Patch, Rectangle
-from scipy.cluster import hierarchy
-from scipy.spatial.distance import squareform
-from scipy.stats import rankdata
 
 from . import style
 
@@ -110,6 +106,9 @@ def sample_correlation(adata, method: str = "pearson", layer: str | None = None)
     matrix = drop_uninformative_features(dense_matrix(adata, layer))
     values = matrix.to_numpy()
     if method == "spearman":
+        # scipy.stats is imported here, not with the module: most importers never rank (job start time).
+        from scipy.stats import rankdata
+
         values = np.apply_along_axis(rankdata, 1, values) if values.size else values
     centred = values - values.mean(axis=1, keepdims=True)
     norms = np.sqrt(np.sum(centred ** 2, axis=1))
@@ -270,6 +269,9 @@ def cluster_order(corr: pd.DataFrame) -> list:
     """
     if len(corr) < 3:
         return list(corr.index)
+    from scipy.cluster import hierarchy
+    from scipy.spatial.distance import squareform
+
     distance = 1.0 - corr.fillna(0.0).to_numpy()
     distance = (distance + distance.T) / 2
     np.fill_diagonal(distance, 0.0)
@@ -284,6 +286,8 @@ def plot_correlation_heatmap(corr: pd.DataFrame, annotations: pd.DataFrame | Non
     Each column of ``annotations`` (indexed by sample, e.g. ``bor`` or ``responder``) is drawn as a
     colour strip above the heatmap, with its own legend; missing labels are grey.
     """
+    from matplotlib.patches import Patch, Rectangle
+
     order = cluster_order(corr)
     ordered = corr.loc[order, order]
     columns = [] if annotations is None else list(annotations.columns)
