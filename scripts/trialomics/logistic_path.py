@@ -1,0 +1,421 @@
+"""L1-penalised logistic regression path, converged to the optimum, in numba.
+
+At each penalty ``alpha`` of a decreasing grid it minimises
+
+    mean_i log(1 + exp(-(2 y_i - 1) (b + x_i . beta)))
+        + alpha * (sum_j penalty_factor_j |beta_j| + intercept_penalty |b|),
+
+which is liblinear's L1 logistic regression (solver type 6) as ``model_paths.logistic_l1_path`` calls
+it: ``C = 1 / (n alpha)``, a column multiplied by ``s`` has its L1 weight divided by ``s``, and the
+intercept is the weight of a constant column ``intercept_scaling``, i.e. an L1 weight of
+``1 / intercept_scaling`` (``tests/test_logistic_path.py`` checks the equivalence).
+
+Algorithm (glmnet's scheme for the binomial family, with an exact stopping rule):
+
+- warm start from the previous penalty's solution; the working set starts as the previously
+  non-zero columns, the columns with penalty factor 0 and those passing the sequential strong rule
+  ``|gradient_j| >= factor_j (2 alpha_k - alpha_{k-1})``;
+- on the working set, proximal Newton: the log-likelihood is replaced by its quadratic approximation
+  at the current fit and that L1-penalised weighted least-squares problem is solved by cyclic
+  coordinate descent with soft-thresholding (the intercept is one more coordinate, with its own small
+  penalty); the step is halved until the penalised objective decreases (Armijo), so separable data
+  converge too (the L1 penalty keeps the optimum finite);
+- the inner problem is solved to a tolerance tied to the current optimality gap, so the outer
+  iterations converge superlinearly;
+- stop when the KKT conditions hold on the working set within ``tol * alpha``; then check them on
+  every column and add the violators to the working set until none is left.
+
+The stopping rule is on the full gradient: at the returned solution every coordinate's KKT
+violation (distance of minus the gradient from ``alpha * factor_j`` times the subdifferential of
+``|beta_j|``) is at most ``tol * alpha``. All loops are sequential: the same inputs give
+bit-identical outputs.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+DEFAULT_TOL = 1e-10
+DEFAULT_MAX_ITER = 10_000
+# Curvature floor of one patient's log-likelihood term: keeps the quadratic model strictly convex
+# when a fitted probability underflows to 0 or 1 (separable data); the line search keeps steps safe.
+MIN_CURVATURE = 1e-12
+ARMIJO_FRACTION = 1e-4
+MIN_STEP = 1e-12
+# Objective changes below this fraction of the objective are rounding: a step that makes one is accepted.
+ROUNDING_SLACK = 1e-15
+# A Cholesky pivot below this fraction of its diagonal entry means a numerically singular face Hessian.
+SINGULAR_PIVOT = 1e-12
+# Columns that join the working set after one KKT check, the most violating first.
+MAX_ADDED = 10
+
+CONVERGED = 0
+NEWTON_LIMIT = 1
+COORDINATE_LIMIT = 2
+
+
+@numba.njit(cache=True)
+def _softplus(z):
+    """log(1 + exp(z)) without overflow or loss of precision."""
+    if z > 0.0:
+        return z + np.log1p(np.exp(-z))
+    return np.log1p(np.exp(z))
+
+
+@numba.njit(cache=True)
+def _mean_loss(eta, label):
+    total = 0.0
+    for i in range(eta.shape[0]):
+        total += _softplus(-eta[i]) if label[i] > 0.5 else _softplus(eta[i])
+    return total / eta.shape[0]
+
+
+@numba.njit(cache=True)
+def _residuals_and_curvatures(eta, label, residual, curvature):
+    """Per patient: d loss / d eta (probability minus label) and d2 loss / d eta2, both over n."""
+    n = eta.shape[0]
+    for i in range(n):
+        decay = np.exp(-abs(eta[i]))
+        # probability of the label the linear predictor's sign favours is 1 / (1 + decay)
+        minority = decay / (1.0 + decay)
+        if label[i] > 0.5:
+            residual[i] = -minority if eta[i] >= 0.0 else -1.0 / (1.0 + decay)
+        else:
+            residual[i] = minority if eta[i] <= 0.0 else 1.0 / (1.0 + decay)
+        residual[i] /= n
+        curvature[i] = max(minority / (1.0 + decay), MIN_CURVATURE) / n
+
+
+@numba.njit(cache=True)
+def _kkt_violation(gradient, value, weight):
+    """Distance of -gradient from weight * subdifferential of |value|."""
+    if value > 0.0:
+        return abs(gradient + weight)
+    if value < 0.0:
+        return abs(gradient - weight)
+    return max(abs(gradient) - weight, 0.0)
+
+
+@numba.njit(cache=True)
+def _soft_threshold(z, threshold):
+    if z > threshold:
+        return z - threshold
+    if z < -threshold:
+        return z + threshold
+    return 0.0
+
+
+@numba.njit(cache=True)
+def _row_dot(Z, j, values):
+    total = 0.0
+    for i in range(values.shape[0]):
+        total += Z[j, i] * values[i]
+    return total
+
+
+@numba.njit(cache=True)
+def _weighted_row_dot(Z, j, curvature, values):
+    total = 0.0
+    for i in range(values.shape[0]):
+        total += curvature[i] * Z[j, i] * values[i]
+    return total
+
+
+@numba.njit(cache=True)
+def _coordinate_sweep(Z, working, n_working, gradient, diagonal, curvature, weight, candidate, delta_eta):
+    """One cyclic pass of coordinate descent on the quadratic model; returns the largest |step| x curvature."""
+    largest = 0.0
+    for k in range(n_working):
+        if diagonal[k] <= 0.0:
+            continue  # an all-zero column: its coefficient stays 0
+        j = working[k]
+        model_gradient = gradient[k] + _weighted_row_dot(Z, j, curvature, delta_eta)
+        updated = _soft_threshold(candidate[k] - model_gradient / diagonal[k], weight[j] / diagonal[k])
+        change = updated - candidate[k]
+        if change != 0.0:
+            candidate[k] = updated
+            for i in range(delta_eta.shape[0]):
+                delta_eta[i] += change * Z[j, i]
+            largest = max(largest, diagonal[k] * abs(change))
+    return largest
+
+
+@numba.njit(cache=True)
+def _subspace_newton(Z, working, n_working, gradient, curvature, weight, candidate, delta_eta):
+    """Minimise the quadratic model over the current non-zero coordinates with their signs fixed.
+
+    On that face the model is a quadratic plus a linear term, minimised by one linear solve; the step
+    is cut where a coefficient would change sign (that coefficient becomes exactly 0), so the model
+    decreases. Coordinate descent alone converges slowly on the nearly collinear columns of a
+    p >> n fit; this step makes the inner solution exact once the support is found. Skipped when the
+    face's Hessian is numerically singular (more non-zero coefficients than patients).
+    """
+    n = delta_eta.shape[0]
+    face = np.empty(n_working, dtype=np.int64)
+    size = 0
+    for k in range(n_working):
+        if candidate[k] != 0.0:
+            face[size] = k
+            size += 1
+    if size == 0 or size > n:
+        return
+    hessian = np.empty((size, size))
+    step = np.empty(size)
+    for a in range(size):
+        ja = working[face[a]]
+        sign = 1.0 if candidate[face[a]] > 0.0 else -1.0
+        step[a] = -(gradient[face[a]] + _weighted_row_dot(Z, ja, curvature, delta_eta) + weight[ja] * sign)
+        for b in range(a + 1):
+            hessian[a, b] = _weighted_row_dot(Z, ja, curvature, Z[working[face[b]]])
+    # Cholesky factorisation in place (lower triangle), then two triangular solves.
+    for a in range(size):
+        pivot = hessian[a, a]
+        for c in range(a):
+            pivot -= hessian[a, c] * hessian[a, c]
+        if not pivot > SINGULAR_PIVOT * hessian[a, a]:
+            return
+        hessian[a, a] = np.sqrt(pivot)
+        for b in range(a + 1, size):
+            total = hessian[b, a]
+            for c in range(a):
+                total -= hessian[b, c] * hessian[a, c]
+            hessian[b, a] = total / hessian[a, a]
+    for a in range(size):
+        total = step[a]
+        for c in range(a):
+            total -= hessian[a, c] * step[c]
+        step[a] = total / hessian[a, a]
+    for a in range(size - 1, -1, -1):
+        total = step[a]
+        for c in range(a + 1, size):
+            total -= hessian[c, a] * step[c]
+        step[a] = total / hessian[a, a]
+    fraction = 1.0
+    crossing = -1
+    for a in range(size):
+        value = candidate[face[a]]
+        if value * (value + step[a]) < 0.0 and -value / step[a] < fraction:
+            fraction = -value / step[a]
+            crossing = a
+    for a in range(size):
+        k = face[a]
+        updated = 0.0 if a == crossing else candidate[k] + fraction * step[a]
+        change = updated - candidate[k]
+        candidate[k] = updated
+        for i in range(n):
+            delta_eta[i] += change * Z[working[k], i]
+
+
+@numba.njit(cache=True)
+def _solve_quadratic_model(Z, working, n_working, gradient, diagonal, curvature, weight, candidate, delta_eta,
+                           inner_tol, max_iter, counters):
+    """Coordinate descent with subspace Newton steps until a full sweep moves nothing beyond ``inner_tol``."""
+    for _ in range(max_iter):
+        counters[1] += 1
+        if _coordinate_sweep(Z, working, n_working, gradient, diagonal, curvature, weight, candidate,
+                             delta_eta) <= inner_tol:
+            return True
+        _subspace_newton(Z, working, n_working, gradient, curvature, weight, candidate, delta_eta)
+    return False
+
+
+@numba.njit(cache=True)
+def _penalty(weight, coefficients, working, n_working):
+    total = 0.0
+    for k in range(n_working):
+        total += weight[working[k]] * abs(coefficients[k])
+    return total
+
+
+@numba.njit(cache=True)
+def _solve_working_set(Z, label, weight, beta, working, n_working, tol_abs, max_iter, eta, counters):
+    """Proximal Newton on the working set's coefficients until their KKT violation is at most ``tol_abs``.
+
+    ``beta`` and ``eta`` (its linear predictor) are updated in place; returns a status code.
+    """
+    n = eta.shape[0]
+    residual = np.empty(n)
+    curvature = np.empty(n)
+    delta_eta = np.empty(n)
+    trial_eta = np.empty(n)
+    gradient = np.empty(n_working)
+    diagonal = np.empty(n_working)
+    current = np.empty(n_working)
+    candidate = np.empty(n_working)
+    trial = np.empty(n_working)
+    for _ in range(max_iter):
+        _residuals_and_curvatures(eta, label, residual, curvature)
+        violation = 0.0
+        for k in range(n_working):
+            j = working[k]
+            gradient[k] = _row_dot(Z, j, residual)
+            diagonal[k] = _weighted_row_dot(Z, j, curvature, Z[j])
+            violation = max(violation, _kkt_violation(gradient[k], beta[j], weight[j]))
+            current[k] = beta[j]
+            candidate[k] = beta[j]
+        if violation <= tol_abs:
+            return CONVERGED
+        counters[0] += 1
+        delta_eta[:] = 0.0
+        # The quadratic model is solved more accurately as the fit approaches the optimum.
+        inner_tol = max(0.1 * tol_abs, 0.01 * violation)
+        if not _solve_quadratic_model(Z, working, n_working, gradient, diagonal, curvature, weight, candidate,
+                                      delta_eta, inner_tol, max_iter, counters):
+            return COORDINATE_LIMIT
+        # Armijo line search on the penalised objective along the proximal Newton direction.
+        old_penalty = _penalty(weight, current, working, n_working)
+        old_objective = _mean_loss(eta, label) + old_penalty
+        predicted = _penalty(weight, candidate, working, n_working) - old_penalty
+        for i in range(n):
+            predicted += residual[i] * delta_eta[i]
+        # Near the optimum the decrease is below the objective's rounding: the full step is accepted.
+        slack = ROUNDING_SLACK * abs(old_objective)
+        step = 1.0
+        while True:
+            for k in range(n_working):
+                trial[k] = current[k] + step * (candidate[k] - current[k]) if step < 1.0 else candidate[k]
+            for i in range(n):
+                trial_eta[i] = eta[i] + step * delta_eta[i]
+            if (_mean_loss(trial_eta, label) + _penalty(weight, trial, working, n_working)
+                    <= old_objective + ARMIJO_FRACTION * step * predicted + slack or step < MIN_STEP):
+                break
+            step *= 0.5
+        for k in range(n_working):
+            beta[working[k]] = trial[k]
+        # Recomputed rather than updated, so that rounding does not accumulate along the path.
+        _linear_predictor(Z, beta, working, n_working, eta)
+    return NEWTON_LIMIT
+
+
+@numba.njit(cache=True)
+def _linear_predictor(Z, beta, working, n_working, eta):
+    eta[:] = 0.0
+    for k in range(n_working):
+        j = working[k]
+        if beta[j] != 0.0:
+            for i in range(eta.shape[0]):
+                eta[i] += Z[j, i] * beta[j]
+
+
+@numba.njit(cache=True)
+def _path(Z, rows, label, alphas, factor, tol, max_iter, coef, counters):
+    """The whole path on the design ``Z`` (columns x patients, last row the intercept's constant 1).
+
+    ``rows`` is ``Z`` transposed and contiguous: the full gradient is accumulated patient by patient,
+    a loop over contiguous columns that vectorises without reordering any sum.
+
+    Fills ``coef`` (columns x alphas); returns (status, index of the penalty it concerns).
+    """
+    m, n = Z.shape
+    beta = np.zeros(m)
+    positives = label.sum()
+    if 0.0 < positives < n:
+        beta[m - 1] = np.log(positives / (n - positives))
+    eta = np.full(n, beta[m - 1])
+    residual = np.empty(n)
+    curvature = np.empty(n)
+    weight = np.empty(m)
+    in_working = np.zeros(m, dtype=np.bool_)
+    working = np.empty(m, dtype=np.int64)
+    working[0] = m - 1
+    in_working[m - 1] = True
+    n_working = 1
+    for j in range(m):
+        if factor[j] == 0.0 and j != m - 1:
+            in_working[j] = True
+            working[n_working] = j
+            n_working += 1
+    violation = np.empty(m)
+    full_gradient = np.empty(m)
+    for a in range(alphas.shape[0]):
+        alpha = alphas[a]
+        tol_abs = tol * alpha
+        for j in range(m):
+            weight[j] = alpha * factor[j]
+        while True:
+            status = _solve_working_set(Z, label, weight, beta, working, n_working, tol_abs, max_iter, eta, counters)
+            if status != CONVERGED:
+                return status, a
+            _residuals_and_curvatures(eta, label, residual, curvature)
+            counters[2] += 1
+            full_gradient[:] = 0.0
+            for i in range(n):
+                for j in range(m):
+                    full_gradient[j] += rows[i, j] * residual[i]
+            n_violators = 0
+            for j in range(m):
+                violation[j] = 0.0
+                if not in_working[j]:
+                    violation[j] = _kkt_violation(full_gradient[j], 0.0, weight[j])
+                    if violation[j] > tol_abs:
+                        n_violators += 1
+            if n_violators == 0:
+                break
+            # Only the worst violators join: most columns that violate at the previous solution are
+            # zero at this one, and every column in the working set costs in each coordinate sweep.
+            order = np.argsort(-violation, kind="mergesort")
+            for rank in range(min(n_violators, MAX_ADDED)):
+                j = order[rank]
+                in_working[j] = True
+                working[n_working] = j
+                n_working += 1
+        coef[:, a] = beta
+    return CONVERGED, alphas.shape[0]
+
+
+def l1_logistic_path(X, label, alphas, penalty_factor, intercept_penalty: float, tol: float = DEFAULT_TOL,
+                     max_iter: int = DEFAULT_MAX_ITER) -> tuple[np.ndarray, np.ndarray]:
+    """(coefficients features x alphas, intercepts) of the L1 logistic path; see the module docstring.
+
+    ``X`` patients x features, ``label`` 0/1, ``alphas`` a decreasing grid of positive penalties,
+    ``penalty_factor`` per feature (>= 0), ``intercept_penalty`` the intercept's L1 weight (>= 0).
+    ``tol`` bounds every coordinate's KKT violation relative to the penalty; ``max_iter`` caps both
+    the proximal Newton iterations and the coordinate-descent sweeps of each inner problem.
+    Raises ``ArithmeticError`` when a penalty is not converged within ``max_iter``. With every
+    weight positive the optimum is finite, even on separable data; when penalty-free terms separate
+    the classes it is at infinity, and the fit stops where the gradient falls below the tolerance.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    label = np.asarray(label)
+    alphas = np.asarray(alphas, dtype=np.float64)
+    penalty_factor = np.asarray(penalty_factor, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"X must be patients x features; got an array of shape {X.shape}")
+    n, p = X.shape
+    if label.shape != (n,) or not np.isin(label, (0, 1)).all():
+        raise ValueError(f"label must hold {n} values, each 0 or 1 (one per row of X); got shape {label.shape}")
+    if penalty_factor.shape != (p,) or not (penalty_factor >= 0).all():
+        raise ValueError(f"penalty_factor must hold {p} non-negative values (one per column of X); "
+                         f"got shape {penalty_factor.shape}")
+    if alphas.ndim != 1 or not (alphas > 0).all() or (np.diff(alphas) > 0).any():
+        raise ValueError("alphas must be a decreasing grid of positive penalties")
+    if not intercept_penalty >= 0 or not tol > 0 or max_iter < 1:
+        raise ValueError("intercept_penalty must be >= 0, tol > 0 and max_iter >= 1")
+    if not np.isfinite(X).all():
+        raise ValueError("X holds non-finite values; impute or drop them before fitting")
+    coef, intercepts, _ = _fit_path(X, label, alphas, penalty_factor, float(intercept_penalty), float(tol),
+                                    int(max_iter))
+    return coef, intercepts
+
+
+def _fit_path(X, label, alphas, penalty_factor, intercept_penalty, tol, max_iter):
+    """The validated inputs' path and the work it took: (coef, intercepts, counters).
+
+    Counters: proximal Newton steps, coordinate sweeps, full-gradient KKT checks (for the benchmark).
+    """
+    n, p = X.shape
+    counters = np.zeros(3, dtype=np.int64)
+    if n == 0 or len(alphas) == 0:
+        return np.zeros((p, len(alphas))), np.zeros(len(alphas)), counters
+    # Patients x columns with the intercept's constant column last, and its transpose (contiguous
+    # columns for the coordinate loops).
+    rows = np.ones((n, p + 1))
+    rows[:, :p] = X
+    design = np.ascontiguousarray(rows.T)
+    factor = np.append(penalty_factor, intercept_penalty)
+    coef = np.zeros((p + 1, len(alphas)))
+    status, where = _path(design, rows, label.astype(np.float64), alphas, factor, tol, max_iter, coef, counters)
+    if status != CONVERGED:
+        raise ArithmeticError(f"L1 logistic path not converged within {max_iter} iterations at penalty "
+                              f"{alphas[where]:.6g} (index {where}); raise max_iter")
+    return coef[:p], coef[p], counters

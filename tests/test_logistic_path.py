@@ -1,0 +1,195 @@
+"""The numba L1 logistic path: liblinear's optimum (converged tightly), KKT conditions, edge cases."""
+import numpy as np
+import pytest
+from sklearn.svm import _liblinear
+
+from trialomics.logistic_path import l1_logistic_path
+from trialomics.model_paths import LIBLINEAR_L1_LOGISTIC, LIBLINEAR_SEED, decreasing_grid, logistic_alpha_max
+
+INTERCEPT_PENALTY = 0.01  # what model_paths uses: liblinear's constant column of intercept_scaling 100
+
+
+def standardised(rng, n, p):
+    X = rng.normal(size=(n, p))
+    return (X - X.mean(axis=0)) / X.std(axis=0)
+
+
+def shuffled_labels(rng, n, positives):
+    label = np.zeros(n, dtype=int)
+    label[:positives] = 1
+    rng.shuffle(label)
+    return label
+
+
+def tight_liblinear(X, label, alphas, penalty_factor):
+    """liblinear's L1 logistic regression as model_paths calls it, converged to tol 1e-12."""
+    n = len(label)
+    scale = 1.0 / penalty_factor
+    scaled = np.ascontiguousarray(X * scale)
+    coef, intercepts = np.zeros((X.shape[1], len(alphas))), np.zeros(len(alphas))
+    _liblinear.set_verbosity_wrap(0)
+    for i, alpha in enumerate(alphas):
+        raw, _ = _liblinear.train_wrap(scaled, label.astype(np.float64), False, LIBLINEAR_L1_LOGISTIC, 1e-12,
+                                       1.0 / INTERCEPT_PENALTY, 1.0 / (n * alpha), np.ones(2), 1_000_000,
+                                       LIBLINEAR_SEED, 0.1, np.ones(n))
+        coef[:, i] = raw[0, :-1] * scale
+        intercepts[i] = raw[0, -1] / INTERCEPT_PENALTY
+    return coef, intercepts
+
+
+def kkt_violation(X, label, alpha, penalty_factor, coef, intercept, intercept_penalty=INTERCEPT_PENALTY):
+    """Largest distance of minus the gradient from alpha x the subdifferential of the penalty."""
+    design = np.column_stack([X, np.ones(len(label))])
+    beta = np.append(coef, intercept)
+    weight = alpha * np.append(penalty_factor, intercept_penalty)
+    probability = 1.0 / (1.0 + np.exp(-(design @ beta)))
+    gradient = design.T @ (probability - label) / len(label)
+    violation = np.where(beta != 0, np.abs(gradient + weight * np.sign(beta)), np.maximum(np.abs(gradient) - weight, 0))
+    return violation.max()
+
+
+def separated_by_one_column(rng, n, p):
+    """Standardised data where column 0 alone separates the classes (3 positives)."""
+    label = shuffled_labels(rng, n, 3)
+    X = rng.normal(size=(n, p))
+    X[:, 0] = np.where(label == 1, 2.0, -1.0) + rng.uniform(-0.5, 0.5, n)
+    return (X - X.mean(axis=0)) / X.std(axis=0), label
+
+
+def path_cases():
+    """(X, label, penalty_factor) over n 11-20 and p 3-2000, balanced and 3-vs-15, with/without covariates."""
+    rng = np.random.default_rng(11)
+    cases = []
+    for index, (n, p) in enumerate([(11, 3), (20, 3), (14, 30), (18, 30), (16, 500), (12, 500), (18, 2000),
+                                    (13, 2000)]):
+        for positives in (n // 2, 3):
+            X = standardised(rng, n, p)
+            factor = np.ones(p)
+            if index % 2:
+                factor[: min(2, p - 1)] = 0.01   # unpenalised clinical covariates
+            cases.append((X, shuffled_labels(rng, n, positives), factor))
+    cases.append(separated_by_one_column(rng, 15, 3) + (np.ones(3),))
+    cases.append(separated_by_one_column(rng, 18, 40) + (np.r_[0.01, np.ones(39)],))
+    return cases
+
+
+def grid(X, label, factor):
+    return decreasing_grid(logistic_alpha_max(X, label, factor < 1), 10, 0.05)
+
+
+def test_path_equals_tightly_converged_liblinear_at_every_penalty():
+    worst = 0.0
+    for X, label, factor in path_cases():
+        alphas = grid(X, label, factor)
+        coef, intercepts = l1_logistic_path(X, label, alphas, factor, INTERCEPT_PENALTY)
+        reference, reference_intercepts = tight_liblinear(X, label, alphas, factor)
+        worst = max(worst, np.abs(coef - reference).max(), np.abs(intercepts - reference_intercepts).max())
+        assert (coef[:, -1] != 0).any()
+    assert worst <= 1e-6
+
+
+def test_kkt_conditions_hold_at_every_penalty():
+    for X, label, factor in path_cases():
+        alphas = grid(X, label, factor)
+        coef, intercepts = l1_logistic_path(X, label, alphas, factor, INTERCEPT_PENALTY)
+        for i, alpha in enumerate(alphas):
+            assert kkt_violation(X, label, alpha, factor, coef[:, i], intercepts[i]) <= 1e-9 * alpha
+
+
+def test_alpha_max_zeroes_every_coefficient_and_the_intercept_is_the_shrunk_log_odds():
+    rng = np.random.default_rng(4)
+    X, label = standardised(rng, 16, 200), shuffled_labels(rng, 16, 11)
+    alphas = grid(X, label, np.ones(200))
+    coef, intercepts = l1_logistic_path(X, label, alphas, np.ones(200), INTERCEPT_PENALTY)
+    assert not coef[:, 0].any() and coef[:, 1].any()
+    # Intercept-only optimum: mean(probability - label) + 0.01 alpha sign(b) = 0, with b > 0 here.
+    probability = label.mean() - INTERCEPT_PENALTY * alphas[0]
+    assert intercepts[0] == pytest.approx(np.log(probability / (1 - probability)), abs=1e-9)
+
+
+def test_without_penalised_columns_or_columns_at_all():
+    rng = np.random.default_rng(5)
+    X, label = standardised(rng, 20, 3), shuffled_labels(rng, 20, 8)
+    covariates = np.full(3, 0.01)
+    alphas = decreasing_grid(1.0, 5, 0.05)
+    coef, intercepts = l1_logistic_path(X, label, alphas, covariates, INTERCEPT_PENALTY)
+    reference, reference_intercepts = tight_liblinear(X, label, alphas, covariates)
+    assert np.abs(coef - reference).max() <= 1e-6 and np.abs(intercepts - reference_intercepts).max() <= 1e-6
+    assert (coef != 0).all()
+    coef, intercepts = l1_logistic_path(np.zeros((20, 0)), label, alphas, np.zeros(0), INTERCEPT_PENALTY)
+    assert coef.shape == (0, 5)
+    probability = label.mean() + INTERCEPT_PENALTY * alphas   # b < 0: 8 positives of 20
+    assert intercepts == pytest.approx(np.log(probability / (1 - probability)), abs=1e-9)
+
+
+def test_penalty_factor_zero_leaves_a_column_unpenalised():
+    rng = np.random.default_rng(6)
+    X, label = standardised(rng, 20, 30), shuffled_labels(rng, 20, 9)
+    factor = np.ones(30)
+    factor[0] = 0.0
+    alphas = grid(X, label, factor)
+    coef, intercepts = l1_logistic_path(X, label, alphas, factor, 0.0)
+    assert (coef[0] != 0).all() and not coef[1:, 0].any()
+    for i, alpha in enumerate(alphas):
+        design = np.column_stack([X, np.ones(20)])
+        probability = 1.0 / (1.0 + np.exp(-(design @ np.append(coef[:, i], intercepts[i]))))
+        gradient = design.T @ (probability - label) / 20
+        assert abs(gradient[0]) <= 1e-9 * alpha and abs(gradient[-1]) <= 1e-9 * alpha
+
+
+def test_one_class_only_fits_the_intercept():
+    rng = np.random.default_rng(7)
+    X = standardised(rng, 12, 50)
+    alphas = decreasing_grid(0.5, 4, 0.05)
+    coef, intercepts = l1_logistic_path(X, np.ones(12, dtype=int), alphas, np.ones(50), INTERCEPT_PENALTY)
+    assert not coef.any()
+    probability = 1.0 - INTERCEPT_PENALTY * alphas
+    assert intercepts == pytest.approx(np.log(probability / (1 - probability)), abs=1e-9)
+
+
+def test_two_calls_give_identical_outputs():
+    rng = np.random.default_rng(8)
+    X, label = standardised(rng, 16, 500), shuffled_labels(rng, 16, 5)
+    factor = np.r_[0.01, np.ones(499)]
+    alphas = grid(X, label, factor)
+    first = l1_logistic_path(X, label, alphas, factor, INTERCEPT_PENALTY)
+    second = l1_logistic_path(X.copy(), label.copy(), alphas.copy(), factor.copy(), INTERCEPT_PENALTY)
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
+def test_too_few_iterations_are_reported_not_returned():
+    rng = np.random.default_rng(9)
+    X, label = standardised(rng, 16, 100), shuffled_labels(rng, 16, 7)
+    alphas = grid(X, label, np.ones(100))
+    with pytest.raises(ArithmeticError, match="not converged within 2 iterations at penalty"):
+        l1_logistic_path(X, label, alphas, np.ones(100), INTERCEPT_PENALTY, max_iter=2)
+
+
+def test_separation_by_penalty_free_terms_stops_where_the_gradient_is_below_tolerance():
+    rng = np.random.default_rng(9)
+    X, label = separated_by_one_column(rng, 14, 5)
+    factor = np.r_[0.0, np.ones(4)]
+    # Neither column 0 nor the intercept is penalised: the optimum is at infinity, and the fit stops
+    # once every patient's margin makes the gradient negligible.
+    coef, intercepts = l1_logistic_path(X, label, np.array([0.1]), factor, 0.0)
+    margins = (X @ coef[:, 0] + intercepts[0]) * (2 * label - 1)
+    assert margins.min() > 20 and kkt_violation(X, label, 0.1, factor, coef[:, 0], intercepts[0], 0.0) <= 1e-10
+    # A penalised intercept keeps the optimum finite (the separating threshold needs a growing
+    # intercept): there the KKT conditions hold exactly as everywhere else.
+    coef, intercepts = l1_logistic_path(X, label, np.array([0.1]), factor, INTERCEPT_PENALTY)
+    assert coef[0, 0] != 0 and kkt_violation(X, label, 0.1, factor, coef[:, 0], intercepts[0]) <= 1e-10
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda a: {**a, "label": a["label"][:-1]}, "label must hold 10 values"),
+    (lambda a: {**a, "label": a["label"] + 1}, "each 0 or 1"),
+    (lambda a: {**a, "alphas": a["alphas"][::-1]}, "decreasing"),
+    (lambda a: {**a, "penalty_factor": -a["penalty_factor"]}, "non-negative"),
+    (lambda a: {**a, "X": np.where(a["X"] > 1, np.nan, a["X"])}, "non-finite"),
+])
+def test_bad_input_is_named(change, message):
+    rng = np.random.default_rng(10)
+    arguments = {"X": rng.normal(size=(10, 4)), "label": shuffled_labels(rng, 10, 4),
+                 "alphas": np.array([0.2, 0.1]), "penalty_factor": np.ones(4), "intercept_penalty": 0.01}
+    with pytest.raises(ValueError, match=message):
+        l1_logistic_path(**change(arguments))
