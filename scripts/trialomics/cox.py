@@ -29,7 +29,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import chi2 as chi2_distribution
 
 # Newton stops for a feature once its step is this small or (ML fits) its objective improves by less
 # than this (relative); separated fits stop by the second rule, with the coefficient still moving.
@@ -323,6 +322,9 @@ class FirthResult:
 
 def firth_cox(X: np.ndarray, weights: np.ndarray, risk: RiskSets, level: float = 0.95) -> FirthResult:
     """Firth-penalised Cox fit of every feature's model, tests and intervals for parameter 0."""
+    # Imported here, not with the module: most importers never run a Firth fit (job start time).
+    from scipy.stats import chi2 as chi2_distribution
+
     n_parameters = X.shape[2]
     full = fit_cox(X, weights, risk, firth=True)
     nuisance = np.arange(n_parameters) > 0
