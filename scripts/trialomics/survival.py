@@ -29,10 +29,6 @@ import warnings
 import anndata as ad
 import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
-from lifelines.statistics import logrank_test
-from scipy.stats import chi2 as chi2_distribution
-from scipy.stats import norm
 
 from . import cox
 from .cohort import one_sample_per_patient
@@ -299,6 +295,10 @@ def _fill_cox_rows(table: pd.DataFrame, rows: np.ndarray, X: np.ndarray, weights
                    base: pd.DataFrame, smaller_group: np.ndarray, sparse: np.ndarray, exact: np.ndarray,
                    seed: int) -> None:
     """ML fit of ``rows``; Firth refit of the separated and sparse ones; exact p where ``exact``."""
+    # scipy.stats and lifelines are imported where used: most importers of this module only read
+    # matrices and labels, and the two cost about 1.5 CPU-s of job start time.
+    from scipy.stats import norm
+
     risk = cox.risk_sets(base["time"].to_numpy(), base["event"].to_numpy())
     fit = cox.fit_cox(X, weights, risk)
     separated = fit.infinite[:, 0]
@@ -419,6 +419,8 @@ def exploratory_cutpoint(time, event, x, min_fraction: float = 0.2, n_permutatio
         permuted = logrank_chi2(time[order], event[order], splits)
         if np.nanmax(permuted) >= observed - 1e-12:
             exceed += 1
+    from scipy.stats import chi2 as chi2_distribution
+
     result.update(cut=float(cuts[best]), chi2=float(observed),
                   p_uncorrected=float(chi2_distribution.sf(observed, 1)),
                   p_corrected=(1 + exceed) / (1 + n_permutations))
@@ -435,6 +437,9 @@ def kaplan_meier_table(values: pd.DataFrame, kinds: pd.Series, outcome: pd.DataF
     exploratory_p_uncorrected, exploratory_p_corrected (:func:`exploratory_cutpoint`, seeded by
     ``seed`` plus the feature's position), note.
     """
+    from lifelines import KaplanMeierFitter
+    from lifelines.statistics import logrank_test
+
     rows = []
     for position, feature in enumerate(features):
         patients = values.index.intersection(outcome.index)
