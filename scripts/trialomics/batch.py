@@ -34,7 +34,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy.stats import multivariate_hypergeom
 
 from .cohort import one_sample_per_patient
 from .cox import risk_sets
@@ -68,6 +67,9 @@ def freeman_halton_rx2(batch: np.ndarray, label: np.ndarray, seed: int = 0) -> t
     """Two-sided exact p of a batch x binary-label table (Fisher's exact test for two batches).
 
     Returns (p, ``exact`` or ``permutation``)."""
+    # Imported here, not with the module: most importers only read batches (job start time).
+    from scipy.stats import multivariate_hypergeom
+
     levels, codes = np.unique(batch, return_inverse=True)
     label = np.asarray(label, dtype=bool)
     sizes = np.bincount(codes, minlength=levels.size)
