@@ -16,7 +16,6 @@ import warnings
 import anndata as ad
 import numpy as np
 import pandas as pd
-from inmoose.pycombat import pycombat_norm
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -286,6 +285,10 @@ def correct_batch(log2_imputed: pd.DataFrame, batches: pd.Series,
                                   for i, c in enumerate(aligned.columns)})
     corrected = values.copy()
     if adjustable.any():
+        # inmoose is imported here, not with the module: model jobs import this module only for the
+        # imputers, and inmoose costs about 2 CPU-s of job start time.
+        from inmoose.pycombat import pycombat_norm
+
         subset = pd.DataFrame(values[adjustable], columns=[str(s) for s in samples])
         with warnings.catch_warnings():
             # inmoose computes with numpy.matrix, which numpy marks as pending deprecation.
