@@ -9,7 +9,6 @@ import re
 
 import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
 
 from . import style
 from .survival import BINARY, prespecified_split
@@ -31,6 +30,9 @@ def message_figure(message: str, title: str = ""):
 
 
 def _step(ax, time: pd.Series, event: pd.Series, colour: str, label: str) -> None:
+    # Imported here, not with the module: the models_collect jobs draw no KM curve (job start time).
+    from lifelines import KaplanMeierFitter
+
     fitter = KaplanMeierFitter().fit(time.to_numpy(float), event.to_numpy(bool))
     curve = fitter.survival_function_.iloc[:, 0]
     ax.step(curve.index.to_numpy(), curve.to_numpy(), where="post", color=colour, label=label)
