@@ -40,7 +40,6 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from . import recist as recist_rules
 
@@ -245,6 +244,9 @@ def _as_text(field: str, value) -> str:
 
 def clopper_pearson(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """Exact (Clopper-Pearson) confidence interval of a binomial proportion."""
+    # Imported here, not with the module: the labels and adverse-event jobs need no interval (job start time).
+    from scipy import stats
+
     alpha = 1.0 - level
     low = 0.0 if successes == 0 else stats.beta.ppf(alpha / 2, successes, n - successes + 1)
     high = 1.0 if successes == n else stats.beta.ppf(1 - alpha / 2, successes + 1, n - successes)
