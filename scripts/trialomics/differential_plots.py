@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from matplotlib.patches import Patch
 
 from . import style
 from .qc import annotation_labels, label_colours
@@ -91,10 +90,19 @@ def _annotation_strips(fig, axes, obs: pd.DataFrame, columns: list[str], order: 
         ax.set_xticks([])
         for spine in ax.spines.values():
             spine.set_visible(False)
-        handles = [Patch(facecolor=colour, edgecolor="none", label=level)
-                   for level, colour in colours.items() if (labels == level).any()]
+        handles = _legend_patches(colours, labels)
         fig.add_artist(fig.legend(handles=handles, title=column, frameon=False, loc="upper left",
                                   bbox_to_anchor=(1.02, 1.0 - 0.25 * index)))
+
+
+def _legend_patches(colours: dict, labels: pd.Series) -> list:
+    """One legend patch per level of ``colours`` that occurs in ``labels``."""
+    # Imported when drawing, not with the module: a job that skips its plots never needs matplotlib
+    # (job start time).
+    from matplotlib.patches import Patch
+
+    return [Patch(facecolor=colour, edgecolor="none", label=level)
+            for level, colour in colours.items() if (labels == level).any()]
 
 
 def _listed(colours: list[str]):
@@ -164,8 +172,7 @@ def plot_tmb_box(obs: pd.DataFrame, group_column: str, levels: list[str], title:
     ax.set_xlabel(group_column)
     ax.set_ylabel("TMB (non-synonymous mutations per Mb)")
     ax.set_title(title if pvalue is None else f"{title}\nMann-Whitney p = {pvalue:.3g}")
-    handles = [Patch(facecolor=colour, edgecolor="none", label=level)
-               for level, colour in colours.items() if (bor == level).any()]
+    handles = _legend_patches(colours, bor)
     ax.legend(handles=handles, title="bor", frameon=False, loc="center left",
               bbox_to_anchor=(1.0, 0.5))
     return fig
