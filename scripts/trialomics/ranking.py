@@ -64,10 +64,8 @@ import re
 
 import numpy as np
 import pandas as pd
-from scipy.stats import beta
 
 from .errors import AnalysisProblem
-from .models import PRIMARY_METRIC, task_of
 from .survival import SURVIVAL_ENDPOINTS
 
 MODALITY_ORDER = ("mutations", "copy_number", "rna", "proteins", "pathways")
@@ -241,6 +239,10 @@ def _add_stability(evidence: pd.DataFrame, endpoint: str, table: pd.DataFrame,
                          mean_coefficient_sign=_numeric(table["mean_coefficient_sign"]))
     permutation_p = {}
     if performance is not None and len(performance):
+        # Imported here, not with the module: trialomics.models brings scikit-learn, about 1.2 CPU-s of
+        # job start time that biomarkers_recovery does not need.
+        from .models import PRIMARY_METRIC, task_of
+
         primary = PRIMARY_METRIC[task_of(endpoint)]
         rows = performance[performance["metric"] == primary]
         permutation_p = dict(zip(rows["model"], _numeric(rows["permutation_p"])))
@@ -350,6 +352,8 @@ def robust_rank_aggregation(ranks: pd.DataFrame) -> pd.DataFrame:
     if m == 0:
         rho = np.ones(values.shape[0])
     else:
+        from scipy.stats import beta  # here, not with the module: recovery needs no scipy (job start time)
+
         k = np.arange(1, m + 1)
         rho = beta.cdf(values, k[None, :], (m - k + 1)[None, :]).min(axis=1)
     return pd.DataFrame({"rho": rho, "score": -np.log10(rho)}, index=ranks.index)
