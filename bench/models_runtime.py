@@ -157,7 +157,7 @@ def cpu_breakdown():
 
     inner_splitter = model_engine.inner_splitter
     replaced = [
-        (model_paths, "_coxnet", "solver: Coxnet path"), (_liblinear, "train_wrap", "solver: liblinear call"),
+        (model_paths, "elastic_net_cox_path", "solver: Cox path"), (_liblinear, "train_wrap", "solver: liblinear call"),
         (model_preprocess.RowPreprocessing, "fit", "preprocessing"), (model_engine, "transform", "preprocessing"),
         (model_engine, "outer_splits", "splits"), (ListedSplits, "split", "splits"),
         (model_engine, "cox_log_partial_likelihood", "metrics"), (model_engine, "binomial_log_likelihood", "metrics"),

@@ -6,14 +6,14 @@ For one survival block of a run that has produced ``results/{modality}/normalise
 ``results/clinical/labels.tsv`` (see ``bench/models_runtime.py``), with the schema's default settings
 and the seed the ``models_fit`` rule derives, on every outer fold of the nested cross-validation:
 
-- ours: ``model_engine.fit_nested`` (preprocessing refitted in each inner fold, Coxnet path, penalty
+- ours: ``model_engine.fit_nested`` (preprocessing refitted in each inner fold, elastic-net Cox path, penalty
   by the Verweij & van Houwelingen criterion) and its prediction of the test patients;
 - R: the fold's training matrix as our preprocessing leaves it, ``glmnet(x, Surv(time, status),
   family = "cox", alpha = l1_ratio, lambda = our grid, standardize = FALSE)`` for the path, and
   ``cv.glmnet`` with the same grid and our inner fold ids (``grouped = TRUE``: the same criterion),
   predicting the fold's test patients at ``lambda.min``.
 
-Prints the largest absolute difference between the Coxnet and glmnet coefficient paths (same data,
+Prints the largest absolute difference between our and glmnet's coefficient paths (same data,
 same grid), how often the chosen penalty agrees, both out-of-fold C-indices, and both times: ours as
 CPU seconds of the nested fits in this process, R's as the wall time of the whole Rscript process
 (start, reading the folds, fitting) and of the fits alone. R's folds use one preprocessing per outer
@@ -98,7 +98,7 @@ def main(argv: list[str]) -> int:
 
     from trialomics import model_engine, models
     from trialomics.model_metrics import harrell_c
-    from trialomics.model_paths import COXNET_TOL, coxnet_path
+    from trialomics.model_paths import COX_TOL, cox_elastic_net_path
     from trialomics.model_preprocess import fit_preprocess, transform
     from trialomics.proteins import make_imputer
     from trialomics.seeds import derive_seed
@@ -157,10 +157,10 @@ def main(argv: list[str]) -> int:
         write("outcome", np.column_stack([train_outcome.time, train_outcome.event.astype(float)]))
         write("alphas", paths[k].alphas[:, None])
         write("foldid", foldid[:, None].astype(float))
-        # Our Coxnet path on exactly the matrix R receives (the nested fit's own path).
-        for name, tol in (("coxnet", COXNET_TOL), ("coxnet_converged", 1e-10)):
+        # Our Cox path on exactly the matrix R receives (the nested fit's own path).
+        for name, tol in (("ours", COX_TOL),):
             np.save(workdir / f"fold{k}_{name}.npy",
-                    coxnet_path(train_values, train_outcome.time, train_outcome.event, state.unpenalised,
+                    cox_elastic_net_path(train_values, train_outcome.time, train_outcome.event, state.unpenalised,
                                 config["l1_ratio"], alphas=paths[k].alphas, tol=tol)[1])
     (workdir / "compare.R").write_text(R_SCRIPT)
     r_start = time.perf_counter()
@@ -170,13 +170,13 @@ def main(argv: list[str]) -> int:
     r_fit_seconds = float((workdir / "fit_seconds.txt").read_text())
 
     theirs = np.full((len(X), repeats), np.nan)
-    worst, agree, by_hand = {"coxnet": 0.0, "coxnet_converged": 0.0}, 0, 0
+    worst, agree, by_hand = {"ours": 0.0}, 0, 0
     for k, (repeat, train, test) in enumerate(folds):
         glmnet_coef = np.loadtxt(workdir / f"fold{k}_glmnet_coef.tsv", delimiter="\t", ndmin=2)
         for name in worst:
-            coxnet_coef = np.load(workdir / f"fold{k}_{name}.npy")
-            finite = np.isfinite(coxnet_coef).all(axis=0)
-            worst[name] = max(worst[name], float(np.abs(glmnet_coef[:, finite] - coxnet_coef[:, finite]).max()))
+            our_coef = np.load(workdir / f"fold{k}_{name}.npy")
+            finite = np.isfinite(our_coef).all(axis=0)
+            worst[name] = max(worst[name], float(np.abs(glmnet_coef[:, finite] - our_coef[:, finite]).max()))
         cv = pd.read_csv(workdir / f"fold{k}_glmnet_cv.tsv", sep="\t")
         theirs[test, repeat] = cv["prediction"].to_numpy()
         agree += int(cv["index"].iloc[0] == our_choice[k])
@@ -184,9 +184,8 @@ def main(argv: list[str]) -> int:
     c_ours = np.mean([harrell_c(outcome.time, outcome.event, ours[:, r]) for r in range(repeats)])
     c_theirs = np.mean([harrell_c(outcome.time, outcome.event, theirs[:, r]) for r in range(repeats)])
     print(f"block {args.block}: {len(X)} patients, {len(folds)} outer folds ({plan.label()}, {repeats} repeats)")
-    print(f"coefficient paths on the same matrices and grid, glmnet at thresh 1e-10: the workflow's Coxnet "
-          f"(tol {COXNET_TOL:g}) max |diff| {worst['coxnet']:.2e}; Coxnet at tol 1e-10 max |diff| "
-          f"{worst['coxnet_converged']:.2e}")
+    print(f"coefficient paths on the same matrices and grid, glmnet at thresh 1e-10: the workflow's Cox path "
+          f"(KKT tol {COX_TOL:g}) max |diff| {worst['ours']:.2e}")
     print(f"chosen penalty: same in {agree} of {len(folds)} outer folds (R: cv.glmnet in {len(folds) - by_hand}, "
           f"its grouped criterion by hand in {by_hand} folds with 2 inner folds)")
     print(f"out-of-fold Harrell C: ours {c_ours:.4f}, glmnet {c_theirs:.4f}")

@@ -9,11 +9,9 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
-from sksurv.linear_model import CoxnetSurvivalAnalysis
-from sksurv.util import Surv
 
 from trialomics import model_engine, model_metrics, models
-from trialomics.model_paths import coxnet_path, logistic_l1_path
+from trialomics.model_paths import cox_elastic_net_path, logistic_l1_path
 from trialomics.model_preprocess import Outcome, fit_preprocess
 from trialomics.seeds import derive_seed
 
@@ -23,42 +21,13 @@ def standardised(rng, n: int, p: int) -> np.ndarray:
     return (X - X.mean(axis=0)) / X.std(axis=0)
 
 
-def test_coxnet_path_equals_coxnet_survival_analysis_on_a_set_of_fits():
-    rng = np.random.default_rng(0)
-    worst = 0.0
-    for fit in range(12):
-        n, p = (16, 200) if fit % 2 else (12, 40)
-        X = standardised(rng, n, p)
-        time, event = rng.exponential(10, n), rng.random(n) < 0.7
-        event[:2] = True
-        unpenalised = np.zeros(p, dtype=bool)
-        unpenalised[0] = fit % 3 == 0
-        alphas, coef = coxnet_path(X, time, event, unpenalised, l1_ratio=0.5, n_alphas=10, alpha_min_ratio=0.05)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            reference = CoxnetSurvivalAnalysis(n_alphas=10, l1_ratio=0.5, alpha_min_ratio=0.05,
-                                               penalty_factor=np.where(unpenalised, 0.0, 1.0)).fit(
-                X, Surv.from_arrays(event, time))
-        assert coef.shape == reference.coef_.shape
-        worst = max(worst, np.abs(coef - reference.coef_).max(), np.abs(alphas - reference.alphas_).max())
-        # A given grid (the inner folds reuse the outer grid).
-        _, on_grid = coxnet_path(X[1:], time[1:], event[1:], unpenalised, alphas=alphas)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            reference = CoxnetSurvivalAnalysis(alphas=alphas, l1_ratio=0.5,
-                                               penalty_factor=np.where(unpenalised, 0.0, 1.0)).fit(
-                X[1:], Surv.from_arrays(event[1:], time[1:]))
-        worst = max(worst, np.abs(on_grid - reference.coef_).max())
-    assert worst <= 1e-6
-
-
 def test_cox_path_without_penalised_columns_is_the_unpenalised_fit_at_every_penalty():
     rng = np.random.default_rng(3)
     time, event = rng.exponential(10, 15), rng.random(15) < 0.8
-    alphas, coef = coxnet_path(np.zeros((15, 0)), time, event, np.zeros(0, dtype=bool), n_alphas=4)
+    alphas, coef = cox_elastic_net_path(np.zeros((15, 0)), time, event, np.zeros(0, dtype=bool), n_alphas=4)
     assert coef.shape == (0, 4) and len(alphas) == 4
     covariate = rng.normal(size=(15, 1))
-    _, coef = coxnet_path(covariate, time, event, np.array([True]), alphas=alphas)
+    _, coef = cox_elastic_net_path(covariate, time, event, np.array([True]), alphas=alphas)
     # The same coefficient at every penalty, and it maximises the partial likelihood (tiny ridge aside).
     assert np.allclose(coef, coef[:, :1]) and coef[0, 0] != 0
     best = model_metrics.cox_log_partial_likelihood(time, event, covariate @ coef[:, :1])[0]

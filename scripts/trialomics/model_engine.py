@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.model_selection import KFold, LeaveOneOut, RepeatedKFold, RepeatedStratifiedKFold, StratifiedKFold
 
 from .model_metrics import binomial_log_likelihood, cox_log_partial_likelihood, repeat_averaged_scores
-from .model_paths import coxnet_path, logistic_l1_path, unpenalised_fit
+from .model_paths import cox_elastic_net_path, logistic_l1_path, unpenalised_fit
 from .model_preprocess import Outcome, PreprocessSpec, RowPreprocessing, transform
 from .seeds import derive_seed
 
@@ -62,8 +62,8 @@ def fit_path(model: PathSpec, values: np.ndarray, outcome: Outcome, unpenalised:
              alphas=None) -> Path:
     """The penalised path on preprocessed ``values``; ``alphas=None`` estimates the grid on them."""
     if model.survival:
-        alphas, coef = coxnet_path(values, outcome.time, outcome.event, unpenalised, model.l1_ratio,
-                                   model.n_alphas, model.alpha_min_ratio, alphas)
+        alphas, coef = cox_elastic_net_path(values, outcome.time, outcome.event, unpenalised, model.l1_ratio,
+                                            model.n_alphas, model.alpha_min_ratio, alphas)
         return Path(alphas, coef, np.zeros(len(alphas)))
     return Path(*logistic_l1_path(values, outcome.label, unpenalised, model.n_alphas, model.alpha_min_ratio,
                                   alphas))

@@ -1,14 +1,14 @@
-"""Penalised regression paths on arrays: elastic-net Cox (Coxnet) and L1 logistic regression (liblinear).
+"""Penalised regression paths on arrays: elastic-net Cox and L1 logistic regression.
 
-Both call the compiled solvers that scikit-survival's ``CoxnetSurvivalAnalysis`` and scikit-learn's
-``LogisticRegression(solver="liblinear")`` call, with the same arguments, but validate the input once
-per path instead of once per estimator and penalty: the coefficients are the solvers' own (the tests
-check them against the estimators). The penalty ``alpha`` is on the glmnet scale for both.
+The penalty ``alpha`` is on the glmnet scale for both; input is validated once per path.
 
-- Cox: ``sksurv.linear_model._coxnet.call_fit_coxnet`` computes the whole path with warm starts (and,
-  when no grid is given, the grid from the largest useful penalty down to ``alpha_min_ratio`` of it).
-  A path that fails numerically at small penalties (separation at n ~ 20) is refitted on the larger
-  penalties only; the failed penalties get NaN coefficients and can never be chosen.
+- Cox: :func:`trialomics.cox_path.elastic_net_cox_path`, compiled coordinate descent solved to the
+  Karush-Kuhn-Tucker conditions (``COX_TOL``) with warm starts along the grid. It replaced calls of
+  scikit-survival's Coxnet solver, whose stopping rule leaves coefficients up to ~1e-2 from the
+  optimum at small penalties; on converged runs of Coxnet and of R glmnet it agrees to 1e-6
+  (``tests/test_cox_path.py``, ``bench/models_vs_glmnet.py``). A penalty where it does not converge
+  (none seen; the ridge part keeps the optimum finite) gets NaN coefficients, as do the smaller ones
+  after it, and can never be chosen.
 - Logistic: objective mean log-loss + alpha * ||w||_1, i.e. liblinear's ``C = 1 / (n * alpha)``, one
   liblinear call per penalty (liblinear has no warm start; at 16 patients a call takes well under a
   millisecond). liblinear penalises the intercept too; it is fitted on a constant column of
@@ -23,12 +23,11 @@ import math
 
 import numpy as np
 from sklearn.svm import _liblinear
-from sksurv.linear_model._coxnet import call_fit_coxnet
 
-from .model_preprocess import Outcome, cox_score
+from .cox_path import elastic_net_cox_path, largest_penalty
+from .model_preprocess import Outcome
 
-COXNET_TOL = 1e-7          # CoxnetSurvivalAnalysis defaults
-COXNET_MAX_ITER = 100000
+COX_TOL = 1e-10            # KKT tolerance of the Cox path (trialomics.cox_path)
 LIBLINEAR_TOL = 1e-4
 LIBLINEAR_MAX_ITER = 1000
 LIBLINEAR_L1_LOGISTIC = 6  # liblinear's solver type for L1-regularised logistic regression (primal)
@@ -40,29 +39,15 @@ def decreasing_grid(alpha_max: float, n_alphas: int, alpha_min_ratio: float) -> 
     return alpha_max * np.logspace(0.0, math.log10(alpha_min_ratio), n_alphas)
 
 
-def _coxnet(X: np.ndarray, time: np.ndarray, event: np.ndarray, penalty: np.ndarray, alphas: np.ndarray | None,
-            n_alphas: int, alpha_min_ratio: float, l1_ratio: float, tol: float = COXNET_TOL) -> tuple[np.ndarray, np.ndarray]:
-    """One call of the compiled Coxnet path, prepared exactly as ``CoxnetSurvivalAnalysis.fit`` does."""
-    centred = X - np.average(X, axis=0)
-    order = np.argsort(-time, kind="mergesort")
-    create_path = alphas is None
-    grid = np.empty(int(n_alphas), dtype=np.float64) if create_path else np.array(alphas, dtype=np.float64)
-    coef, alphas_out, _, _ = call_fit_coxnet(
-        np.asfortranarray(centred[order, :]), time[order].astype(np.float64), event[order].astype(np.uint8),
-        penalty, grid, create_path, alpha_min_ratio, l1_ratio, COXNET_MAX_ITER, tol, False)
-    if not np.isfinite(coef).all():
-        raise ArithmeticError("non-finite Coxnet coefficients")
-    return np.asarray(alphas_out, dtype=np.float64), coef
-
-
-def coxnet_path(X: np.ndarray, time, event, unpenalised: np.ndarray, l1_ratio: float = 0.5, n_alphas: int = 10,
-                alpha_min_ratio: float = 0.05, alphas=None, tol: float = COXNET_TOL) -> tuple[np.ndarray, np.ndarray]:
+def cox_elastic_net_path(X: np.ndarray, time, event, unpenalised: np.ndarray, l1_ratio: float = 0.5,
+                         n_alphas: int = 10, alpha_min_ratio: float = 0.05, alphas=None,
+                         tol: float = COX_TOL) -> tuple[np.ndarray, np.ndarray]:
     """(alphas, coefficients features x alphas) of the elastic-net Cox path; see the module docstring.
 
     ``unpenalised`` marks columns with penalty factor 0; the factors are rescaled to sum to the number
-    of columns, as Coxnet does. ``alphas=None`` estimates the grid on these data. ``tol`` is Coxnet's
-    convergence tolerance (its default, 1e-7, leaves coefficients up to ~5e-3 from the converged path at
-    the smallest penalties of a p >> n problem; see ``bench/models_vs_glmnet.py``).
+    of columns, as Coxnet and glmnet do (so the penalty scale is theirs). ``alphas=None`` makes the grid
+    on these data: from the smallest penalty that zeroes every penalised coefficient down to
+    ``alpha_min_ratio`` of it. Columns are centred first (the partial likelihood ignores a shift).
     """
     X = np.asarray(X, dtype=np.float64)
     time = np.asarray(time, dtype=np.float64)
@@ -74,26 +59,13 @@ def coxnet_path(X: np.ndarray, time, event, unpenalised: np.ndarray, l1_ratio: f
         coef = unpenalised_fit(X, Outcome.of_survival(time, event)) if X.shape[1] else np.zeros(0)
         return alphas, np.repeat(coef[:, None], len(alphas), axis=1)
     penalty = factor * X.shape[1] / factor.sum()
+    centred = X - X.mean(axis=0)
     if alphas is None:
-        try:
-            return _coxnet(X, time, event, penalty, None, n_alphas, alpha_min_ratio, l1_ratio, tol)
-        except (ArithmeticError, ValueError):
-            # Same grid as Coxnet: from the penalty that zeroes every coefficient (largest score of the
-            # mean partial log-likelihood at 0, over l1_ratio) down.
-            score, _ = cox_score(X, time, event)
-            alpha_max = float(np.abs(score).max()) / (len(X) * l1_ratio) or 1.0
-            alphas = decreasing_grid(alpha_max, n_alphas, alpha_min_ratio)
+        alphas = decreasing_grid(largest_penalty(centred, time, event, penalty, l1_ratio, tol), n_alphas,
+                                 alpha_min_ratio)
     alphas = np.asarray(alphas, dtype=np.float64)
-    coef_path = np.full((X.shape[1], len(alphas)), np.nan)
-    usable = len(alphas)
-    while usable > 0:
-        try:
-            _, coef_path[:, :usable] = _coxnet(X, time, event, penalty, alphas[:usable], n_alphas,
-                                               alpha_min_ratio, l1_ratio, tol)
-            break
-        except (ArithmeticError, ValueError):
-            usable -= max(1, usable // 3)
-    return alphas, coef_path
+    coef, _ = elastic_net_cox_path(centred, time, event, alphas, penalty, l1_ratio, tol)
+    return alphas, coef
 
 
 def logistic_alpha_max(X: np.ndarray, label: np.ndarray, unpenalised: np.ndarray) -> float:
