@@ -55,35 +55,37 @@ COORDINATE_LIMIT = 2
 
 
 @numba.njit(cache=True)
-def _softplus(z):
-    """log(1 + exp(z)) without overflow or loss of precision."""
-    if z > 0.0:
-        return z + np.log1p(np.exp(-z))
-    return np.log1p(np.exp(z))
+def _dot(u, v):
+    total = 0.0
+    for i in range(u.shape[0]):
+        total += u[i] * v[i]
+    return total
 
 
 @numba.njit(cache=True)
 def _mean_loss(eta, label):
     total = 0.0
     for i in range(eta.shape[0]):
-        total += _softplus(-eta[i]) if label[i] > 0.5 else _softplus(eta[i])
+        margin = eta[i] if label[i] > 0.5 else -eta[i]
+        total += max(-margin, 0.0) + np.log1p(np.exp(-abs(margin)))
     return total / eta.shape[0]
 
 
 @numba.njit(cache=True)
-def _residuals_and_curvatures(eta, label, residual, curvature):
-    """Per patient: d loss / d eta (probability minus label) and d2 loss / d eta2, both over n."""
+def _logistic_terms(eta, label, residual, curvature):
+    """The mean loss; fills per patient d loss / d eta (probability minus label) and d2 loss / d eta2,
+    both divided by n, from one exponential each."""
     n = eta.shape[0]
+    total = 0.0
     for i in range(n):
-        decay = np.exp(-abs(eta[i]))
-        # probability of the label the linear predictor's sign favours is 1 / (1 + decay)
-        minority = decay / (1.0 + decay)
-        if label[i] > 0.5:
-            residual[i] = -minority if eta[i] >= 0.0 else -1.0 / (1.0 + decay)
-        else:
-            residual[i] = minority if eta[i] <= 0.0 else 1.0 / (1.0 + decay)
-        residual[i] /= n
+        margin = eta[i] if label[i] > 0.5 else -eta[i]
+        decay = np.exp(-abs(margin))
+        total += max(-margin, 0.0) + np.log1p(decay)
+        minority = decay / (1.0 + decay)   # probability of the class the margin's sign disfavours
+        wrong = minority if margin >= 0.0 else 1.0 / (1.0 + decay)   # probability of the other class
+        residual[i] = (-wrong if label[i] > 0.5 else wrong) / n
         curvature[i] = max(minority / (1.0 + decay), MIN_CURVATURE) / n
+    return total / n
 
 
 @numba.njit(cache=True)
@@ -106,67 +108,64 @@ def _soft_threshold(z, threshold):
 
 
 @numba.njit(cache=True)
-def _row_dot(Z, j, values):
-    total = 0.0
-    for i in range(values.shape[0]):
-        total += Z[j, i] * values[i]
-    return total
+def _move(column, change, curvature, delta_eta, model_residual):
+    """Moves one coefficient by ``change``: the linear predictor's change and the model's residual follow."""
+    for i in range(delta_eta.shape[0]):
+        shift = change * column[i]
+        delta_eta[i] += shift
+        model_residual[i] += curvature[i] * shift
 
 
 @numba.njit(cache=True)
-def _weighted_row_dot(Z, j, curvature, values):
-    total = 0.0
-    for i in range(values.shape[0]):
-        total += curvature[i] * Z[j, i] * values[i]
-    return total
+def _coordinate_sweep(Z, working, n_working, diagonal, curvature, weight, candidate, delta_eta, model_residual):
+    """One cyclic pass of coordinate descent on the quadratic model; returns the largest |step| x curvature.
 
-
-@numba.njit(cache=True)
-def _coordinate_sweep(Z, working, n_working, gradient, diagonal, curvature, weight, candidate, delta_eta):
-    """One cyclic pass of coordinate descent on the quadratic model; returns the largest |step| x curvature."""
+    ``model_residual`` is the quadratic model's gradient with respect to the linear predictor
+    (residual + curvature x delta_eta), so a coordinate's model gradient is one dot product.
+    """
     largest = 0.0
     for k in range(n_working):
         if diagonal[k] <= 0.0:
             continue  # an all-zero column: its coefficient stays 0
         j = working[k]
-        model_gradient = gradient[k] + _weighted_row_dot(Z, j, curvature, delta_eta)
+        model_gradient = _dot(Z[j], model_residual)
         updated = _soft_threshold(candidate[k] - model_gradient / diagonal[k], weight[j] / diagonal[k])
         change = updated - candidate[k]
         if change != 0.0:
             candidate[k] = updated
-            for i in range(delta_eta.shape[0]):
-                delta_eta[i] += change * Z[j, i]
+            _move(Z[j], change, curvature, delta_eta, model_residual)
             largest = max(largest, diagonal[k] * abs(change))
     return largest
 
 
 @numba.njit(cache=True)
-def _subspace_newton(Z, working, n_working, gradient, curvature, weight, candidate, delta_eta):
+def _subspace_newton(Z, working, n_working, curvature, weight, candidate, delta_eta, model_residual,
+                     face, weighted, hessian, step):
     """Minimise the quadratic model over the current non-zero coordinates with their signs fixed.
 
     On that face the model is a quadratic plus a linear term, minimised by one linear solve; the step
     is cut where a coefficient would change sign (that coefficient becomes exactly 0), so the model
     decreases. Coordinate descent alone converges slowly on the nearly collinear columns of a
     p >> n fit; this step makes the inner solution exact once the support is found. Skipped when the
-    face's Hessian is numerically singular (more non-zero coefficients than patients).
+    face's Hessian is numerically singular (more non-zero coefficients than patients). ``face``,
+    ``weighted``, ``hessian`` and ``step`` are scratch space for up to n coefficients.
     """
     n = delta_eta.shape[0]
-    face = np.empty(n_working, dtype=np.int64)
     size = 0
     for k in range(n_working):
         if candidate[k] != 0.0:
+            if size == n:
+                return
             face[size] = k
             size += 1
-    if size == 0 or size > n:
-        return
-    hessian = np.empty((size, size))
-    step = np.empty(size)
     for a in range(size):
         ja = working[face[a]]
+        for i in range(n):
+            weighted[a, i] = curvature[i] * Z[ja, i]
         sign = 1.0 if candidate[face[a]] > 0.0 else -1.0
-        step[a] = -(gradient[face[a]] + _weighted_row_dot(Z, ja, curvature, delta_eta) + weight[ja] * sign)
+        step[a] = -(_dot(Z[ja], model_residual) + weight[ja] * sign)
         for b in range(a + 1):
-            hessian[a, b] = _weighted_row_dot(Z, ja, curvature, Z[working[face[b]]])
+            hessian[a, b] = _dot(weighted[a], Z[working[face[b]]])
     # Cholesky factorisation in place (lower triangle), then two triangular solves.
     for a in range(size):
         pivot = hessian[a, a]
@@ -202,21 +201,7 @@ def _subspace_newton(Z, working, n_working, gradient, curvature, weight, candida
         updated = 0.0 if a == crossing else candidate[k] + fraction * step[a]
         change = updated - candidate[k]
         candidate[k] = updated
-        for i in range(n):
-            delta_eta[i] += change * Z[working[k], i]
-
-
-@numba.njit(cache=True)
-def _solve_quadratic_model(Z, working, n_working, gradient, diagonal, curvature, weight, candidate, delta_eta,
-                           inner_tol, max_iter, counters):
-    """Coordinate descent with subspace Newton steps until a full sweep moves nothing beyond ``inner_tol``."""
-    for _ in range(max_iter):
-        counters[1] += 1
-        if _coordinate_sweep(Z, working, n_working, gradient, diagonal, curvature, weight, candidate,
-                             delta_eta) <= inner_tol:
-            return True
-        _subspace_newton(Z, working, n_working, gradient, curvature, weight, candidate, delta_eta)
-    return False
+        _move(Z[working[k]], change, curvature, delta_eta, model_residual)
 
 
 @numba.njit(cache=True)
@@ -228,73 +213,75 @@ def _penalty(weight, coefficients, working, n_working):
 
 
 @numba.njit(cache=True)
-def _solve_working_set(Z, label, weight, beta, working, n_working, tol_abs, max_iter, eta, counters):
+def _solve_working_set(Z, label, weight, beta, working, n_working, tol_abs, max_iter, eta, counters, scratch,
+                       face, weighted, hessian):
     """Proximal Newton on the working set's coefficients until their KKT violation is at most ``tol_abs``.
 
-    ``beta`` and ``eta`` (its linear predictor) are updated in place; returns a status code.
+    ``beta`` and ``eta`` (its linear predictor) are updated in place; ``scratch`` (9 x max(n, columns)),
+    ``face``, ``weighted`` and ``hessian`` are scratch space. Returns a status code.
     """
     n = eta.shape[0]
-    residual = np.empty(n)
-    curvature = np.empty(n)
-    delta_eta = np.empty(n)
-    trial_eta = np.empty(n)
-    gradient = np.empty(n_working)
-    diagonal = np.empty(n_working)
-    current = np.empty(n_working)
-    candidate = np.empty(n_working)
-    trial = np.empty(n_working)
+    residual, curvature, delta_eta, model_residual, trial_eta = (scratch[0, :n], scratch[1, :n], scratch[2, :n],
+                                                                 scratch[3, :n], scratch[4, :n])
+    diagonal, current, candidate, trial = scratch[5], scratch[6], scratch[7], scratch[8]
     for _ in range(max_iter):
-        _residuals_and_curvatures(eta, label, residual, curvature)
+        loss = _logistic_terms(eta, label, residual, curvature)
         violation = 0.0
         for k in range(n_working):
             j = working[k]
-            gradient[k] = _row_dot(Z, j, residual)
-            diagonal[k] = _weighted_row_dot(Z, j, curvature, Z[j])
-            violation = max(violation, _kkt_violation(gradient[k], beta[j], weight[j]))
+            violation = max(violation, _kkt_violation(_dot(Z[j], residual), beta[j], weight[j]))
+            total = 0.0
+            for i in range(n):
+                total += curvature[i] * Z[j, i] * Z[j, i]
+            diagonal[k] = total
             current[k] = beta[j]
             candidate[k] = beta[j]
         if violation <= tol_abs:
             return CONVERGED
         counters[0] += 1
         delta_eta[:] = 0.0
+        model_residual[:] = residual
         # The quadratic model is solved more accurately as the fit approaches the optimum.
         inner_tol = max(0.1 * tol_abs, 0.01 * violation)
-        if not _solve_quadratic_model(Z, working, n_working, gradient, diagonal, curvature, weight, candidate,
-                                      delta_eta, inner_tol, max_iter, counters):
+        converged = False
+        for _ in range(max_iter):
+            counters[1] += 1
+            if _coordinate_sweep(Z, working, n_working, diagonal, curvature, weight, candidate, delta_eta,
+                                 model_residual) <= inner_tol:
+                converged = True
+                break
+            _subspace_newton(Z, working, n_working, curvature, weight, candidate, delta_eta, model_residual,
+                             face, weighted, hessian, trial)
+        if not converged:
             return COORDINATE_LIMIT
-        # Armijo line search on the penalised objective along the proximal Newton direction.
+        # Armijo line search on the penalised objective along the proximal Newton direction (the
+        # model's decrease bounds ``predicted`` below 0).
         old_penalty = _penalty(weight, current, working, n_working)
-        old_objective = _mean_loss(eta, label) + old_penalty
-        predicted = _penalty(weight, candidate, working, n_working) - old_penalty
-        for i in range(n):
-            predicted += residual[i] * delta_eta[i]
-        # Near the optimum the decrease is below the objective's rounding: the full step is accepted.
+        old_objective = loss + old_penalty
+        predicted = _dot(residual, delta_eta) + _penalty(weight, candidate, working, n_working) - old_penalty
+        # A predicted decrease below the objective's rounding cannot be checked: the full step is taken.
         slack = ROUNDING_SLACK * abs(old_objective)
         step = 1.0
-        while True:
-            for k in range(n_working):
-                trial[k] = current[k] + step * (candidate[k] - current[k]) if step < 1.0 else candidate[k]
-            for i in range(n):
-                trial_eta[i] = eta[i] + step * delta_eta[i]
-            if (_mean_loss(trial_eta, label) + _penalty(weight, trial, working, n_working)
-                    <= old_objective + ARMIJO_FRACTION * step * predicted + slack or step < MIN_STEP):
-                break
-            step *= 0.5
+        if -predicted > slack:
+            while step >= MIN_STEP:
+                for k in range(n_working):
+                    trial[k] = current[k] + step * (candidate[k] - current[k])
+                for i in range(n):
+                    trial_eta[i] = eta[i] + step * delta_eta[i]
+                if (_mean_loss(trial_eta, label) + _penalty(weight, trial, working, n_working)
+                        <= old_objective + ARMIJO_FRACTION * step * predicted + slack):
+                    break
+                step *= 0.5
         for k in range(n_working):
-            beta[working[k]] = trial[k]
+            beta[working[k]] = candidate[k] if step == 1.0 else current[k] + step * (candidate[k] - current[k])
         # Recomputed rather than updated, so that rounding does not accumulate along the path.
-        _linear_predictor(Z, beta, working, n_working, eta)
+        eta[:] = 0.0
+        for k in range(n_working):
+            j = working[k]
+            if beta[j] != 0.0:
+                for i in range(n):
+                    eta[i] += Z[j, i] * beta[j]
     return NEWTON_LIMIT
-
-
-@numba.njit(cache=True)
-def _linear_predictor(Z, beta, working, n_working, eta):
-    eta[:] = 0.0
-    for k in range(n_working):
-        j = working[k]
-        if beta[j] != 0.0:
-            for i in range(eta.shape[0]):
-                eta[i] += Z[j, i] * beta[j]
 
 
 @numba.njit(cache=True)
@@ -303,7 +290,6 @@ def _path(Z, rows, label, alphas, factor, tol, max_iter, coef, counters):
 
     ``rows`` is ``Z`` transposed and contiguous: the full gradient is accumulated patient by patient,
     a loop over contiguous columns that vectorises without reordering any sum.
-
     Fills ``coef`` (columns x alphas); returns (status, index of the penalty it concerns).
     """
     m, n = Z.shape
@@ -312,31 +298,36 @@ def _path(Z, rows, label, alphas, factor, tol, max_iter, coef, counters):
     if 0.0 < positives < n:
         beta[m - 1] = np.log(positives / (n - positives))
     eta = np.full(n, beta[m - 1])
-    residual = np.empty(n)
-    curvature = np.empty(n)
+    scratch = np.empty((9, max(n, m)))
+    face = np.empty(n, dtype=np.int64)
+    weighted = np.empty((n, n))
+    hessian = np.empty((n, n))
+    residual, curvature = np.empty(n), np.empty(n)
     weight = np.empty(m)
+    full_gradient = np.empty(m)
+    violators = np.empty(m, dtype=np.int64)
+    violation = np.empty(m)
     in_working = np.zeros(m, dtype=np.bool_)
     working = np.empty(m, dtype=np.int64)
     working[0] = m - 1
     in_working[m - 1] = True
     n_working = 1
-    for j in range(m):
-        if factor[j] == 0.0 and j != m - 1:
+    for j in range(m - 1):
+        if factor[j] == 0.0:
             in_working[j] = True
             working[n_working] = j
             n_working += 1
-    violation = np.empty(m)
-    full_gradient = np.empty(m)
     for a in range(alphas.shape[0]):
         alpha = alphas[a]
         tol_abs = tol * alpha
         for j in range(m):
             weight[j] = alpha * factor[j]
         while True:
-            status = _solve_working_set(Z, label, weight, beta, working, n_working, tol_abs, max_iter, eta, counters)
+            status = _solve_working_set(Z, label, weight, beta, working, n_working, tol_abs, max_iter, eta, counters,
+                                        scratch, face, weighted, hessian)
             if status != CONVERGED:
                 return status, a
-            _residuals_and_curvatures(eta, label, residual, curvature)
+            _logistic_terms(eta, label, residual, curvature)
             counters[2] += 1
             full_gradient[:] = 0.0
             for i in range(n):
@@ -344,18 +335,23 @@ def _path(Z, rows, label, alphas, factor, tol, max_iter, coef, counters):
                     full_gradient[j] += rows[i, j] * residual[i]
             n_violators = 0
             for j in range(m):
-                violation[j] = 0.0
                 if not in_working[j]:
-                    violation[j] = _kkt_violation(full_gradient[j], 0.0, weight[j])
-                    if violation[j] > tol_abs:
+                    excess = _kkt_violation(full_gradient[j], 0.0, weight[j])
+                    if excess > tol_abs:
+                        violators[n_violators] = j
+                        violation[n_violators] = excess
                         n_violators += 1
             if n_violators == 0:
                 break
             # Only the worst violators join: most columns that violate at the previous solution are
             # zero at this one, and every column in the working set costs in each coordinate sweep.
-            order = np.argsort(-violation, kind="mergesort")
-            for rank in range(min(n_violators, MAX_ADDED)):
-                j = order[rank]
+            for _ in range(min(n_violators, MAX_ADDED)):
+                worst = 0
+                for v in range(1, n_violators):
+                    if violation[v] > violation[worst]:
+                        worst = v
+                violation[worst] = -1.0
+                j = violators[worst]
                 in_working[j] = True
                 working[n_working] = j
                 n_working += 1
