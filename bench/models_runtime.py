@@ -19,7 +19,7 @@ next to this run's with the speed-up, and the largest absolute difference of eve
 every table (and whether the non-numeric columns are identical). ``--breakdown`` also splits each
 block's CPU time into the compiled solvers, the fold preprocessing (prefilters, imputation, scaling),
 the splitters, the metrics and the rest (Python around them), each counted exclusively, and counts the
-solver calls (Coxnet paths; liblinear calls, one per penalty).
+solver calls (Cox and logistic paths).
 """
 from __future__ import annotations
 
@@ -127,8 +127,6 @@ def cpu_breakdown():
     Wraps the engine's functions in place (restored on exit); a wrapped call inside another counts
     for its own category only. The splitters run inside the timed call (listed there, not lazily).
     """
-    from sklearn.svm import _liblinear
-
     from trialomics import model_engine, model_paths, model_preprocess
 
     seconds, calls, stack = collections.defaultdict(float), collections.Counter(), []
@@ -157,7 +155,7 @@ def cpu_breakdown():
 
     inner_splitter = model_engine.inner_splitter
     replaced = [
-        (model_paths, "elastic_net_cox_path", "solver: Cox path"), (_liblinear, "train_wrap", "solver: liblinear call"),
+        (model_paths, "elastic_net_cox_path", "solver: Cox path"), (model_paths, "l1_logistic_path", "solver: logistic path"),
         (model_preprocess.RowPreprocessing, "fit", "preprocessing"), (model_engine, "transform", "preprocessing"),
         (model_engine, "outer_splits", "splits"), (ListedSplits, "split", "splits"),
         (model_engine, "cox_log_partial_likelihood", "metrics"), (model_engine, "binomial_log_likelihood", "metrics"),

@@ -4,7 +4,11 @@ import pytest
 from sklearn.svm import _liblinear
 
 from trialomics.logistic_path import l1_logistic_path
-from trialomics.model_paths import LIBLINEAR_L1_LOGISTIC, LIBLINEAR_SEED, decreasing_grid, logistic_alpha_max
+from trialomics.model_paths import decreasing_grid, logistic_alpha_max
+
+LIBLINEAR_L1_LOGISTIC = 6  # liblinear's solver type for L1-regularised logistic regression (primal)
+# What scikit-learn passes to liblinear for random_state=0: check_random_state(0).randint(INT_MAX).
+LIBLINEAR_SEED = int(np.random.RandomState(0).randint(np.iinfo("i").max))
 
 INTERCEPT_PENALTY = 0.01  # what model_paths uses: liblinear's constant column of intercept_scaling 100
 

@@ -9,30 +9,26 @@ The penalty ``alpha`` is on the glmnet scale for both; input is validated once p
   (``tests/test_cox_path.py``, ``bench/models_vs_glmnet.py``). A penalty where it does not converge
   (none seen; the ridge part keeps the optimum finite) gets NaN coefficients, as do the smaller ones
   after it, and can never be chosen.
-- Logistic: objective mean log-loss + alpha * ||w||_1, i.e. liblinear's ``C = 1 / (n * alpha)``, one
-  liblinear call per penalty (liblinear has no warm start; at 16 patients a call takes well under a
-  millisecond). liblinear penalises the intercept too; it is fitted on a constant column of
-  ``intercept_scaling`` so that this penalty is negligible. Unpenalised columns are multiplied by
-  ``1 / unpenalised_weight``, which divides their L1 penalty by that factor (coefficients are reported
-  on the original scale). liblinear shuffles coordinates with a seed drawn as scikit-learn draws it
-  from ``random_state=0``, so fits are deterministic and equal to the estimator's.
+- Logistic: :func:`trialomics.logistic_path.l1_logistic_path`, compiled proximal Newton with
+  coordinate descent, solved to the KKT conditions, warm-started along the grid. Objective: mean
+  log-loss + alpha * (||beta||_1 + 0.01 |intercept|), with unpenalised columns at L1 weight 0.01: the
+  objective of the liblinear calls it replaced (``C = 1 / (n * alpha)``, a constant column of
+  ``intercept_scaling`` 100 for the intercept, unpenalised columns multiplied by 100), whose tolerance
+  (1e-4) left coefficients short of the optimum; it agrees with liblinear run to 1e-10 within 1e-6
+  (``tests/test_logistic_path.py``). A path that does not converge (none seen) gets NaN coefficients
+  and can never be chosen.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from sklearn.svm import _liblinear
 
 from .cox_path import elastic_net_cox_path, largest_penalty
+from .logistic_path import l1_logistic_path
 from .model_preprocess import Outcome
 
 COX_TOL = 1e-10            # KKT tolerance of the Cox path (trialomics.cox_path)
-LIBLINEAR_TOL = 1e-4
-LIBLINEAR_MAX_ITER = 1000
-LIBLINEAR_L1_LOGISTIC = 6  # liblinear's solver type for L1-regularised logistic regression (primal)
-# What scikit-learn passes to liblinear for random_state=0: check_random_state(0).randint(INT_MAX).
-LIBLINEAR_SEED = int(np.random.RandomState(0).randint(np.iinfo("i").max))
 
 
 def decreasing_grid(alpha_max: float, n_alphas: int, alpha_min_ratio: float) -> np.ndarray:
@@ -78,9 +74,9 @@ def logistic_alpha_max(X: np.ndarray, label: np.ndarray, unpenalised: np.ndarray
 
 
 def logistic_l1_path(X: np.ndarray, label, unpenalised: np.ndarray, n_alphas: int = 10,
-                     alpha_min_ratio: float = 0.05, alphas=None, intercept_scaling: float = 100.0,
-                     unpenalised_weight: float = 0.01) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(alphas, coefficients features x alphas, intercepts) of the L1 logistic path (liblinear).
+                     alpha_min_ratio: float = 0.05, alphas=None, unpenalised_weight: float = 0.01,
+                     intercept_weight: float = 0.01) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(alphas, coefficients features x alphas, intercepts) of the L1 logistic path.
 
     A single-class training set carries no information on the features: intercept-only fit.
     """
@@ -88,7 +84,6 @@ def logistic_l1_path(X: np.ndarray, label, unpenalised: np.ndarray, n_alphas: in
     label = np.asarray(label, dtype=int)
     n = len(label)
     unpenalised = np.asarray(unpenalised, dtype=bool)
-    scale = np.where(unpenalised, 1.0 / unpenalised_weight, 1.0)
     if alphas is None:
         alphas = decreasing_grid(logistic_alpha_max(X, label, unpenalised), n_alphas, alpha_min_ratio)
     alphas = np.asarray(alphas, dtype=np.float64)
@@ -96,17 +91,11 @@ def logistic_l1_path(X: np.ndarray, label, unpenalised: np.ndarray, n_alphas: in
     positives = int(label.sum())
     intercepts = np.full(len(alphas), math.log((positives + 0.5) / (n - positives + 0.5)))
     if 0 < positives < n and X.shape[1]:
-        scaled = np.ascontiguousarray(X * scale)
-        target = label.astype(np.float64)
-        class_weight = np.ones(2)
-        sample_weight = np.ones(n)
-        _liblinear.set_verbosity_wrap(0)
-        for i, alpha in enumerate(alphas):
-            raw, _ = _liblinear.train_wrap(scaled, target, False, LIBLINEAR_L1_LOGISTIC, LIBLINEAR_TOL,
-                                           intercept_scaling, 1.0 / (n * alpha), class_weight,
-                                           LIBLINEAR_MAX_ITER, LIBLINEAR_SEED, 0.1, sample_weight)
-            coef_path[:, i] = raw[0, :-1] * scale
-            intercepts[i] = intercept_scaling * raw[0, -1]
+        try:
+            coef_path, intercepts = l1_logistic_path(X, label, alphas, np.where(unpenalised, unpenalised_weight, 1.0),
+                                                     intercept_weight)
+        except ArithmeticError:
+            coef_path = np.full((X.shape[1], len(alphas)), np.nan)
     return alphas, coef_path, intercepts
 
 
