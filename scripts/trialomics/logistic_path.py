@@ -12,18 +12,18 @@ intercept is the weight of a constant column ``intercept_scaling``, i.e. an L1 w
 
 Algorithm (glmnet's scheme for the binomial family, with an exact stopping rule):
 
-- warm start from the previous penalty's solution; the working set starts as the previously
-  non-zero columns, the columns with penalty factor 0 and those passing the sequential strong rule
-  ``|gradient_j| >= factor_j (2 alpha_k - alpha_{k-1})``;
+- warm start from the previous penalty's solution, on a working set of columns (the intercept, the
+  columns with penalty factor 0, and every column that has joined);
 - on the working set, proximal Newton: the log-likelihood is replaced by its quadratic approximation
   at the current fit and that L1-penalised weighted least-squares problem is solved by cyclic
   coordinate descent with soft-thresholding (the intercept is one more coordinate, with its own small
-  penalty); the step is halved until the penalised objective decreases (Armijo), so separable data
-  converge too (the L1 penalty keeps the optimum finite);
-- the inner problem is solved to a tolerance tied to the current optimality gap, so the outer
-  iterations converge superlinearly;
-- stop when the KKT conditions hold on the working set within ``tol * alpha``; then check them on
-  every column and add the violators to the working set until none is left.
+  penalty), accelerated by a Newton step on the current non-zero coefficients (exact once the
+  support is found); the step is halved until the penalised objective decreases (Armijo), so
+  separable data converge too (the L1 penalty keeps the optimum finite);
+- when the KKT conditions hold on the working set within ``tol * alpha``, check them on every
+  column; the worst violators (up to ``MAX_ADDED``) join the working set and the fit resumes, until
+  none is left. The sequential strong rule was tried instead and admitted 100-200 of 500 columns at
+  16 patients and a 10-penalty grid, where about 10 end up non-zero.
 
 The stopping rule is on the full gradient: at the returned solution every coordinate's KKT
 violation (distance of minus the gradient from ``alpha * factor_j`` times the subdifferential of
@@ -54,7 +54,7 @@ NEWTON_LIMIT = 1
 COORDINATE_LIMIT = 2
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _dot(u, v):
     total = 0.0
     for i in range(u.shape[0]):
@@ -62,7 +62,7 @@ def _dot(u, v):
     return total
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _mean_loss(eta, label):
     total = 0.0
     for i in range(eta.shape[0]):
@@ -71,7 +71,7 @@ def _mean_loss(eta, label):
     return total / eta.shape[0]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _logistic_terms(eta, label, residual, curvature):
     """The mean loss; fills per patient d loss / d eta (probability minus label) and d2 loss / d eta2,
     both divided by n, from one exponential each."""
@@ -88,7 +88,7 @@ def _logistic_terms(eta, label, residual, curvature):
     return total / n
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _kkt_violation(gradient, value, weight):
     """Distance of -gradient from weight * subdifferential of |value|."""
     if value > 0.0:
@@ -98,7 +98,7 @@ def _kkt_violation(gradient, value, weight):
     return max(abs(gradient) - weight, 0.0)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _soft_threshold(z, threshold):
     if z > threshold:
         return z - threshold
@@ -107,7 +107,7 @@ def _soft_threshold(z, threshold):
     return 0.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _move(column, change, curvature, delta_eta, model_residual):
     """Moves one coefficient by ``change``: the linear predictor's change and the model's residual follow."""
     for i in range(delta_eta.shape[0]):
@@ -116,7 +116,7 @@ def _move(column, change, curvature, delta_eta, model_residual):
         model_residual[i] += curvature[i] * shift
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _coordinate_sweep(Z, working, n_working, diagonal, curvature, weight, candidate, delta_eta, model_residual):
     """One cyclic pass of coordinate descent on the quadratic model; returns the largest |step| x curvature.
 
@@ -138,7 +138,7 @@ def _coordinate_sweep(Z, working, n_working, diagonal, curvature, weight, candid
     return largest
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _subspace_newton(Z, working, n_working, curvature, weight, candidate, delta_eta, model_residual,
                      face, weighted, hessian, step):
     """Minimise the quadratic model over the current non-zero coordinates with their signs fixed.
@@ -204,7 +204,7 @@ def _subspace_newton(Z, working, n_working, curvature, weight, candidate, delta_
         _move(Z[working[k]], change, curvature, delta_eta, model_residual)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _penalty(weight, coefficients, working, n_working):
     total = 0.0
     for k in range(n_working):
@@ -212,7 +212,7 @@ def _penalty(weight, coefficients, working, n_working):
     return total
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _solve_working_set(Z, label, weight, beta, working, n_working, tol_abs, max_iter, eta, counters, scratch,
                        face, weighted, hessian):
     """Proximal Newton on the working set's coefficients until their KKT violation is at most ``tol_abs``.
@@ -284,15 +284,20 @@ def _solve_working_set(Z, label, weight, beta, working, n_working, tol_abs, max_
     return NEWTON_LIMIT
 
 
-@numba.njit(cache=True)
-def _path(Z, rows, label, alphas, factor, tol, max_iter, coef, counters):
-    """The whole path on the design ``Z`` (columns x patients, last row the intercept's constant 1).
+@numba.njit(cache=True, error_model="numpy")
+def _path(rows, label, alphas, factor, tol, max_iter, coef, counters):
+    """The whole path on the design ``rows`` (patients x columns, the last one the intercept's 1).
 
-    ``rows`` is ``Z`` transposed and contiguous: the full gradient is accumulated patient by patient,
-    a loop over contiguous columns that vectorises without reordering any sum.
-    Fills ``coef`` (columns x alphas); returns (status, index of the penalty it concerns).
+    The full gradient is accumulated patient by patient over ``rows``, a loop over contiguous columns
+    that vectorises without reordering any sum; coordinate descent reads its transpose ``Z``
+    (a column's values contiguous). Fills ``coef`` (columns x alphas); returns (status, index of the
+    penalty it concerns).
     """
-    m, n = Z.shape
+    n, m = rows.shape
+    Z = np.empty((m, n))
+    for i in range(n):
+        for j in range(m):
+            Z[j, i] = rows[i, j]
     beta = np.zeros(m)
     positives = label.sum()
     if 0.0 < positives < n:
@@ -378,12 +383,12 @@ def l1_logistic_path(X, label, alphas, penalty_factor, intercept_penalty: float,
     if X.ndim != 2:
         raise ValueError(f"X must be patients x features; got an array of shape {X.shape}")
     n, p = X.shape
-    if label.shape != (n,) or not np.isin(label, (0, 1)).all():
+    if label.shape != (n,) or not ((label == 0) | (label == 1)).all():
         raise ValueError(f"label must hold {n} values, each 0 or 1 (one per row of X); got shape {label.shape}")
     if penalty_factor.shape != (p,) or not (penalty_factor >= 0).all():
         raise ValueError(f"penalty_factor must hold {p} non-negative values (one per column of X); "
                          f"got shape {penalty_factor.shape}")
-    if alphas.ndim != 1 or not (alphas > 0).all() or (np.diff(alphas) > 0).any():
+    if alphas.ndim != 1 or not (np.isfinite(alphas) & (alphas > 0)).all() or (alphas[1:] > alphas[:-1]).any():
         raise ValueError("alphas must be a decreasing grid of positive penalties")
     if not intercept_penalty >= 0 or not tol > 0 or max_iter < 1:
         raise ValueError("intercept_penalty must be >= 0, tol > 0 and max_iter >= 1")
@@ -403,14 +408,12 @@ def _fit_path(X, label, alphas, penalty_factor, intercept_penalty, tol, max_iter
     counters = np.zeros(3, dtype=np.int64)
     if n == 0 or len(alphas) == 0:
         return np.zeros((p, len(alphas))), np.zeros(len(alphas)), counters
-    # Patients x columns with the intercept's constant column last, and its transpose (contiguous
-    # columns for the coordinate loops).
+    # Patients x columns with the intercept's constant column last.
     rows = np.ones((n, p + 1))
     rows[:, :p] = X
-    design = np.ascontiguousarray(rows.T)
     factor = np.append(penalty_factor, intercept_penalty)
     coef = np.zeros((p + 1, len(alphas)))
-    status, where = _path(design, rows, label.astype(np.float64), alphas, factor, tol, max_iter, coef, counters)
+    status, where = _path(rows, label.astype(np.float64), alphas, factor, tol, max_iter, coef, counters)
     if status != CONVERGED:
         raise ArithmeticError(f"L1 logistic path not converged within {max_iter} iterations at penalty "
                               f"{alphas[where]:.6g} (index {where}); raise max_iter")
