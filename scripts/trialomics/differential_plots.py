@@ -97,8 +97,7 @@ def _annotation_strips(fig, axes, obs: pd.DataFrame, columns: list[str], order: 
 
 def _legend_patches(colours: dict, labels: pd.Series) -> list:
     """One legend patch per level of ``colours`` that occurs in ``labels``."""
-    # Imported when drawing, not with the module: a job that skips its plots never needs matplotlib
-    # (job start time).
+    # Imported when drawing, not with the module: a job that skips its plots needs no matplotlib (job start time).
     from matplotlib.patches import Patch
 
     return [Patch(facecolor=colour, edgecolor="none", label=level)

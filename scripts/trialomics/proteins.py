@@ -285,8 +285,7 @@ def correct_batch(log2_imputed: pd.DataFrame, batches: pd.Series,
                                   for i, c in enumerate(aligned.columns)})
     corrected = values.copy()
     if adjustable.any():
-        # inmoose is imported here, not with the module: model jobs import this module only for the
-        # imputers, and inmoose costs about 2 CPU-s of job start time.
+        # Imported here, not with the module: model jobs only need the imputers (job start time, ~2 CPU-s).
         from inmoose.pycombat import pycombat_norm
 
         subset = pd.DataFrame(values[adjustable], columns=[str(s) for s in samples])

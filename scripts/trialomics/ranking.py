@@ -239,8 +239,7 @@ def _add_stability(evidence: pd.DataFrame, endpoint: str, table: pd.DataFrame,
                          mean_coefficient_sign=_numeric(table["mean_coefficient_sign"]))
     permutation_p = {}
     if performance is not None and len(performance):
-        # Imported here, not with the module: trialomics.models brings scikit-learn, about 1.2 CPU-s of
-        # job start time that biomarkers_recovery does not need.
+        # Imported here, not with the module: models brings scikit-learn, unused by recovery (job start time).
         from .models import PRIMARY_METRIC, task_of
 
         primary = PRIMARY_METRIC[task_of(endpoint)]
@@ -352,7 +351,7 @@ def robust_rank_aggregation(ranks: pd.DataFrame) -> pd.DataFrame:
     if m == 0:
         rho = np.ones(values.shape[0])
     else:
-        from scipy.stats import beta  # here, not with the module: recovery needs no scipy (job start time)
+        from scipy.stats import beta
 
         k = np.arange(1, m + 1)
         rho = beta.cdf(values, k[None, :], (m - k + 1)[None, :]).min(axis=1)

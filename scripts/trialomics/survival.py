@@ -295,8 +295,7 @@ def _fill_cox_rows(table: pd.DataFrame, rows: np.ndarray, X: np.ndarray, weights
                    base: pd.DataFrame, smaller_group: np.ndarray, sparse: np.ndarray, exact: np.ndarray,
                    seed: int) -> None:
     """ML fit of ``rows``; Firth refit of the separated and sparse ones; exact p where ``exact``."""
-    # scipy.stats and lifelines are imported where used: most importers of this module only read
-    # matrices and labels, and the two cost about 1.5 CPU-s of job start time.
+    # Imported where used, not with the module: most importers only read matrices and labels (job start time).
     from scipy.stats import norm
 
     risk = cox.risk_sets(base["time"].to_numpy(), base["event"].to_numpy())
