@@ -46,7 +46,8 @@ def child_environment() -> dict[str, str]:
 def import_cpu_seconds(source: str, environment: dict[str, str]) -> float:
     """User + sys CPU seconds of one fresh interpreter that runs ``source`` and exits."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run([sys.executable, "-c", source], env=environment, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", source], env=environment, capture_output=True, text=True,
+                          check=False)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         sys.exit(f"importing failed:\n{source}\n{done.stderr[-2000:]}")
@@ -56,7 +57,7 @@ def import_cpu_seconds(source: str, environment: dict[str, str]) -> float:
 def heaviest_packages(source: str, environment: dict[str, str], count: int = 3) -> list[tuple[str, float]]:
     """The ``count`` top-level packages with the largest own import time (ms, ``-X importtime``)."""
     done = subprocess.run([sys.executable, "-X", "importtime", "-c", source], env=environment,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=True)
     own_microseconds: Counter[str] = Counter()
     for line in done.stderr.splitlines():
         # "import time: self [us] | cumulative | imported package"
