@@ -8,8 +8,10 @@ sys CPU seconds (``getrusage(RUSAGE_CHILDREN)``) is the median of ``--repeats`` 
 with ``-X importtime`` names the three packages whose own import time is largest (summed over their
 submodules; wall milliseconds). With ``--run DIR`` (a finished run with ``benchmarks/``), every
 adapter's cost is multiplied by how many jobs of its rule that run had (``benchmarks/<stage>/<rule>``
-files; rule to script from ``workflow/rules/*.smk``) and the weighted total is printed. Figures are
-printed, not asserted. Run with ``PYTHONPATH=scripts`` so the adapters import this checkout.
+files; rule to script from ``workflow/rules/*.smk``) and the weighted total is printed. Modules the
+package imports inside the functions a job then calls are not counted: this is what every job pays
+before it knows whether it has work to do. Figures are printed, not asserted. Run with
+``PYTHONPATH=scripts`` so the adapters import this checkout.
 """
 from __future__ import annotations
 
