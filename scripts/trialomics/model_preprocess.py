@@ -19,8 +19,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
-from .survival import BINARY, CONTINUOUS, COVARIATE, prefilter_mask
+from .survival import BINARY, CONTINUOUS, COVARIATE, prefilter_mask, prefilter_mask_of_statistics
 
 
 @dataclass(frozen=True)
@@ -162,13 +163,14 @@ class VarianceScreen:
         """
         k = spec.top_variance
         margin = 1.0 - 1e-9
-        n = len(X) if rows is None else len(rows)
+        rows = np.arange(len(X)) if rows is None else np.asarray(rows, dtype=np.intp)
+        n = len(rows)
         fewest_observed = max(2, math.floor(n * (1.0 - spec.max_missing)) - 1)
         examined = [self.always]
         for order, ss, incomplete, incomplete_ss in self.ranked:
             if len(order) > 4 * k:
                 candidates = order[: 4 * k]
-                variance = np.var(_block(X, rows, candidates), axis=0, ddof=1)
+                variance = _column_statistics(X, rows, candidates)[1]
             if len(order) <= 4 * k or int((variance > 0).sum()) < k:
                 examined += [order, incomplete]
                 continue
@@ -176,18 +178,19 @@ class VarianceScreen:
             needed = int(np.searchsorted(-ss, -v_k * margin * (n - 1), side="right"))
             if needed > len(candidates):
                 candidates = order[:needed]
-                variance = np.var(_block(X, rows, candidates), axis=0, ddof=1)
+                variance = _column_statistics(X, rows, candidates)[1]
                 v_k = _kth_largest(variance, k)
             examined.append(candidates[variance >= v_k * margin])
             incomplete = incomplete[: int(np.searchsorted(-incomplete_ss, -v_k * margin * (fewest_observed - 1),
                                                           side="right"))]
             if incomplete.size:
-                with warnings.catch_warnings(), np.errstate(invalid="ignore"):
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    spread = np.nanvar(_block(X, rows, incomplete), axis=0, ddof=1)
+                spread = _column_statistics(X, rows, incomplete)[1]
                 examined.append(incomplete[spread >= v_k * margin])   # NaN (too few values) never passes
         examined = np.sort(np.concatenate(examined))
-        return examined[_prefilter(_block(X, rows, examined), spec, examined)]
+        observed, variance, altered = _column_statistics(X, rows, examined)
+        return examined[prefilter_mask_of_statistics(
+            n, observed, variance, altered, spec.kinds[examined], spec.groups[examined], spec.max_missing,
+            spec.min_altered, spec.min_altered_fraction, spec.top_variance)]
 
 
 def _block(X: np.ndarray, rows: np.ndarray | None, columns) -> np.ndarray:
@@ -201,6 +204,38 @@ def _block(X: np.ndarray, rows: np.ndarray | None, columns) -> np.ndarray:
 
 def _kth_largest(values: np.ndarray, k: int) -> float:
     return float(np.partition(values, len(values) - k)[len(values) - k])
+
+
+@njit(cache=True)
+def _column_statistics(X, rows, columns):
+    """Per column of ``X[rows][:, columns]``, read in place: observed count, variance (ddof 1, NaN below
+    two values) and count of values equal to 1 -- what the prefilters need, without copying the block."""
+    size = columns.shape[0]
+    observed = np.zeros(size)
+    variance = np.empty(size)
+    altered = np.zeros(size)
+    total = np.zeros(size)
+    for r in range(rows.shape[0]):
+        row = X[rows[r]]
+        for c in range(size):
+            value = row[columns[c]]
+            if not np.isnan(value):
+                observed[c] += 1.0
+                total[c] += value
+                if value == 1.0:
+                    altered[c] += 1.0
+    mean = total / np.maximum(observed, 1.0)
+    squares = np.zeros(size)
+    for r in range(rows.shape[0]):
+        row = X[rows[r]]
+        for c in range(size):
+            value = row[columns[c]]
+            if not np.isnan(value):
+                deviation = value - mean[c]
+                squares[c] += deviation * deviation
+    for c in range(size):
+        variance[c] = squares[c] / (observed[c] - 1.0) if observed[c] >= 2.0 else np.nan
+    return observed, variance, altered
 
 
 @dataclass(frozen=True)

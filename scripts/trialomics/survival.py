@@ -110,22 +110,34 @@ def prefilter_mask(values: np.ndarray, kinds: np.ndarray, groups: np.ndarray | N
     variable (``None`` keeps all). Covariates are always kept. Variance ties keep column order.
     """
     values = np.asarray(values, dtype=np.float64)
-    kinds = np.asarray(kinds)
-    groups = np.zeros(values.shape[1], dtype=int) if groups is None else np.asarray(groups)
-    keep = np.zeros(values.shape[1], dtype=bool)
-    if values.shape[1] == 0:
-        return keep
     finite = ~np.isnan(values)
     n_observed = finite.sum(axis=0)
-    missing_ok = (1.0 - n_observed / values.shape[0]) <= max_missing
     with warnings.catch_warnings(), np.errstate(invalid="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         variance = np.nanvar(values, axis=0, ddof=1)
+    altered = np.nansum(values == 1.0, axis=0)
+    return prefilter_mask_of_statistics(len(values), n_observed, variance, altered, kinds, groups, max_missing,
+                                        min_altered, min_altered_fraction, top_variance)
+
+
+def prefilter_mask_of_statistics(n_rows: int, n_observed: np.ndarray, variance: np.ndarray, altered: np.ndarray,
+                                 kinds: np.ndarray, groups: np.ndarray | None = None, max_missing: float = 0.5,
+                                 min_altered: int = 2, min_altered_fraction: float = 0.1,
+                                 top_variance: int | None = 500) -> np.ndarray:
+    """:func:`prefilter_mask` from each column's observed count, variance (ddof 1; NaN with fewer than
+    two values) and number of values equal to 1, computed elsewhere (the models compute them on row
+    subsets of one matrix without copying it)."""
+    kinds = np.asarray(kinds)
+    n_columns = len(kinds)
+    groups = np.zeros(n_columns, dtype=int) if groups is None else np.asarray(groups)
+    keep = np.zeros(n_columns, dtype=bool)
+    if n_columns == 0:
+        return keep
+    missing_ok = (1.0 - n_observed / n_rows) <= max_missing
     variance = np.where(np.isnan(variance), 0.0, variance)
 
     binary = kinds == BINARY
     if binary.any():
-        altered = np.nansum(values == 1.0, axis=0)
         unaltered = n_observed - altered
         threshold = np.maximum(min_altered, np.ceil(min_altered_fraction * n_observed - 1e-9))
         keep |= binary & missing_ok & (altered >= threshold) & (unaltered >= threshold)
