@@ -92,6 +92,29 @@ def test_path_equals_tightly_converged_liblinear_at_every_penalty():
     assert worst <= 1e-6
 
 
+def test_many_patients_and_degenerate_columns_converge_to_the_optimum():
+    # 80 patients: coordinate descent converges fast and the face Newton step is mostly skipped.
+    rng = np.random.default_rng(12)
+    X = standardised(rng, 80, 120)
+    label = (rng.random(80) < 1.0 / (1.0 + np.exp(-X[:, :4].sum(axis=1)))).astype(int)
+    factor = np.r_[0.01, np.ones(119)]
+    alphas = grid(X, label, factor)
+    coef, intercepts = l1_logistic_path(X, label, alphas, factor, INTERCEPT_PENALTY)
+    for i, alpha in enumerate(alphas):   # (liblinear takes minutes to converge this tightly here)
+        assert kkt_violation(X, label, alpha, factor, coef[:, i], intercepts[i]) <= 1e-9 * alpha
+    assert (coef[:, -1] != 0).sum() > 20
+    # A duplicated column, a negated one and an all-zero one: the optimum is not unique but the KKT
+    # conditions still hold and the zero column stays at 0.
+    X = standardised(rng, 16, 50)
+    X[:, 1], X[:, 3], X[:, 2] = X[:, 0], -X[:, 4], 0.0
+    label = shuffled_labels(rng, 16, 6)
+    alphas = grid(X, label, np.ones(50))
+    coef, intercepts = l1_logistic_path(X, label, alphas, np.ones(50), INTERCEPT_PENALTY)
+    assert not coef[2].any()
+    for i, alpha in enumerate(alphas):
+        assert kkt_violation(X, label, alpha, np.ones(50), coef[:, i], intercepts[i]) <= 1e-9 * alpha
+
+
 def test_kkt_conditions_hold_at_every_penalty():
     for X, label, factor in path_cases():
         alphas = grid(X, label, factor)
