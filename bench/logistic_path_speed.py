@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from functools import partial
 
 import numpy as np
 from sklearn.svm import _liblinear
@@ -86,9 +87,9 @@ def main(argv=None) -> int:
     first_call = time.perf_counter() - start
     ours, loop, ours_error, loop_error = [], [], 0.0, 0.0
     for X, label, alphas in data:
-        ours.append(median_seconds(lambda: l1_logistic_path(X, label, alphas, factor, 1.0 / INTERCEPT_SCALING),
+        ours.append(median_seconds(partial(l1_logistic_path, X, label, alphas, factor, 1.0 / INTERCEPT_SCALING),
                                    args.repeats))
-        loop.append(median_seconds(lambda: liblinear_path(X, label, alphas, 1e-4, 1000), args.repeats))
+        loop.append(median_seconds(partial(liblinear_path, X, label, alphas, 1e-4, 1000), args.repeats))
         coef, intercepts = l1_logistic_path(X, label, alphas, factor, 1.0 / INTERCEPT_SCALING)
         loose_coef, loose_intercepts = liblinear_path(X, label, alphas, 1e-4, 1000)
         tight_coef, tight_intercepts = liblinear_path(X, label, alphas, 1e-12, 1_000_000)

@@ -188,7 +188,7 @@ def test_too_few_iterations_are_reported_not_returned():
     rng = np.random.default_rng(9)
     X, label = standardised(rng, 16, 100), shuffled_labels(rng, 16, 7)
     alphas = grid(X, label, np.ones(100))
-    with pytest.raises(ArithmeticError, match="not converged within 2 iterations at penalty"):
+    with pytest.raises(ArithmeticError, match="not converged within 2 proximal Newton iterations at penalty"):
         l1_logistic_path(X, label, alphas, np.ones(100), INTERCEPT_PENALTY, max_iter=2)
 
 

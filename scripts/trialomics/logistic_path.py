@@ -55,8 +55,12 @@ CONVERGED = 0
 NEWTON_LIMIT = 1
 COORDINATE_LIMIT = 2
 
+# No division is by zero (guarded where it could be): numpy's error model drops the per-division
+# checks that Python's needs for ZeroDivisionError.
+_jit = numba.njit(cache=True, error_model="numpy")
 
-@numba.njit(cache=True, error_model="numpy")
+
+@_jit
 def _dot(u, v):
     total = 0.0
     for i in range(u.shape[0]):
@@ -64,7 +68,7 @@ def _dot(u, v):
     return total
 
 
-@numba.njit(cache=True, error_model="numpy")
+@_jit
 def _mean_loss(eta, label):
     total = 0.0
     for i in range(eta.shape[0]):
@@ -73,7 +77,7 @@ def _mean_loss(eta, label):
     return total / eta.shape[0]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@_jit
 def _logistic_terms(eta, label, residual, curvature):
     """The mean loss; fills per patient d loss / d eta (probability minus label) and d2 loss / d eta2,
     both divided by n, from one exponential each."""
@@ -90,7 +94,7 @@ def _logistic_terms(eta, label, residual, curvature):
     return total / n
 
 
-@numba.njit(cache=True, error_model="numpy")
+@_jit
 def _kkt_violation(gradient, value, weight):
     """Distance of -gradient from weight * subdifferential of |value|."""
     if value > 0.0:
@@ -100,7 +104,7 @@ def _kkt_violation(gradient, value, weight):
     return max(abs(gradient) - weight, 0.0)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@_jit
 def _soft_threshold(z, threshold):
     if z > threshold:
         return z - threshold
@@ -109,7 +113,7 @@ def _soft_threshold(z, threshold):
     return 0.0
 
 
-@numba.njit(cache=True, error_model="numpy")
+@_jit
 def _move(column, change, curvature, delta_eta, model_residual):
     """Moves one coefficient by ``change``: the linear predictor's change and the model's residual follow."""
     for i in range(delta_eta.shape[0]):
@@ -118,7 +122,7 @@ def _move(column, change, curvature, delta_eta, model_residual):
         model_residual[i] += curvature[i] * shift
 
 
-@numba.njit(cache=True, error_model="numpy")
+@_jit
 def _coordinate_sweep(Z, working, n_working, diagonal, curvature, weight, candidate, delta_eta, model_residual):
     """One cyclic pass of coordinate descent on the quadratic model; returns the largest |step| x curvature.
 
@@ -140,7 +144,7 @@ def _coordinate_sweep(Z, working, n_working, diagonal, curvature, weight, candid
     return largest
 
 
-@numba.njit(cache=True, error_model="numpy")
+@_jit
 def _subspace_newton(Z, working, n_working, curvature, weight, candidate, delta_eta, model_residual,
                      face, weighted, hessian, step):
     """Minimise the quadratic model over the current non-zero coordinates with their signs fixed.
@@ -206,7 +210,7 @@ def _subspace_newton(Z, working, n_working, curvature, weight, candidate, delta_
         _move(Z[working[k]], change, curvature, delta_eta, model_residual)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@_jit
 def _newton_pays(candidate, n_working, n, largest, previous, inner_tol):
     """Whether a subspace Newton step costs less than the sweeps coordinate descent still needs.
 
@@ -229,7 +233,7 @@ def _newton_pays(candidate, n_working, n, largest, previous, inner_tol):
     return newton_cost < sweeps_needed * sweep_cost
 
 
-@numba.njit(cache=True, error_model="numpy")
+@_jit
 def _penalty(weight, coefficients, working, n_working):
     total = 0.0
     for k in range(n_working):
@@ -237,9 +241,9 @@ def _penalty(weight, coefficients, working, n_working):
     return total
 
 
-@numba.njit(cache=True, error_model="numpy")
-def _solve_working_set(Z, label, weight, beta, working, n_working, tol_abs, max_iter, eta, counters, scratch,
-                       face, weighted, hessian):
+@_jit
+def _solve_working_set(Z, label, weight, beta, working, n_working, tol_abs, max_iter, eta, scratch, face,
+                       weighted, hessian):
     """Proximal Newton on the working set's coefficients until their KKT violation is at most ``tol_abs``.
 
     ``beta`` and ``eta`` (its linear predictor) are updated in place; ``scratch`` (9 x max(n, columns)),
@@ -263,7 +267,6 @@ def _solve_working_set(Z, label, weight, beta, working, n_working, tol_abs, max_
             candidate[k] = beta[j]
         if violation <= tol_abs:
             return CONVERGED
-        counters[0] += 1
         delta_eta[:] = 0.0
         model_residual[:] = residual
         # The quadratic model is solved more accurately as the fit approaches the optimum.
@@ -271,7 +274,6 @@ def _solve_working_set(Z, label, weight, beta, working, n_working, tol_abs, max_
         converged = False
         previous = np.inf
         for _ in range(max_iter):
-            counters[1] += 1
             largest = _coordinate_sweep(Z, working, n_working, diagonal, curvature, weight, candidate, delta_eta,
                                         model_residual)
             if largest <= inner_tol:
@@ -313,8 +315,8 @@ def _solve_working_set(Z, label, weight, beta, working, n_working, tol_abs, max_
     return NEWTON_LIMIT
 
 
-@numba.njit(cache=True, error_model="numpy")
-def _path(rows, label, alphas, factor, tol, max_iter, coef, counters):
+@_jit
+def _path(rows, label, alphas, factor, tol, max_iter, coef):
     """The whole path on the design ``rows`` (patients x columns, the last one the intercept's 1).
 
     The full gradient is accumulated patient by patient over ``rows``, a loop over contiguous columns
@@ -357,12 +359,11 @@ def _path(rows, label, alphas, factor, tol, max_iter, coef, counters):
         for j in range(m):
             weight[j] = alpha * factor[j]
         while True:
-            status = _solve_working_set(Z, label, weight, beta, working, n_working, tol_abs, max_iter, eta, counters,
-                                        scratch, face, weighted, hessian)
+            status = _solve_working_set(Z, label, weight, beta, working, n_working, tol_abs, max_iter, eta, scratch,
+                                        face, weighted, hessian)
             if status != CONVERGED:
                 return status, a
             _logistic_terms(eta, label, residual, curvature)
-            counters[2] += 1
             full_gradient[:] = 0.0
             for i in range(n):
                 for j in range(m):
@@ -423,27 +424,16 @@ def l1_logistic_path(X, label, alphas, penalty_factor, intercept_penalty: float,
         raise ValueError("intercept_penalty must be >= 0, tol > 0 and max_iter >= 1")
     if not np.isfinite(X).all():
         raise ValueError("X holds non-finite values; impute or drop them before fitting")
-    coef, intercepts, _ = _fit_path(X, label, alphas, penalty_factor, float(intercept_penalty), float(tol),
-                                    int(max_iter))
-    return coef, intercepts
-
-
-def _fit_path(X, label, alphas, penalty_factor, intercept_penalty, tol, max_iter):
-    """The validated inputs' path and the work it took: (coef, intercepts, counters).
-
-    Counters: proximal Newton steps, coordinate sweeps, full-gradient KKT checks (for the benchmark).
-    """
-    n, p = X.shape
-    counters = np.zeros(3, dtype=np.int64)
+    coef = np.zeros((p + 1, len(alphas)))
     if n == 0 or len(alphas) == 0:
-        return np.zeros((p, len(alphas))), np.zeros(len(alphas)), counters
+        return coef[:p], coef[p]
     # Patients x columns with the intercept's constant column last.
     rows = np.ones((n, p + 1))
     rows[:, :p] = X
-    factor = np.append(penalty_factor, intercept_penalty)
-    coef = np.zeros((p + 1, len(alphas)))
-    status, where = _path(rows, label.astype(np.float64), alphas, factor, tol, max_iter, coef, counters)
+    status, where = _path(rows, label.astype(np.float64), alphas, np.append(penalty_factor, intercept_penalty),
+                          float(tol), int(max_iter), coef)
     if status != CONVERGED:
-        raise ArithmeticError(f"L1 logistic path not converged within {max_iter} iterations at penalty "
+        limit = "proximal Newton iterations" if status == NEWTON_LIMIT else "coordinate-descent sweeps"
+        raise ArithmeticError(f"L1 logistic path not converged within {max_iter} {limit} at penalty "
                               f"{alphas[where]:.6g} (index {where}); raise max_iter")
-    return coef[:p], coef[p], counters
+    return coef[:p], coef[p]
