@@ -174,6 +174,17 @@ def test_one_class_only_fits_the_intercept():
     assert intercepts == pytest.approx(np.log(probability / (1 - probability)), abs=1e-9)
 
 
+def test_penalties_below_the_gradients_rounding_converge():
+    # The feature is exactly uncorrelated with the label: the largest useful penalty is ~1e-17 (0 up
+    # to rounding), and so is every penalty of a grid built from it.
+    x = np.array([1.0, 1, 0, 0, 1, 1, 0, 0, 1, 0])
+    label = np.array([1, 1, 0, 0, 0, 0, 1, 1, 0, 0])   # 2 of 5 positive at either value of x
+    X = ((x - x.mean()) / x.std())[:, None]
+    alphas = np.array([1e-17, 1e-18])
+    coef, intercepts = l1_logistic_path(X, label, alphas, np.ones(1), INTERCEPT_PENALTY)
+    assert np.abs(coef).max() <= 1e-12 and intercepts == pytest.approx(np.log(0.4 / 0.6), abs=1e-12)
+
+
 def test_two_calls_give_identical_outputs():
     rng = np.random.default_rng(8)
     X, label = standardised(rng, 16, 500), shuffled_labels(rng, 16, 5)

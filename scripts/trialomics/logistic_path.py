@@ -27,7 +27,8 @@ Algorithm (glmnet's scheme for the binomial family, with an exact stopping rule)
 
 The stopping rule is on the full gradient: at the returned solution every coordinate's KKT
 violation (distance of minus the gradient from ``alpha * factor_j`` times the subdifferential of
-``|beta_j|``) is at most ``tol * alpha``. All loops are sequential: the same inputs give
+``|beta_j|``) is at most ``tol * alpha`` (or, for penalties so small that this is below the gradient's
+rounding, ``1e-14 * max |x|``). All loops are sequential: the same inputs give
 bit-identical outputs.
 """
 from __future__ import annotations
@@ -42,6 +43,8 @@ DEFAULT_MAX_ITER = 10_000
 MIN_CURVATURE = 1e-12
 ARMIJO_FRACTION = 1e-4
 MIN_STEP = 1e-12
+# Smallest absolute KKT tolerance, per unit of the largest |x|.
+ROUNDING_FLOOR = 1e-14
 # Objective changes below this fraction of the objective are rounding: a step that makes one is accepted.
 ROUNDING_SLACK = 1e-15
 # A Cholesky pivot below this fraction of its diagonal entry means a numerically singular face Hessian.
@@ -316,7 +319,7 @@ def _solve_working_set(Z, label, weight, beta, working, n_working, tol_abs, max_
 
 
 @_jit
-def _path(rows, label, alphas, factor, tol, max_iter, coef):
+def _path(rows, label, alphas, factor, tol, tol_floor, max_iter, coef):
     """The whole path on the design ``rows`` (patients x columns, the last one the intercept's 1).
 
     The full gradient is accumulated patient by patient over ``rows``, a loop over contiguous columns
@@ -355,7 +358,7 @@ def _path(rows, label, alphas, factor, tol, max_iter, coef):
             n_working += 1
     for a in range(alphas.shape[0]):
         alpha = alphas[a]
-        tol_abs = tol * alpha
+        tol_abs = max(tol * alpha, tol_floor)
         for j in range(m):
             weight[j] = alpha * factor[j]
         while True:
@@ -430,8 +433,11 @@ def l1_logistic_path(X, label, alphas, penalty_factor, intercept_penalty: float,
     # Patients x columns with the intercept's constant column last.
     rows = np.ones((n, p + 1))
     rows[:, :p] = X
+    # A gradient entry is a mean of n terms up to max|x| / n, so rounding leaves it uncertain by a few
+    # 1e-16 x max|x|: a KKT tolerance below that (alpha under ~1e-4 at tol 1e-10) may never be met.
+    tol_floor = ROUNDING_FLOOR * max(1.0, float(np.abs(X).max(initial=0.0)))
     status, where = _path(rows, label.astype(np.float64), alphas, np.append(penalty_factor, intercept_penalty),
-                          float(tol), int(max_iter), coef)
+                          float(tol), tol_floor, int(max_iter), coef)
     if status != CONVERGED:
         limit = "proximal Newton iterations" if status == NEWTON_LIMIT else "coordinate-descent sweeps"
         raise ArithmeticError(f"L1 logistic path not converged within {max_iter} {limit} at penalty "
