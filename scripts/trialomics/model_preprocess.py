@@ -209,32 +209,36 @@ def _kth_largest(values: np.ndarray, k: int) -> float:
 @njit(cache=True)
 def _column_statistics(X, rows, columns):
     """Per column of ``X[rows][:, columns]``, read in place: observed count, variance (ddof 1, NaN below
-    two values) and count of values equal to 1 -- what the prefilters need, without copying the block."""
+    two values) and count of values equal to 1 -- what the prefilters need, without copying the block.
+    Column by column (the model matrices are column-major), two passes over the column's rows."""
     size = columns.shape[0]
     observed = np.zeros(size)
     variance = np.empty(size)
     altered = np.zeros(size)
-    total = np.zeros(size)
-    for r in range(rows.shape[0]):
-        row = X[rows[r]]
-        for c in range(size):
-            value = row[columns[c]]
-            if not np.isnan(value):
-                observed[c] += 1.0
-                total[c] += value
-                if value == 1.0:
-                    altered[c] += 1.0
-    mean = total / np.maximum(observed, 1.0)
-    squares = np.zeros(size)
-    for r in range(rows.shape[0]):
-        row = X[rows[r]]
-        for c in range(size):
-            value = row[columns[c]]
-            if not np.isnan(value):
-                deviation = value - mean[c]
-                squares[c] += deviation * deviation
     for c in range(size):
-        variance[c] = squares[c] / (observed[c] - 1.0) if observed[c] >= 2.0 else np.nan
+        column = columns[c]
+        count = 0.0
+        total = 0.0
+        ones = 0.0
+        for r in range(rows.shape[0]):
+            value = X[rows[r], column]
+            if not np.isnan(value):
+                count += 1.0
+                total += value
+                if value == 1.0:
+                    ones += 1.0
+        squares = 0.0
+        if count >= 2.0:
+            mean = total / count
+            for r in range(rows.shape[0]):
+                value = X[rows[r], column]
+                if not np.isnan(value):
+                    squares += (value - mean) * (value - mean)
+            variance[c] = squares / (count - 1.0)
+        else:
+            variance[c] = np.nan
+        observed[c] = count
+        altered[c] = ones
     return observed, variance, altered
 
 
