@@ -62,19 +62,11 @@ def write_config(workdir: Path, config: dict) -> Path:
     return path
 
 
-# Fewer permutations and resamples than the defaults so that CI stays short; everything else is default.
-CI_SETTINGS = {
-    "models": {"permutations": 10, "repeats": 2, "stability_subsamples": 10},
-    "survival": {"cutpoint_permutations": 200},
-    "enrichment": {"permutations": 200},
-    "ranking": {"truth": str(DEMO / "truth.tsv")},
-}
-
-
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory):
-    """Run the whole demo workflow once, with the shipped config (CI's resampling counts); tests read
-    its results.
+    """Run the whole demo workflow once, with the shipped config exactly as `bash run.sh demo` runs it
+    (default resampling counts: 100 permutations, 3 repeats, 100 stability subsamples per model); tests
+    read its results.
 
     ``TRIALOMICS_DEMO_RUN=<folder of a finished run of this fixture>`` reuses that run instead (for
     iterating on the end-to-end tests; CI never sets it).
@@ -83,7 +75,7 @@ def demo_run(tmp_path_factory):
     if reuse:
         return Path(reuse)
     workdir = tmp_path_factory.mktemp("demo_run")
-    configfile = demo_config(workdir, **CI_SETTINGS)
+    configfile = demo_config(workdir)
     result = run_snakemake(workdir, configfile)
     if result.returncode != 0:
         pytest.fail(f"demo workflow failed:\n{result.stderr[-6000:]}")

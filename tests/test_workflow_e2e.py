@@ -8,8 +8,9 @@ import mudata as md
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from conftest import CI_SETTINGS, DEMO, ROOT, demo_config, minimal_demo_config, run_snakemake
+from conftest import DEMO, ROOT, demo_config, minimal_demo_config, run_snakemake
 
 pytestmark = pytest.mark.e2e
 
@@ -125,7 +126,7 @@ DETERMINISM_TARGETS = [
 
 
 def test_tables_are_deterministic(demo_run, tmp_path):
-    configfile = demo_config(tmp_path, **CI_SETTINGS)
+    configfile = demo_config(tmp_path)
     result = run_snakemake(tmp_path, configfile, *DETERMINISM_TARGETS)
     assert result.returncode == 0, result.stderr[-3000:]
     digest = lambda path: hashlib.sha256(path.read_bytes()).hexdigest()  # noqa: E731
@@ -218,7 +219,7 @@ def test_models_report_out_of_fold_performance_with_intervals(demo_run):
         assert {"model", "metric", "estimate", "ci_low", "ci_high", "permutation_p", "seed"} <= set(performance.columns)
         primary = performance.dropna(subset=["estimate"])
         assert (primary["ci_low"] <= primary["estimate"]).all() and (primary["estimate"] <= primary["ci_high"]).all()
-        n_permutations = CI_SETTINGS["models"]["permutations"]
+        n_permutations = yaml.safe_load((demo_run / "config.yaml").read_text())["models"]["permutations"]
         smallest = 1 / (n_permutations + 1)
         assert primary["permutation_p"].between(smallest - 1e-12, 1).all()
 
