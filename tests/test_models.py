@@ -17,7 +17,7 @@ from lifelines.statistics import logrank_test
 from trialomics import model_engine, model_metrics, model_preprocess, models
 from trialomics.model_preprocess import Outcome, PreprocessSpec
 from trialomics.proteins import DownshiftedNormalImputer
-from trialomics.survival import covariate_matrix
+from trialomics.survival import covariate_matrix, prefilter_mask
 
 
 def noise_matrix(rng, n: int, p: int) -> pd.DataFrame:
@@ -280,7 +280,12 @@ def test_variance_screen_gives_the_prefilter_of_every_row_subset():
     assert len(screened.screen.always) < 200
     for size in (17, 15, 12, 10, 9):
         rows = np.sort(rng.choice(19, size, replace=False))
-        exact = np.flatnonzero(model_preprocess._prefilter(X[rows], spec, slice(None)))
+        # The reference: survival.prefilter_mask on the copied rows (numpy's nanvar), every column.
+        exact = np.flatnonzero(prefilter_mask(X[rows], spec.kinds, spec.groups, max_missing=spec.max_missing,
+                                              min_altered=spec.min_altered,
+                                              min_altered_fraction=spec.min_altered_fraction, top_variance=100))
+        in_place = model_preprocess._prefilter(X, rows, spec, np.arange(3000))
+        np.testing.assert_array_equal(np.flatnonzero(in_place), exact)
         np.testing.assert_array_equal(screened.screen.prefilter(X[rows], spec), exact)
         np.testing.assert_array_equal(screened.screen.prefilter(X, spec, rows), exact)
 

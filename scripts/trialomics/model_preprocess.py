@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from .survival import BINARY, CONTINUOUS, COVARIATE, prefilter_mask, prefilter_mask_of_statistics
+from .survival import BINARY, CONTINUOUS, COVARIATE, prefilter_mask_of_statistics
 
 
 @dataclass(frozen=True)
@@ -187,10 +187,7 @@ class VarianceScreen:
                 spread = _column_statistics(X, rows, incomplete)[1]
                 examined.append(incomplete[spread >= v_k * margin])   # NaN (too few values) never passes
         examined = np.sort(np.concatenate(examined))
-        observed, variance, altered = _column_statistics(X, rows, examined)
-        return examined[prefilter_mask_of_statistics(
-            n, observed, variance, altered, spec.kinds[examined], spec.groups[examined], spec.max_missing,
-            spec.min_altered, spec.min_altered_fraction, spec.top_variance)]
+        return examined[_prefilter(X, rows, spec, examined)]
 
 
 def _block(X: np.ndarray, rows: np.ndarray | None, columns) -> np.ndarray:
@@ -304,10 +301,14 @@ def welch_t(X: np.ndarray, label) -> np.ndarray:
     return np.where(se2 > 1e-12, t, 0.0)
 
 
-def _prefilter(values: np.ndarray, spec: PreprocessSpec, columns) -> np.ndarray:
-    return prefilter_mask(values, spec.kinds[columns], spec.groups[columns], max_missing=spec.max_missing,
-                          min_altered=spec.min_altered, min_altered_fraction=spec.min_altered_fraction,
-                          top_variance=spec.top_variance)
+def _prefilter(X: np.ndarray, rows: np.ndarray | None, spec: PreprocessSpec, columns: np.ndarray) -> np.ndarray:
+    """Which of ``columns`` pass ``prefilter_mask`` on ``X[rows]`` (``rows=None``: every row), from the
+    compiled per-column statistics (no copy of the block)."""
+    rows = np.arange(len(X)) if rows is None else np.asarray(rows, dtype=np.intp)
+    observed, variance, altered = _column_statistics(X, rows, columns)
+    return prefilter_mask_of_statistics(len(rows), observed, variance, altered, spec.kinds[columns],
+                                        spec.groups[columns], spec.max_missing, spec.min_altered,
+                                        spec.min_altered_fraction, spec.top_variance)
 
 
 def _imputed(X: np.ndarray, prefiltered: np.ndarray, imputer, positions: np.ndarray,
@@ -338,7 +339,7 @@ def _fit_label_free(spec: PreprocessSpec, X: np.ndarray, rows: np.ndarray | None
     if learned is None:
         prefiltered = (spec.screen.prefilter(X, spec, rows)
                        if spec.screen is not None and spec.top_variance is not None
-                       else np.flatnonzero(_prefilter(X if rows is None else X[rows], spec, slice(None))))
+                       else np.flatnonzero(_prefilter(X, rows, spec, np.arange(X.shape[1]))))
     else:
         prefiltered, imputer = learned
     positions = (np.flatnonzero(spec.imputed[prefiltered]) if spec.imputer is not None
