@@ -362,3 +362,17 @@ def test_imputer_fast_path_on_arrays_equals_the_validated_path():
     # fitted on a frame, an array without names is checked the scikit-learn way (with its warning)
     with pytest.warns(UserWarning, match="feature names"):
         as_frame.transform(values)
+
+
+def test_row_mean_and_sd_are_numpys_nan_reductions_bit_for_bit():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        n, p = int(rng.integers(2, 30)), int(rng.integers(3, 800))
+        values = rng.normal(20, 3, size=(n, p))
+        values[rng.random(values.shape) < rng.uniform(0, 0.6)] = np.nan
+        values[:, :2] = rng.normal(size=(n, 2))          # every row keeps two observed values
+        values = np.asfortranarray(values) if rng.random() < 0.5 else values
+        missing = np.isnan(values)
+        means, sds = proteins._row_mean_and_sd(values, missing, (~missing).sum(axis=1))
+        assert np.array_equal(means, np.nanmean(values, axis=1))
+        assert np.array_equal(sds, np.nanstd(values, axis=1, ddof=1))

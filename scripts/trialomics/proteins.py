@@ -101,6 +101,18 @@ def _reject_infinite(X: np.ndarray) -> None:
         raise ValueError("Input contains infinity or a value too large for dtype('float64').")
 
 
+def _row_mean_and_sd(values: np.ndarray, missing: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.nanmean(values, axis=1)`` and ``np.nanstd(values, axis=1, ddof=1)``, with the same operations
+    in the same order (so the same bits) but one zero-filled copy instead of numpy's several: the models
+    call the imputer thousands of times per job. Every row has at least two observed values here."""
+    filled = np.where(missing, 0.0, values)
+    means = np.sum(filled, axis=1) / counts
+    deviations = np.subtract(filled, means[:, None])
+    deviations[missing] = 0.0
+    variance = np.sum(np.multiply(deviations, deviations), axis=1) / (counts - 1)
+    return means, np.sqrt(variance)
+
+
 class DownshiftedNormalImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Perseus-style imputation of log2 intensities: missing values drawn from a down-shifted normal.
 
@@ -165,9 +177,7 @@ class DownshiftedNormalImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstim
             raise ValueError(
                 f"downshifted-normal imputation needs at least 2 observed values per sample; rows "
                 f"{too_few.tolist()} have fewer (remove these samples or lower the missingness filter)")
-        with np.errstate(invalid="ignore"):
-            means = np.nanmean(values, axis=1)
-            sds = np.nanstd(values, axis=1, ddof=1)
+        means, sds = _row_mean_and_sd(values, missing, observed_counts)
         draws = np.random.default_rng(self.random_state).standard_normal(values.shape)
         imputed = (means - self.downshift * sds)[:, None] + (self.width * sds)[:, None] * draws
         values[missing] = imputed[missing]
