@@ -20,8 +20,8 @@ from . import __version__
 
 #: Distributions whose versions a manifest records (besides Python and trialomics).
 RECORDED_PACKAGES = ("snakemake", "numpy", "pandas", "scipy", "anndata", "mudata", "scikit-learn",
-                     "scikit-survival", "lifelines", "pydeseq2", "inmoose", "gseapy", "statsmodels",
-                     "matplotlib")
+                     "scikit-survival", "numba", "lifelines", "pydeseq2", "inmoose", "gseapy",
+                     "statsmodels", "matplotlib")
 MANIFEST_FORMAT = 1
 
 

@@ -11,9 +11,10 @@ fold, or the estimated performance is fantasy. Here:
   :func:`evaluate_model` never lets a test patient influence filtering, scaling, imputation,
   selection or the penalty. The engine works on numpy arrays and calls the compiled solvers directly
   (:mod:`trialomics.model_paths`); metrics live in :mod:`trialomics.model_metrics`.
-- Survival endpoints use the elastic-net Cox model (scikit-survival's coordinate-descent Coxnet);
-  binary endpoints use L1-penalised logistic regression (liblinear). Clinical covariates can be
-  left unpenalised. The penalty is tuned in an inner stratified K-fold on the outer training set over
+- Survival endpoints use the elastic-net Cox model, binary endpoints L1-penalised logistic regression,
+  both solved to the KKT conditions by compiled coordinate descent (:mod:`trialomics.cox_path`,
+  :mod:`trialomics.logistic_path`; the objectives of glmnet/Coxnet and liblinear). Clinical
+  covariates can be left unpenalised. The penalty is tuned in an inner stratified K-fold on the outer training set over
   a grid estimated on that training set: for Cox by the cross-validated partial log-likelihood of
   Verweij & van Houwelingen (1993, the criterion of glmnet), for logistic regression by the pooled
   held-out binomial log-likelihood. Each inner fold fits the whole penalty path once (warm starts),

@@ -22,7 +22,8 @@ from .tables import read_tsv
 
 # Distributions whose versions the provenance lists (importlib.metadata names).
 SOFTWARE = ("trialomics", "snakemake", "pandas", "numpy", "scipy", "anndata", "mudata", "scanpy", "scikit-learn",
-            "statsmodels", "pydeseq2", "gseapy", "lifelines", "scikit-survival", "inmoose", "matplotlib")
+            "statsmodels", "pydeseq2", "gseapy", "lifelines", "scikit-survival", "numba", "inmoose",
+            "matplotlib")
 
 
 # ----------------------------------------------------------------------------------- inputs
