@@ -3,8 +3,6 @@ of scikit-survival's Coxnet to 1e-6, makes glmnet's grid, handles tied times as 
 bit-reproducible."""
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 from sksurv.linear_model._coxnet import call_fit_coxnet

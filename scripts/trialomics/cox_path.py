@@ -138,8 +138,7 @@ def _sweep(Xt, HXt, residual, beta, active, n_active, alpha, l1_ratio, factor, c
             for k in range(n):
                 residual[k] -= HXt[j, k] * delta
             change = curvature[j] * delta * delta
-            if change > largest:
-                largest = change
+            largest = max(largest, change)
     return largest
 
 
@@ -322,13 +321,11 @@ def _fit_penalty(Xt, event, ends, beta, alpha, previous_alpha, l1_ratio, factor,
             return False
         # Backtracking line search on the exact objective along the proximal Newton direction.
         step = 1.0
-        moved = 0.0
         accepted = False
         while step > 1e-10:
             step_beta = beta + step * (trial - beta)
             value = _objective(Xt, step_beta, event, ends, alpha, l1_ratio, factor, trial_residual, trial_curve)
             if np.isfinite(value) and value <= objective + 1e-15 * abs(objective):
-                moved = np.abs(step_beta - beta).max()
                 beta[:] = step_beta
                 residual[:] = trial_residual
                 curve[:, :] = trial_curve
@@ -347,8 +344,7 @@ def _fit_penalty(Xt, event, ends, beta, alpha, previous_alpha, l1_ratio, factor,
             if violation > tol and not working[j]:
                 working[j] = True
                 added = True
-            if violation > largest:
-                largest = violation
+            largest = max(largest, violation)
         if largest <= tol:
             return True
         inner_tol = max(tol, 0.01 * largest)
