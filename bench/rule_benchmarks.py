@@ -1,12 +1,15 @@
-"""Print the time and memory of every rule of a finished run, from Snakemake's `benchmark:` files.
+"""Print the time and memory of every rule of a finished run, from Snakemake's `benchmark:` files and logs.
 
 Usage: python bench/rule_benchmarks.py [WORKDIR]   (default: the current directory)
 
 Rules with wildcards are summed over their jobs (count, total and maximum seconds, peak RSS), so the
-output shows where a run spends its time; figures are printed, not asserted.
+output shows where a run spends its time; figures are printed, not asserted. ``cpu_s`` is the exact CPU
+time every job logs at exit (``trialomics.runlog.log_resources``): the benchmark files' ``cpu_time`` is
+sampled (every 0.5 s for 15 s, then every 30 s) and misses what a job spends after its last sample.
 """
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -28,11 +31,27 @@ def collect(benchmark_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["stage", "rule", "seconds", "cpu_seconds", "max_rss_mb"])
 
 
-def summarise(jobs: pd.DataFrame) -> pd.DataFrame:
+LOGGED = re.compile(r"^INFO (\w+): job resources: ([0-9.]+) CPU-s")
+
+
+def logged_cpu(log_dir: Path) -> pd.Series:
+    """CPU seconds per rule, summed over the ``job resources`` lines of the run's logs."""
+    totals: dict[str, float] = {}
+    for path in log_dir.rglob("*.log"):
+        for line in path.read_text(errors="replace").splitlines():
+            found = LOGGED.match(line)
+            if found:
+                totals[found.group(1)] = totals.get(found.group(1), 0.0) + float(found.group(2))
+    return pd.Series(totals, name="cpu_s", dtype=float)
+
+
+def summarise(jobs: pd.DataFrame, cpu: pd.Series | None = None) -> pd.DataFrame:
     summary = jobs.groupby(["stage", "rule"]).agg(
         jobs=("seconds", "size"), total_s=("seconds", "sum"), max_s=("seconds", "max"),
         peak_rss_mb=("max_rss_mb", "max"),
     )
+    if cpu is not None and not cpu.empty:
+        summary.insert(3, "cpu_s", cpu.reindex(summary.index.get_level_values("rule")).to_numpy())
     return summary.sort_values("total_s", ascending=False)
 
 
@@ -41,10 +60,12 @@ def main() -> None:
     jobs = collect(workdir / "benchmarks")
     if jobs.empty:
         sys.exit(f"no benchmark files under {workdir / 'benchmarks'}: run the workflow first")
-    summary = summarise(jobs)
+    cpu = logged_cpu(workdir / "logs")
+    summary = summarise(jobs, cpu)
     with pd.option_context("display.width", 120, "display.float_format", "{:.1f}".format):
         print(summary.to_string())
-    print(f"\n{len(jobs)} jobs, {jobs['seconds'].sum():.1f} s of job time in total")
+    logged = f", {cpu.sum():.1f} CPU-s logged by the jobs" if not cpu.empty else ""
+    print(f"\n{len(jobs)} jobs, {jobs['seconds'].sum():.1f} s of job time in total{logged}")
 
 
 if __name__ == "__main__":

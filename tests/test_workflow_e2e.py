@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import anndata as ad
 import mudata as md
@@ -229,3 +230,15 @@ def test_summary_page_is_built(demo_run):
     for section in ("cohort", "efficacy", "safety", "differential", "enrichment", "models", "biomarkers", "provenance"):
         assert f'id="{section}"' in html, section
     assert "http://" not in html.replace("http://www.w3.org", "")
+
+
+def test_every_job_logs_its_exact_cpu_time_and_memory(demo_run):
+    """runlog's start line and, at exit, its resources line (Snakemake's benchmark cpu_time is sampled)."""
+    started = [path for path in (demo_run / "logs").rglob("*.log")
+               if re.match(r"INFO \w+: trialomics \S+ from ", path.read_text())]
+    assert len(started) > 100
+    for path in started:
+        lines = [line for line in path.read_text().splitlines() if ": job resources: " in line]
+        assert len(lines) == 1, path
+        cpu = float(lines[0].split(": job resources: ")[1].split(" CPU-s")[0])
+        assert cpu > 0.1, path

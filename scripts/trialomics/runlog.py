@@ -4,8 +4,10 @@ Everything a rule says goes to its Snakemake ``log:`` file.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import resource
 import signal
 import sys
 import warnings
@@ -22,13 +24,28 @@ def stop_on_sigterm(signum, frame):
     raise SystemExit(128 + signum)
 
 
+#: The line every job's log ends with (``bench/rule_benchmarks.py`` reads it back).
+RESOURCES_LINE = "job resources: %.2f CPU-s (user %.2f, system %.2f), peak RSS %.0f MB"
+
+
+def log_resources(logger: logging.Logger) -> None:
+    """Log this process's exact CPU time and peak memory, its finished children's included.
+
+    Snakemake's ``benchmark:`` files sample a job every 0.5 s for 15 s and every 30 s after, so a job of
+    15-45 s loses the CPU time after its last sample; ``getrusage`` counts it all.
+    """
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    user, system = own.ru_utime + children.ru_utime, own.ru_stime + children.ru_stime
+    logger.info(RESOURCES_LINE, user + system, user, system, max(own.ru_maxrss, children.ru_maxrss) / 1024)
+
+
 def start(snakemake) -> logging.Logger:
     """Send logging, warnings and uncaught exceptions of this job to ``snakemake.log[0]``.
 
     New files and folders get the modes of ``privacy.file_mode`` / ``privacy.dir_mode`` (a umask),
     temporary files a killed earlier run of this job left beside its outputs are removed, and
-    SIGTERM becomes ``SystemExit``. Returns the logger named after the rule. Call it first in every
-    adapter script.
+    SIGTERM becomes ``SystemExit``; at exit the job's CPU time and peak memory are logged
+    (:func:`log_resources`). Returns the logger named after the rule. Call it first in every adapter script.
     """
     privacy.apply_modes(privacy.PrivacySettings.from_config(getattr(snakemake, "config", None) or {}))
     removed = tables.remove_stale_temporaries(snakemake.output)
@@ -63,4 +80,5 @@ def start(snakemake) -> logging.Logger:
         logger.error(failure_line(snakemake.rule, wildcards, exc, snakemake.log[0] if snakemake.log else None))
 
     sys.excepthook = log_uncaught
+    atexit.register(log_resources, logger)
     return logger
