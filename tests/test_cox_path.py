@@ -116,3 +116,15 @@ def test_path_is_bit_reproducible():
     first = cox_elastic_net_path(X, time, event, np.zeros(500, dtype=bool))
     second = cox_elastic_net_path(X, time, event, np.zeros(500, dtype=bool))
     assert np.array_equal(first[0], second[0]) and np.array_equal(first[1], second[1])
+
+
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.1])
+def test_lasso_and_mostly_ridge_paths_meet_the_kkt_conditions(l1_ratio):
+    # l1_ratio 1 has no ridge part: the face Newton step does not apply and coordinate descent does it all.
+    for seed in range(3):
+        X, time, event = cohort(20 + seed, 16, 300, ties=True)
+        alphas, coef = cox_elastic_net_path(X, time, event, np.zeros(300, dtype=bool), l1_ratio=l1_ratio)
+        assert np.isfinite(coef).all()
+        centred = X - X.mean(axis=0)
+        for k, alpha in enumerate(alphas):
+            assert kkt_violation(centred, time, event, coef[:, k], alpha, l1_ratio, np.ones(300)) <= 1e-9
