@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .l1_kernels import l1_kkt_violation, soft_threshold
+
 MAX_OUTER = 500            # proximal Newton steps per penalty
 MAX_SWEEPS = 100000        # coordinate-descent sweeps per quadratic subproblem
 DEFAULT_TOL = 1e-10
@@ -110,15 +112,6 @@ def _penalty(beta, alpha, l1_ratio, factor):
 
 
 @njit(cache=True, error_model="numpy")
-def _soft(u, threshold):
-    if u > threshold:
-        return u - threshold
-    if u < -threshold:
-        return u + threshold
-    return 0.0
-
-
-@njit(cache=True, error_model="numpy")
 def _sweep(Xt, HXt, residual, beta, active, n_active, alpha, l1_ratio, factor, curvature, n):
     """One coordinate-descent pass over ``active[:n_active]``; returns the largest curvature * change^2."""
     largest = 0.0
@@ -131,7 +124,7 @@ def _sweep(Xt, HXt, residual, beta, active, n_active, alpha, l1_ratio, factor, c
         for k in range(n):
             g += Xt[j, k] * residual[k]
         old = beta[j]
-        new = _soft(g / n + curvature[j] * old, alpha * l1_ratio * factor[j]) / denominator
+        new = soft_threshold(g / n + curvature[j] * old, alpha * l1_ratio * factor[j]) / denominator
         delta = new - old
         if delta != 0.0:
             beta[j] = new
@@ -273,13 +266,9 @@ def _solve_quadratic(Xt, curve, residual, beta, working, alpha, l1_ratio, factor
 @njit(cache=True, error_model="numpy")
 def _kkt_violation(gradient, beta_j, alpha, l1_ratio, factor_j):
     """How far a column is from stationarity (``gradient`` is minus the loss gradient)."""
+    # The ridge part joins the smooth gradient; the lasso part is the L1 weight.
     ridge = alpha * (1.0 - l1_ratio) * factor_j * beta_j
-    lasso = alpha * l1_ratio * factor_j
-    if beta_j > 0.0:
-        return abs(gradient - ridge - lasso)
-    if beta_j < 0.0:
-        return abs(gradient - ridge + lasso)
-    return max(abs(gradient) - lasso, 0.0)
+    return l1_kkt_violation(ridge - gradient, beta_j, alpha * l1_ratio * factor_j)
 
 
 @njit(cache=True, error_model="numpy")

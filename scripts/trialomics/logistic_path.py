@@ -36,6 +36,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .l1_kernels import l1_kkt_violation, soft_threshold
+
 DEFAULT_TOL = 1e-10
 DEFAULT_MAX_ITER = 10_000
 # Curvature floor of one patient's log-likelihood term: keeps the quadratic model strictly convex
@@ -98,25 +100,6 @@ def _logistic_terms(eta, label, residual, curvature):
 
 
 @_jit
-def _kkt_violation(gradient, value, weight):
-    """Distance of -gradient from weight * subdifferential of |value|."""
-    if value > 0.0:
-        return abs(gradient + weight)
-    if value < 0.0:
-        return abs(gradient - weight)
-    return max(abs(gradient) - weight, 0.0)
-
-
-@_jit
-def _soft_threshold(z, threshold):
-    if z > threshold:
-        return z - threshold
-    if z < -threshold:
-        return z + threshold
-    return 0.0
-
-
-@_jit
 def _move(column, change, curvature, delta_eta, model_residual):
     """Moves one coefficient by ``change``: the linear predictor's change and the model's residual follow."""
     for i in range(delta_eta.shape[0]):
@@ -138,7 +121,7 @@ def _coordinate_sweep(Z, working, n_working, diagonal, curvature, weight, candid
             continue  # an all-zero column: its coefficient stays 0
         j = working[k]
         model_gradient = _dot(Z[j], model_residual)
-        updated = _soft_threshold(candidate[k] - model_gradient / diagonal[k], weight[j] / diagonal[k])
+        updated = soft_threshold(candidate[k] - model_gradient / diagonal[k], weight[j] / diagonal[k])
         change = updated - candidate[k]
         if change != 0.0:
             candidate[k] = updated
@@ -261,7 +244,7 @@ def _solve_working_set(Z, label, weight, beta, working, n_working, tol_abs, max_
         violation = 0.0
         for k in range(n_working):
             j = working[k]
-            violation = max(violation, _kkt_violation(_dot(Z[j], residual), beta[j], weight[j]))
+            violation = max(violation, l1_kkt_violation(_dot(Z[j], residual), beta[j], weight[j]))
             total = 0.0
             for i in range(n):
                 total += curvature[i] * Z[j, i] * Z[j, i]
@@ -374,7 +357,7 @@ def _path(rows, label, alphas, factor, tol, tol_floor, max_iter, coef):
             n_violators = 0
             for j in range(m):
                 if not in_working[j]:
-                    excess = _kkt_violation(full_gradient[j], 0.0, weight[j])
+                    excess = l1_kkt_violation(full_gradient[j], 0.0, weight[j])
                     if excess > tol_abs:
                         violators[n_violators] = j
                         violation[n_violators] = excess
