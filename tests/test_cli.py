@@ -36,3 +36,30 @@ def test_usage_and_unknown_commands(capsys):
     assert "trialomics run" in capsys.readouterr().out
     assert cli.main(["fit"]) == 2
     assert "unknown command 'fit'" in capsys.readouterr().err
+
+
+def test_compile_leaves_every_model_kernel_compiled(capsys):
+    """`trialomics compile` reaches every numba kernel that the models call from Python (one it missed
+    would be compiled again by each of a run's first models jobs). Kernels called only from other
+    kernels are compiled into their callers and keep no signature of their own."""
+    import ast
+    import inspect
+
+    import numba
+
+    from trialomics import cox_path, l1_kernels, logistic_path, model_preprocess
+
+    assert cli.main(["compile"]) == 0
+    assert "model kernels compiled" in capsys.readouterr().out
+    entry_points = {}
+    for module in (cox_path, l1_kernels, logistic_path, model_preprocess):
+        kernels = {name: value for name, value in vars(module).items()
+                   if isinstance(value, numba.core.registry.CPUDispatcher) and value.__module__ == module.__name__}
+        python_functions = [node for node in ast.walk(ast.parse(inspect.getsource(module)))
+                            if isinstance(node, ast.FunctionDef) and node.name not in kernels]
+        called = {node.id for function in python_functions for node in ast.walk(function)
+                  if isinstance(node, ast.Name)}
+        entry_points.update({f"{module.__name__}.{name}": kernels[name] for name in called & set(kernels)})
+    assert {"trialomics.cox_path._path", "trialomics.logistic_path._path",
+            "trialomics.model_preprocess._column_statistics"} <= set(entry_points)
+    assert [name for name, kernel in entry_points.items() if not kernel.signatures] == []

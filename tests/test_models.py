@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import ttest_ind
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -288,6 +290,30 @@ def test_variance_screen_gives_the_prefilter_of_every_row_subset():
         np.testing.assert_array_equal(np.flatnonzero(in_place), exact)
         np.testing.assert_array_equal(screened.screen.prefilter(X[rows], spec), exact)
         np.testing.assert_array_equal(screened.screen.prefilter(X, spec, rows), exact)
+
+
+@given(seed=st.integers(0, 2**32 - 1), n_rows=st.integers(2, 25), n_columns=st.integers(0, 60),
+       max_missing=st.sampled_from([0.0, 0.2, 0.5, 1.0]), min_altered=st.integers(0, 4),
+       min_altered_fraction=st.sampled_from([0.0, 0.1, 0.33]), top_variance=st.sampled_from([None, 0, 1, 3, 10]))
+@settings(max_examples=300, deadline=None)
+def test_compiled_prefilter_rules_equal_the_reference(seed, n_rows, n_columns, max_missing, min_altered,
+                                                      min_altered_fraction, top_variance):
+    from trialomics.survival import prefilter_mask_of_statistics
+
+    rng = np.random.default_rng(seed)
+    kinds = rng.choice(["continuous", "binary", "covariate"], n_columns, p=[0.6, 0.3, 0.1])
+    groups = rng.choice(["rna", "proteins", "mutations"], n_columns)
+    observed = rng.integers(0, n_rows + 1, n_columns).astype(float)
+    altered = np.floor(observed * rng.random(n_columns))
+    variance = rng.choice([0.0, 0.5, 1.0, 2.5, np.nan], n_columns)       # ties, constants, too few values
+    spec = PreprocessSpec.for_columns(n_columns, kinds=kinds, groups=groups)
+    expected = prefilter_mask_of_statistics(n_rows, observed, variance, altered, spec.kinds, spec.groups,
+                                            max_missing, min_altered, min_altered_fraction, top_variance)
+    compiled = model_preprocess._prefilter_of_statistics(
+        n_rows, observed, variance, altered, spec.kind_codes, spec.groups, int(spec.groups.max(initial=-1)) + 1,
+        float(max_missing), float(min_altered), float(min_altered_fraction),
+        -1 if top_variance is None else top_variance)
+    np.testing.assert_array_equal(compiled, expected)
 
 
 def test_row_preprocessing_reuses_a_fold_and_equals_a_fresh_fit():

@@ -376,3 +376,17 @@ def test_row_mean_and_sd_are_numpys_nan_reductions_bit_for_bit():
         means, sds = proteins._row_mean_and_sd(values, missing, (~missing).sum(axis=1))
         assert np.array_equal(means, np.nanmean(values, axis=1))
         assert np.array_equal(sds, np.nanstd(values, axis=1, ddof=1))
+
+
+def test_standard_normal_draws_are_the_generators_own_for_every_shape_and_seed():
+    proteins._DRAW_STREAMS.clear()
+    shapes = [(3, 7), (16, 1500), (2, 2), (20, 2000), (15, 1499), (1, 1), (0, 5)]
+    for seed in (0, 7, np.int64(123)):
+        for shape in shapes:       # the stream grows between shapes; earlier prefixes stay the same
+            expected = np.random.default_rng(seed).standard_normal(shape)
+            drawn = proteins.standard_normal_draws(seed, shape)
+            assert drawn.shape == expected.shape and np.array_equal(drawn, expected)
+            assert not drawn.flags.writeable
+    generator = np.random.default_rng(5)
+    assert np.array_equal(proteins.standard_normal_draws(generator, (2, 3)),
+                          np.random.default_rng(5).standard_normal((2, 3)))

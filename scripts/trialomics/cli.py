@@ -14,12 +14,16 @@ from pathlib import Path
 
 USAGE = """\
 usage: trialomics run [snakemake options]
+       trialomics compile
 
 Checks the config files (--configfile, or config/config.yaml in the working directory), then runs
 the trialomics workflow with Snakemake. Every option is Snakemake's, for example
   trialomics run --configfile config.yaml --cores 8
   trialomics run --configfile config.yaml --workflow-profile $TRIALOMICS/workflow/profiles/slurm
   trialomics run --configfile config.yaml --report results/report.zip
+
+`trialomics compile` compiles the models' numba kernels into their cache once (about 30 s), so that
+the first models jobs of a run do not each compile them; run it after installing or updating.
 """
 
 _CONFIG_OPTIONS = ("--configfile", "--configfiles")
@@ -93,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help"):
         print(USAGE, end="")
         return 0 if args else 2
+    if args[0] == "compile":
+        from trialomics.compiled_kernels import compile_model_kernels
+
+        print(f"trialomics: model kernels compiled or loaded from their cache in {compile_model_kernels():.1f} s")
+        return 0
     if args[0] != "run":
         print(f"trialomics: unknown command {args[0]!r}\n{USAGE}", end="", file=sys.stderr)
         return 2

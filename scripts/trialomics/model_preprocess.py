@@ -16,12 +16,13 @@ import copy
 import math
 import warnings
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 from numba import njit
 
-from .survival import BINARY, CONTINUOUS, COVARIATE, prefilter_mask_of_statistics
+from .survival import BINARY, CONTINUOUS, COVARIATE
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,11 @@ class PreprocessSpec:
     @property
     def unpenalised(self) -> np.ndarray:
         return self.kinds == COVARIATE
+
+    @cached_property
+    def kind_codes(self) -> np.ndarray:
+        """The kinds as small integers (0 continuous, 1 binary, 2 covariate), for the compiled prefilter."""
+        return np.array([_KIND_CODES[kind] for kind in self.kinds.tolist()], dtype=np.int8)
 
     def screened_on(self, X: np.ndarray) -> "PreprocessSpec":
         """This spec with a :class:`VarianceScreen` of ``X``: valid for fits on any subset of X's rows only.
@@ -303,12 +309,46 @@ def welch_t(X: np.ndarray, label) -> np.ndarray:
 
 def _prefilter(X: np.ndarray, rows: np.ndarray | None, spec: PreprocessSpec, columns: np.ndarray) -> np.ndarray:
     """Which of ``columns`` pass ``prefilter_mask`` on ``X[rows]`` (``rows=None``: every row), from the
-    compiled per-column statistics (no copy of the block)."""
+    compiled per-column statistics (no copy of the block) and the compiled rules of
+    :func:`~trialomics.survival.prefilter_mask_of_statistics` (the same answer, tested)."""
     rows = np.arange(len(X)) if rows is None else np.asarray(rows, dtype=np.intp)
+    columns = np.asarray(columns, dtype=np.intp)
     observed, variance, altered = _column_statistics(X, rows, columns)
-    return prefilter_mask_of_statistics(len(rows), observed, variance, altered, spec.kinds[columns],
-                                        spec.groups[columns], spec.max_missing, spec.min_altered,
-                                        spec.min_altered_fraction, spec.top_variance)
+    return _prefilter_of_statistics(len(rows), observed, variance, altered, spec.kind_codes[columns],
+                                    spec.groups[columns], int(spec.groups.max(initial=-1)) + 1,
+                                    float(spec.max_missing), float(spec.min_altered),
+                                    float(spec.min_altered_fraction),
+                                    -1 if spec.top_variance is None else int(spec.top_variance))
+
+
+_KIND_CODES = {CONTINUOUS: 0, BINARY: 1, COVARIATE: 2}
+
+
+@njit(cache=True)
+def _prefilter_of_statistics(n_rows, observed, variance, altered, kinds, groups, n_groups, max_missing,
+                             min_altered, min_altered_fraction, top_variance):
+    """:func:`~trialomics.survival.prefilter_mask_of_statistics` with kinds as codes (0 continuous,
+    1 binary, 2 covariate), groups as codes 0..n_groups-1 and ``top_variance`` -1 for none."""
+    size = kinds.shape[0]
+    keep = np.zeros(size, dtype=np.bool_)
+    spread = np.where(np.isnan(variance), 0.0, variance)
+    eligible = np.zeros(size, dtype=np.bool_)
+    for c in range(size):
+        missing_ok = (1.0 - observed[c] / n_rows) <= max_missing
+        if kinds[c] == 1:
+            threshold = max(min_altered, math.ceil(min_altered_fraction * observed[c] - 1e-9))
+            keep[c] = missing_ok and altered[c] >= threshold and observed[c] - altered[c] >= threshold
+        elif kinds[c] == 2:
+            keep[c] = True
+        else:
+            eligible[c] = missing_ok and spread[c] > 0
+    for group in range(n_groups):
+        members = np.flatnonzero(eligible & (groups == group))
+        if top_variance >= 0 and members.size > top_variance:
+            order = np.argsort(-spread[members], kind="mergesort")   # stable: ties keep column order
+            members = members[order[:top_variance]]
+        keep[members] = True
+    return keep
 
 
 def _imputed(X: np.ndarray, prefiltered: np.ndarray, imputer, positions: np.ndarray,

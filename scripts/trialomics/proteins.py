@@ -113,6 +113,31 @@ def _row_mean_and_sd(values: np.ndarray, missing: np.ndarray, counts: np.ndarray
     return means, np.sqrt(variance)
 
 
+_DRAW_STREAMS: dict[int, np.ndarray] = {}
+_MAX_STREAMS = 8
+
+
+def standard_normal_draws(seed, shape: tuple[int, int]) -> np.ndarray:
+    """``numpy.random.default_rng(seed).standard_normal(shape)``, read-only, from one stream per seed.
+
+    The generator fills an array in row-major order one draw after another, so the draws of any shape
+    are the first n x p values of a single stream (tested): the models impute thousands of folds with
+    one seed, and drawing the stream once per job instead of once per fold is most of the imputer's
+    cost. A seed that is not an int (a Generator, None) is drawn directly.
+    """
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        return np.random.default_rng(seed).standard_normal(shape)
+    size = int(shape[0]) * int(shape[1])
+    stream = _DRAW_STREAMS.get(int(seed))
+    if stream is None or stream.size < size:
+        if stream is None and len(_DRAW_STREAMS) >= _MAX_STREAMS:
+            _DRAW_STREAMS.pop(next(iter(_DRAW_STREAMS)))
+        stream = np.random.default_rng(seed).standard_normal(max(size, 2 * (0 if stream is None else stream.size)))
+        stream.flags.writeable = False
+        _DRAW_STREAMS[int(seed)] = stream
+    return stream[:size].reshape(shape)
+
+
 class DownshiftedNormalImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Perseus-style imputation of log2 intensities: missing values drawn from a down-shifted normal.
 
@@ -178,9 +203,10 @@ class DownshiftedNormalImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstim
                 f"downshifted-normal imputation needs at least 2 observed values per sample; rows "
                 f"{too_few.tolist()} have fewer (remove these samples or lower the missingness filter)")
         means, sds = _row_mean_and_sd(values, missing, observed_counts)
-        draws = np.random.default_rng(self.random_state).standard_normal(values.shape)
-        imputed = (means - self.downshift * sds)[:, None] + (self.width * sds)[:, None] * draws
-        values[missing] = imputed[missing]
+        draws = standard_normal_draws(self.random_state, values.shape)
+        rows, columns = np.nonzero(missing)   # row-major, the order of boolean-mask assignment
+        values[rows, columns] = ((means - self.downshift * sds)[rows]
+                                 + (self.width * sds)[rows] * draws[rows, columns])
         return values
 
 
