@@ -93,14 +93,14 @@ def load_inputs(run: Path):
 
 def run_block(obs, matrices, endpoint: str, model: str, settings: dict, n_jobs: int) -> tuple[dict, float]:
     from trialomics.models import fit_endpoint_model
-    from trialomics.proteins import make_imputer
+    from trialomics.imputation import make_fold_imputer
     from trialomics.seeds import derive_seed
 
     models_config, proteins_config = schema_defaults("models"), schema_defaults("proteins")
     modalities = list(models_config["joint_modalities"]) if model == "joint" else [model]
     blocks = {m: matrices[m] for m in modalities}
     seed = derive_seed(models_config["seed"], "models_fit", endpoint, model)
-    imputer = (make_imputer(proteins_config["imputation"], seed,
+    imputer = (make_fold_imputer(proteins_config["imputation"], seed,
                             downshift=proteins_config["imputation_downshift"],
                             width=proteins_config["imputation_width"]) if "proteins" in blocks else None)
     start = time.process_time()
@@ -125,7 +125,7 @@ def cpu_breakdown():
     """Exclusive CPU seconds per category of the engine's work and the number of calls, while active.
 
     Wraps the engine's functions in place (restored on exit); a wrapped call inside another counts
-    for its own category only. The splitters run inside the timed call (listed there, not lazily).
+    for its own category only.
     """
     from trialomics import model_engine, model_paths, model_preprocess
 
@@ -146,30 +146,20 @@ def cpu_breakdown():
                     stack[-1] += elapsed
         return wrapper
 
-    class ListedSplits:
-        def __init__(self, splitter):
-            self.splitter = splitter
-
-        def split(self, X, y):
-            return list(self.splitter.split(X, y))
-
-    inner_splitter = model_engine.inner_splitter
     replaced = [
         (model_paths, "elastic_net_cox_path", "solver: Cox path"), (model_paths, "l1_logistic_path", "solver: logistic path"),
         (model_preprocess.RowPreprocessing, "fit", "preprocessing"), (model_engine, "transform", "preprocessing"),
-        (model_engine, "outer_splits", "splits"), (ListedSplits, "split", "splits"),
+        (model_engine, "outer_splits", "splits"), (model_engine, "inner_splits", "splits"),
         (model_engine, "cox_log_partial_likelihood", "metrics"), (model_engine, "binomial_log_likelihood", "metrics"),
         (model_engine, "repeat_averaged_scores", "metrics")]
     originals = [(owner, name, getattr(owner, name)) for owner, name, _ in replaced]
     for owner, name, category in replaced:
         setattr(owner, name, timed(category, getattr(owner, name)))
-    model_engine.inner_splitter = lambda *args: ListedSplits(inner_splitter(*args))
     try:
         yield seconds, calls
     finally:
         for owner, name, function in originals:
             setattr(owner, name, function)
-        model_engine.inner_splitter = inner_splitter
 
 
 def breakdown_line(cpu: float, seconds: dict, calls: dict) -> str:

@@ -100,7 +100,7 @@ def main(argv: list[str]) -> int:
     from trialomics.model_metrics import harrell_c
     from trialomics.model_paths import COX_TOL, cox_elastic_net_path
     from trialomics.model_preprocess import fit_preprocess, transform
-    from trialomics.proteins import make_imputer
+    from trialomics.imputation import make_fold_imputer
     from trialomics.seeds import derive_seed
     from trialomics.survival import endpoint_labels, feature_kinds
 
@@ -115,7 +115,7 @@ def main(argv: list[str]) -> int:
     labels = endpoint_labels(obs, endpoint)
     X, kinds, groups = models.assemble_block(blocks, {m: feature_kinds(v) for m, v in blocks.items()}, labels)
     outcome = models.make_target(labels.loc[X.index], models.SURVIVAL)
-    imputer = (make_imputer(proteins_config["imputation"], seed, downshift=proteins_config["imputation_downshift"],
+    imputer = (make_fold_imputer(proteins_config["imputation"], seed, downshift=proteins_config["imputation_downshift"],
                             width=proteins_config["imputation_width"]) if "proteins" in blocks else None)
     values = X.to_numpy(dtype=np.float64)
     protein_columns = None if modalities == ["proteins"] else tuple(groups.index[groups == "proteins"])
@@ -148,8 +148,8 @@ def main(argv: list[str]) -> int:
         train_outcome = outcome.take(train)
         state, train_values = fit_preprocess(preprocess, values[train], train_outcome)
         foldid = np.zeros(len(train), dtype=int)
-        for fold, (_, inner_test) in enumerate(model_engine.inner_splitter(train_outcome.strata, model.inner_folds,
-                                                                           model.seed).split(train, train_outcome.strata)):
+        for fold, (_, inner_test) in enumerate(model_engine.inner_splits(train_outcome.strata, model.inner_folds,
+                                                                         model.seed)):
             foldid[inner_test] = fold + 1
         write = lambda name, array: np.savetxt(workdir / f"fold{k}_{name}.tsv", array, delimiter="\t", fmt="%.17g")
         write("train", train_values)

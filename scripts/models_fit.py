@@ -3,8 +3,8 @@ import anndata as ad
 
 from trialomics import runlog, tables
 from trialomics.batch import batch_covariate_plan, batch_covariates, patient_batches
+from trialomics.imputation import make_fold_imputer
 from trialomics.models import fit_endpoint_model
-from trialomics.proteins import make_imputer
 from trialomics.readers import read_patients
 from trialomics.survival import baseline_matrix, covariate_matrix, patient_annotations
 
@@ -23,7 +23,7 @@ if batched:
     design = batch_covariates({block: patient_batches(adatas[block]) for block in batched})
     covariates = design if covariates is None else covariates.join(design, how="outer")
     log.info("%s / %s: %s", endpoint, model_name, batch_note)
-imputer = (make_imputer(params.imputation["method"], params.seed, **params.imputation["params"])
+imputer = (make_fold_imputer(params.imputation["method"], params.seed, **params.imputation["params"])
            if "proteins" in blocks else None)
 result = fit_endpoint_model(
     blocks, obs, endpoint, model_name, covariates=covariates, imputer=imputer, l1_ratio=params.l1_ratio,

@@ -87,7 +87,7 @@ def test_outer_folds_and_permutations_follow_the_documented_splitters_and_seeds(
     assert evaluation.permutations.loc[1, "auc"] == np.mean([
         model_metrics.roc_auc(permuted.label, predictions[:, r]) for r in range(2)])
     # Inner folds: stratified K-fold seeded with the model's seed.
-    inner = list(model_engine.inner_splitter(label, 3, 3).split(label, label))
+    inner = model_engine.inner_splits(label, 3, 3)
     reference = list(StratifiedKFold(n_splits=3, shuffle=True, random_state=3).split(label, label))
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(inner, reference))
 

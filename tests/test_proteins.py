@@ -8,7 +8,7 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from trialomics import proteins, tables
+from trialomics import imputation, proteins, tables
 
 
 def frame(values, features=None, samples=None):
@@ -373,20 +373,40 @@ def test_row_mean_and_sd_are_numpys_nan_reductions_bit_for_bit():
         values[:, :2] = rng.normal(size=(n, 2))          # every row keeps two observed values
         values = np.asfortranarray(values) if rng.random() < 0.5 else values
         missing = np.isnan(values)
-        means, sds = proteins._row_mean_and_sd(values, missing, (~missing).sum(axis=1))
+        means, sds = imputation._row_mean_and_sd(values, missing, (~missing).sum(axis=1))
         assert np.array_equal(means, np.nanmean(values, axis=1))
         assert np.array_equal(sds, np.nanstd(values, axis=1, ddof=1))
 
 
 def test_standard_normal_draws_are_the_generators_own_for_every_shape_and_seed():
-    proteins._DRAW_STREAMS.clear()
+    imputation._DRAW_STREAMS.clear()
     shapes = [(3, 7), (16, 1500), (2, 2), (20, 2000), (15, 1499), (1, 1), (0, 5)]
     for seed in (0, 7, np.int64(123)):
         for shape in shapes:       # the stream grows between shapes; earlier prefixes stay the same
             expected = np.random.default_rng(seed).standard_normal(shape)
-            drawn = proteins.standard_normal_draws(seed, shape)
+            drawn = imputation.standard_normal_draws(seed, shape)
             assert drawn.shape == expected.shape and np.array_equal(drawn, expected)
             assert not drawn.flags.writeable
     generator = np.random.default_rng(5)
-    assert np.array_equal(proteins.standard_normal_draws(generator, (2, 3)),
+    assert np.array_equal(imputation.standard_normal_draws(generator, (2, 3)),
                           np.random.default_rng(5).standard_normal((2, 3)))
+
+
+@pytest.mark.parametrize("method", ["downshifted_normal", "half_minimum"])
+def test_fold_imputers_equal_the_scikit_learn_imputers(method):
+    """The models' imputers (no scikit-learn) give the normalisation imputers' values bit for bit."""
+    rng = np.random.default_rng(3)
+    values = rng.normal(20, 2, size=(14, 40))
+    values[rng.random(values.shape) < 0.25] = np.nan
+    values[:, :2] = rng.normal(20, 2, size=(14, 2))
+    for layout in (np.ascontiguousarray, np.asfortranarray):
+        train, test = layout(values[:10]), layout(values[10:])
+        ours = imputation.make_fold_imputer(method, 8).fit(train)
+        theirs = proteins.make_imputer(method, 8).fit(train)
+        for block in (train, test):
+            np.testing.assert_array_equal(ours.transform(block), theirs.transform(block))
+            assert np.isnan(block).any()      # the input is not modified
+    with pytest.raises(ValueError, match="expecting 40 features"):
+        imputation.make_fold_imputer(method, 8).fit(values).transform(values[:, :5])
+    with pytest.raises(ValueError, match="must be one of"):
+        imputation.make_fold_imputer("knn", 8)

@@ -35,14 +35,14 @@ def _tiny_cohort(n_patients: int = 24, seed: int = 0) -> tuple[dict[str, pd.Data
 def compile_model_kernels() -> float:
     """Compile (or load from the cache) every numba kernel of the models; returns the seconds it took."""
     from .models import fit_endpoint_model
-    from .proteins import make_imputer
+    from .imputation import make_fold_imputer
 
     start = time.perf_counter()
     blocks, obs = _tiny_cohort()
     covariates = pd.DataFrame({"age": np.linspace(40.0, 80.0, len(obs))}, index=obs.index)
     for endpoint in ("pfs", "clinical_benefit"):
         for with_covariates in (False, True):
-            fit_endpoint_model(blocks, obs, endpoint, "joint", imputer=make_imputer("downshifted_normal", 1),
+            fit_endpoint_model(blocks, obs, endpoint, "joint", imputer=make_fold_imputer("downshifted_normal", 1),
                                covariates=covariates if with_covariates else None, repeats=1, n_permutations=1,
                                stability_subsamples=2, top_variance=4, min_events=2, min_per_class=2, seed=1)
     return time.perf_counter() - start

@@ -10,16 +10,16 @@ matrix, fitted through :class:`~trialomics.model_preprocess.RowPreprocessing`, w
 label-free prefilter and imputer of a row set once however often the set recurs.
 
 The outer loop (:func:`out_of_fold_predictions`) is repeated stratified K-fold (or leave-one-out)
-with scikit-learn's splitters and the seeds documented in :mod:`trialomics.models`, so folds and
-permutations (without covariates) are the same as those of the earlier estimator-based version.
+with the folds of scikit-learn's splitters (reproduced by :mod:`trialomics.cv_splits`) and the seeds
+documented in :mod:`trialomics.models`, so folds and permutations (without covariates) are the same as
+those of the earlier estimator-based version.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import KFold, LeaveOneOut, RepeatedKFold, RepeatedStratifiedKFold, StratifiedKFold
-
+from .cv_splits import kfold_splits, leave_one_out_splits, repeated_kfold_splits, stratified_kfold_splits
 from .model_metrics import binomial_log_likelihood, cox_log_partial_likelihood, repeat_averaged_scores
 from .model_paths import cox_elastic_net_path, logistic_l1_path, unpenalised_fit
 from .model_preprocess import Outcome, PreprocessSpec, RowPreprocessing, transform
@@ -69,13 +69,15 @@ def fit_path(model: PathSpec, values: np.ndarray, outcome: Outcome, unpenalised:
                                   alphas))
 
 
-def inner_splitter(strata: np.ndarray, n_splits: int, seed: int):
-    """Stratified K-fold with K lowered to the minority count; plain K-fold if a stratum has < 2."""
+def inner_splits(strata: np.ndarray, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) of the inner folds: stratified K-fold with K lowered to the minority count; plain
+    K-fold if a stratum has < 2 (scikit-learn's ``[Stratified]KFold(shuffle=True)`` folds,
+    :mod:`trialomics.cv_splits`)."""
     counts = np.bincount(strata, minlength=2)
     minority = int(counts.min())
     if minority >= 2:
-        return StratifiedKFold(n_splits=min(n_splits, minority), shuffle=True, random_state=seed)
-    return KFold(n_splits=min(n_splits, len(strata)), shuffle=True, random_state=seed)
+        return stratified_kfold_splits(strata, min(n_splits, minority), seed)
+    return kfold_splits(len(strata), min(n_splits, len(strata)), seed)
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ def _fit_nested(data: RowPreprocessing, rows: np.ndarray, outcome: Outcome, mode
     path = fit_path(model, values, outcome, fitted.unpenalised)
     scores = np.zeros(len(path.alphas))
     strata = outcome.strata
-    for train, test in inner_splitter(strata, model.inner_folds, model.seed).split(strata, strata):
+    for train, test in inner_splits(strata, model.inner_folds, model.seed):
         inner_outcome = outcome.take(train)
         inner_fitted, inner_values = data.fit(rows[train], inner_outcome)
         inner = fit_path(model, inner_values, inner_outcome, inner_fitted.unpenalised, path.alphas)
@@ -189,12 +191,10 @@ def plan_outer_cv(strata: np.ndarray, scheme: str = "kfold", n_splits: int = 5, 
 def outer_splits(strata: np.ndarray, plan: OuterCV, seed: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
     """(repeat, train indices, test indices) of every outer fold."""
     if plan.scheme == "loo":
-        return [(0, train, test) for train, test in LeaveOneOut().split(strata)]
-    if plan.scheme == "kfold_unstratified":
-        splitter = RepeatedKFold(n_splits=plan.n_splits, n_repeats=plan.n_repeats, random_state=seed)
-        return [(i // plan.n_splits, train, test) for i, (train, test) in enumerate(splitter.split(strata))]
-    splitter = RepeatedStratifiedKFold(n_splits=plan.n_splits, n_repeats=plan.n_repeats, random_state=seed)
-    return [(i // plan.n_splits, train, test) for i, (train, test) in enumerate(splitter.split(strata, strata))]
+        return [(0, train, test) for train, test in leave_one_out_splits(len(strata))]
+    stratified = None if plan.scheme == "kfold_unstratified" else strata
+    splits = repeated_kfold_splits(len(strata), plan.n_splits, plan.n_repeats, seed, stratified)
+    return [(i // plan.n_splits, train, test) for i, (train, test) in enumerate(splits)]
 
 
 def out_of_fold_predictions(X: np.ndarray, outcome: Outcome, preprocess: PreprocessSpec, model: PathSpec,

@@ -20,9 +20,10 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import qc, style
+from .imputation import (IMPUTATION_METHODS, fill_by_column, fill_downshifted_normal, minimum_fill_values,
+                         plain_matrix, reject_infinite)
 
 SCALES = ("raw", "log2")
-IMPUTATION_METHODS = ("downshifted_normal", "half_minimum")
 NORMALISATIONS = ("median", "none")
 BATCH_CORRECTIONS = ("combat", "none")
 STEPS = "log2 > missingness filter > median normalisation > imputation > batch correction"
@@ -91,53 +92,6 @@ def median_normalise(log2: pd.DataFrame) -> pd.DataFrame:
     return log2 - medians + medians.median()
 
 
-def _plain_matrix(X) -> bool:
-    """A 2-D float64 numpy array with rows and columns: what the models' folds pass."""
-    return type(X) is np.ndarray and X.dtype == np.float64 and X.ndim == 2 and X.shape[0] > 0 and X.shape[1] > 0
-
-
-def _reject_infinite(X: np.ndarray) -> None:
-    if np.isinf(X).any():
-        raise ValueError("Input contains infinity or a value too large for dtype('float64').")
-
-
-def _row_mean_and_sd(values: np.ndarray, missing: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.nanmean(values, axis=1)`` and ``np.nanstd(values, axis=1, ddof=1)``, with the same operations
-    in the same order (so the same bits) but one zero-filled copy instead of numpy's several: the models
-    call the imputer thousands of times per job. Every row has at least two observed values here."""
-    filled = np.where(missing, 0.0, values)
-    means = np.sum(filled, axis=1) / counts
-    deviations = np.subtract(filled, means[:, None])
-    deviations[missing] = 0.0
-    variance = np.sum(np.multiply(deviations, deviations), axis=1) / (counts - 1)
-    return means, np.sqrt(variance)
-
-
-_DRAW_STREAMS: dict[int, np.ndarray] = {}
-_MAX_STREAMS = 8
-
-
-def standard_normal_draws(seed, shape: tuple[int, int]) -> np.ndarray:
-    """``numpy.random.default_rng(seed).standard_normal(shape)``, read-only, from one stream per seed.
-
-    The generator fills an array in row-major order one draw after another, so the draws of any shape
-    are the first n x p values of a single stream (tested): the models impute thousands of folds with
-    one seed, and drawing the stream once per job instead of once per fold is most of the imputer's
-    cost. A seed that is not an int (a Generator, None) is drawn directly.
-    """
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        return np.random.default_rng(seed).standard_normal(shape)
-    size = int(shape[0]) * int(shape[1])
-    stream = _DRAW_STREAMS.get(int(seed))
-    if stream is None or stream.size < size:
-        if stream is None and len(_DRAW_STREAMS) >= _MAX_STREAMS:
-            _DRAW_STREAMS.pop(next(iter(_DRAW_STREAMS)))
-        stream = np.random.default_rng(seed).standard_normal(max(size, 2 * (0 if stream is None else stream.size)))
-        stream.flags.writeable = False
-        _DRAW_STREAMS[int(seed)] = stream
-    return stream[:size].reshape(shape)
-
-
 class DownshiftedNormalImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Perseus-style imputation of log2 intensities: missing values drawn from a down-shifted normal.
 
@@ -173,10 +127,10 @@ class DownshiftedNormalImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstim
 
     def fit(self, X, y=None):
         """Record the number (and names) of features; ``y`` is ignored."""
-        if _plain_matrix(X):
-            # The models refit this thousands of times per job on float64 arrays, where scikit-learn's
-            # input validation would cost more than the imputation itself; the checks are the same.
-            _reject_infinite(X)
+        if plain_matrix(X):
+            # Float64 arrays (the models' folds) skip scikit-learn's input validation, which would cost
+            # more than the imputation itself; the checks are the same.
+            reject_infinite(X)
             self.n_features_in_ = X.shape[1]
             self.__dict__.pop("feature_names_in_", None)
             return self
@@ -186,28 +140,16 @@ class DownshiftedNormalImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstim
     def transform(self, X):
         """Return a float64 array with every NaN replaced; observed values are unchanged."""
         check_is_fitted(self, "n_features_in_")
-        if _plain_matrix(X) and not hasattr(self, "feature_names_in_"):
+        if plain_matrix(X) and not hasattr(self, "feature_names_in_"):
             if X.shape[1] != self.n_features_in_:
                 raise ValueError(f"X has {X.shape[1]} features, but DownshiftedNormalImputer is expecting "
                                  f"{self.n_features_in_} features as input.")
-            _reject_infinite(X)
+            reject_infinite(X)
             values = X.copy(order="K")  # the memory layout validate_data keeps (row sums depend on it)
         else:
             values = validate_data(self, X, reset=False, ensure_all_finite="allow-nan",
                                    dtype=np.float64, copy=True)
-        missing = np.isnan(values)
-        observed_counts = (~missing).sum(axis=1)
-        too_few = np.flatnonzero(observed_counts < 2)
-        if too_few.size:
-            raise ValueError(
-                f"downshifted-normal imputation needs at least 2 observed values per sample; rows "
-                f"{too_few.tolist()} have fewer (remove these samples or lower the missingness filter)")
-        means, sds = _row_mean_and_sd(values, missing, observed_counts)
-        draws = standard_normal_draws(self.random_state, values.shape)
-        rows, columns = np.nonzero(missing)   # row-major, the order of boolean-mask assignment
-        values[rows, columns] = ((means - self.downshift * sds)[rows]
-                                 + (self.width * sds)[rows] * draws[rows, columns])
-        return values
+        return fill_downshifted_normal(values, self.downshift, self.width, self.random_state)
 
 
 class MinimumValueImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -232,11 +174,7 @@ class MinimumValueImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
         if not 0.0 < self.fraction_of_minimum <= 1.0:
             raise ValueError(f"fraction_of_minimum must lie in (0, 1], got {self.fraction_of_minimum}")
         values = validate_data(self, X, reset=True, ensure_all_finite="allow-nan", dtype=np.float64)
-        if np.isnan(values).all():
-            raise ValueError("minimum-value imputation needs at least one observed training value")
-        minima = np.where(np.isnan(values), np.inf, values).min(axis=0)
-        minima[np.isinf(minima)] = np.nanmin(values)
-        self.fill_values_ = minima + np.log2(self.fraction_of_minimum)
+        self.fill_values_ = minimum_fill_values(values, self.fraction_of_minimum)
         return self
 
     def transform(self, X):
@@ -244,17 +182,17 @@ class MinimumValueImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
         check_is_fitted(self, "fill_values_")
         values = validate_data(self, X, reset=False, ensure_all_finite="allow-nan",
                                dtype=np.float64, copy=True)
-        rows, columns = np.nonzero(np.isnan(values))
-        values[rows, columns] = self.fill_values_[columns]
-        return values
+        return fill_by_column(values, self.fill_values_)
 
 
 def make_imputer(method: str, seed: int, **params):
-    """A fresh imputer for config ``proteins.imputation``.
+    """A fresh scikit-learn imputer for config ``proteins.imputation``.
 
     ``downshifted_normal`` -> :class:`DownshiftedNormalImputer` (``downshift``, ``width``; seeded with
     ``seed``); ``half_minimum`` -> :class:`MinimumValueImputer` with ``fraction_of_minimum=0.5``
     (deterministic; ``seed`` unused). Parameters that the method does not take raise ``TypeError``.
+    The models use :func:`trialomics.imputation.make_fold_imputer`, the same arithmetic without
+    scikit-learn.
     """
     if method == "downshifted_normal":
         return DownshiftedNormalImputer(random_state=int(seed), **params)
