@@ -124,6 +124,13 @@ class DownshiftedNormalFill:
         self.n_features_in_ = values.shape[1]
         return self
 
+    def fitted_to_width(self, n_features: int) -> "DownshiftedNormalFill":
+        """A copy fitted to ``n_features`` columns without their values: ``fit`` learns nothing else, and
+        the models' compiled fill checks the values for infinities itself (thousands of folds per job)."""
+        fitted = DownshiftedNormalFill(self.downshift, self.width, self.random_state)
+        fitted.n_features_in_ = int(n_features)
+        return fitted
+
     def transform(self, X) -> np.ndarray:
         values = _checked_copy(X, self.n_features_in_, "DownshiftedNormalFill")
         return fill_downshifted_normal(values, self.downshift, self.width, self.random_state)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from .imputation import DownshiftedNormalFill, standard_normal_draws
 from .survival import BINARY, CONTINUOUS, COVARIATE
 
 
@@ -205,6 +206,164 @@ def _block(X: np.ndarray, rows: np.ndarray | None, columns) -> np.ndarray:
     return X[:, columns] if rows is None else np.asfortranarray(X[np.ix_(rows, columns)])
 
 
+_NO_DRAWS = np.empty((0, 0))
+_NO_DRAWS.flags.writeable = False   # typed as the read-only draws of imputation.standard_normal_draws
+
+
+@njit(cache=True)
+def _block_sum(values, start, n):
+    """numpy's pairwise sum of at most 128 values: sequential below 8, else eight interleaved partial sums."""
+    if n < 8:
+        total = 0.0
+        for i in range(n):
+            total += values[start + i]
+        return total
+    r0, r1, r2, r3 = values[start], values[start + 1], values[start + 2], values[start + 3]
+    r4, r5, r6, r7 = values[start + 4], values[start + 5], values[start + 6], values[start + 7]
+    i = 8
+    while i < n - n % 8:
+        r0 += values[start + i]
+        r1 += values[start + i + 1]
+        r2 += values[start + i + 2]
+        r3 += values[start + i + 3]
+        r4 += values[start + i + 4]
+        r5 += values[start + i + 5]
+        r6 += values[start + i + 6]
+        r7 += values[start + i + 7]
+        i += 8
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        total += values[start + i]
+        i += 1
+    return total
+
+
+@njit(cache=True)
+def _pairwise_sum(values, start, n):
+    """numpy's pairwise sum of ``values[start:start + n]`` (the float64 add reduction along a contiguous
+    axis): blocks of at most 128 values (:func:`_block_sum`), a longer run split in halves at a multiple
+    of 8 and the halves' sums added -- the same additions in the same order, so the same bits. The
+    halving is walked with explicit stacks (numba's cache does not keep recursive kernels reliably)."""
+    if n <= 128:
+        return _block_sum(values, start, n)
+    starts = np.empty(128, dtype=np.int64)     # runs still to sum (a run halves at most 64 times)
+    sizes = np.empty(128, dtype=np.int64)
+    halved = np.zeros(128, dtype=np.bool_)
+    sums = np.empty(128)                       # the sums of finished runs, in order
+    starts[0], sizes[0], runs, finished = start, n, 1, 0
+    while runs > 0:
+        top = runs - 1
+        if sizes[top] <= 128:
+            sums[finished] = _block_sum(values, starts[top], sizes[top])
+            finished += 1
+            runs -= 1
+        elif halved[top]:                      # both halves summed: left + right
+            sums[finished - 2] = sums[finished - 2] + sums[finished - 1]
+            finished -= 1
+            runs -= 1
+        else:
+            halved[top] = True
+            half = sizes[top] // 2
+            half -= half % 8
+            starts[runs], sizes[runs], halved[runs] = starts[top] + half, sizes[top] - half, False
+            starts[runs + 1], sizes[runs + 1], halved[runs + 1] = starts[top], half, False
+            runs += 2
+    return sums[0]
+
+
+@njit(cache=True)
+def _row_sums(block):
+    """``np.sum(block, axis=1)`` of a column-major block: column after column (the strided axis), or
+    pairwise along the one row of a single-row block (contiguous both ways)."""
+    n = block.shape[0]
+    sums = np.zeros(n)
+    if n == 1:
+        sums[0] = 0.0 + _pairwise_sum(block[0], 0, block.shape[1])
+        return sums
+    for j in range(block.shape[1]):
+        for i in range(n):
+            sums[i] += block[i, j]
+    return sums
+
+
+@njit(cache=True)
+def _filled_block(X, rows, columns, imputed, draws, downshift, width):
+    """``X[rows][:, columns]`` in column-major order, with the NaNs of its ``imputed`` columns filled by
+    :func:`~trialomics.imputation.fill_downshifted_normal` given its ``draws`` for the imputed sub-block:
+    the same operations in the same order as numpy does them on that column-major sub-block, so the
+    same bits. Also whether the block is valid: no NaN outside the imputed columns, no infinite imputed
+    value, two observed imputed values per row."""
+    n = rows.shape[0]
+    block = np.empty((columns.shape[0], n)).T
+    for j in range(columns.shape[0]):
+        column = columns[j]
+        for i in range(n):
+            block[i, j] = X[rows[i], column]
+            if not imputed[j] and np.isnan(block[i, j]):
+                return block, False
+    positions = np.flatnonzero(imputed)
+    if positions.size == 0:
+        return block, True
+    filled = np.empty((positions.size, n)).T   # the sub-block, zero where missing
+    counts = np.zeros(n)
+    for p in range(positions.size):
+        for i in range(n):
+            value = block[i, positions[p]]
+            if np.isinf(value):
+                return block, False
+            missing = np.isnan(value)
+            filled[i, p] = 0.0 if missing else value
+            counts[i] += 0.0 if missing else 1.0
+    if counts.min() < 2.0:
+        return block, False
+    means = _row_sums(filled) / counts
+    for p in range(positions.size):
+        for i in range(n):
+            deviation = filled[i, p] - means[i]
+            filled[i, p] = 0.0 if np.isnan(block[i, positions[p]]) else deviation * deviation
+    sds = np.sqrt(_row_sums(filled) / (counts - 1.0))
+    for p in range(positions.size):
+        for i in range(n):
+            if np.isnan(block[i, positions[p]]):
+                block[i, positions[p]] = (means[i] - downshift * sds[i]) + (width * sds[i]) * draws[i, p]
+    return block, True
+
+
+@njit(cache=True)
+def _standardised(values):
+    """``(values - mean) / scale`` with ``mean = values.mean(axis=0)`` and ``scale = values.std(axis=0)``
+    (1 where at most 1e-12) of a column-major block, bit for bit (pairwise sums down each column), and
+    ``mean`` and ``scale``."""
+    n, size = values.shape
+    mean = np.empty(size)
+    scale = np.empty(size)
+    standardised = np.empty((size, n)).T
+    squares = np.empty(n)
+    for j in range(size):
+        mean[j] = (0.0 + _pairwise_sum(values[:, j], 0, n)) / n
+        for i in range(n):
+            deviation = values[i, j] - mean[j]
+            standardised[i, j] = deviation
+            squares[i] = deviation * deviation
+        sd = np.sqrt((0.0 + _pairwise_sum(squares, 0, n)) / n)
+        scale[j] = sd if sd > 1e-12 else 1.0
+        for i in range(n):
+            standardised[i, j] /= scale[j]
+    return standardised, mean, scale
+
+
+@njit(cache=True)
+def _scaled(values, selected, mean, scale):
+    """``(values[:, selected] - mean) / scale`` (column-major), for the rows a fitted preprocessing
+    transforms."""
+    n = values.shape[0]
+    scaled = np.empty((selected.shape[0], n)).T
+    for j in range(selected.shape[0]):
+        for i in range(n):
+            scaled[i, j] = (values[i, selected[j]] - mean[j]) / scale[j]
+    return scaled
+
+
 def _kth_largest(values: np.ndarray, k: int) -> float:
     return float(np.partition(values, len(values) - k)[len(values) - k])
 
@@ -353,7 +512,25 @@ def _prefilter_of_statistics(n_rows, observed, variance, altered, kinds, groups,
 
 def _imputed(X: np.ndarray, prefiltered: np.ndarray, imputer, positions: np.ndarray,
              rows: np.ndarray | None = None) -> np.ndarray:
-    """The prefiltered columns of ``X[rows]`` with ``positions`` filled; any value still missing is an error."""
+    """The prefiltered columns of ``X[rows]`` (column-major) with ``positions`` filled; any value still
+    missing is an error.
+
+    No imputer or the models' :class:`~trialomics.imputation.DownshiftedNormalFill`: gathered and filled
+    by :func:`_filled_block`, bit for bit as below; when it finds the block invalid, the numpy path
+    below runs and names the problem.
+    """
+    if imputer is None or type(imputer) is DownshiftedNormalFill:
+        rows = np.arange(len(X)) if rows is None else np.asarray(rows, dtype=np.intp)
+        imputed = np.zeros(len(prefiltered), dtype=np.bool_)
+        draws = _NO_DRAWS
+        if imputer is not None:
+            imputed[positions] = True
+            draws = standard_normal_draws(imputer.random_state, (len(rows), len(positions)))
+        values, valid = _filled_block(X, rows, np.asarray(prefiltered, dtype=np.intp), imputed, draws,
+                                      0.0 if imputer is None else float(imputer.downshift),
+                                      0.0 if imputer is None else float(imputer.width))
+        if valid:
+            return values
     values = _block(X, rows, prefiltered)
     if imputer is not None:
         values[:, positions] = np.asarray(imputer.transform(values[:, positions]), dtype=np.float64)
@@ -385,16 +562,14 @@ def _fit_label_free(spec: PreprocessSpec, X: np.ndarray, rows: np.ndarray | None
     positions = (np.flatnonzero(spec.imputed[prefiltered]) if spec.imputer is not None
                  else np.empty(0, dtype=int))
     if learned is None:
-        imputer = (copy.deepcopy(spec.imputer).fit(_block(X, rows, prefiltered[positions])) if positions.size
-                   else None)
-    values = _imputed(X, prefiltered, imputer, positions, rows)
-    mean = values.mean(axis=0)
-    scale = values.std(axis=0)
-    scale = np.where(scale > 1e-12, scale, 1.0)
+        imputer = (None if not positions.size
+                   else spec.imputer.fitted_to_width(positions.size) if type(spec.imputer) is DownshiftedNormalFill
+                   else copy.deepcopy(spec.imputer).fit(_block(X, rows, prefiltered[positions])))
+    standardised, mean, scale = _standardised(_imputed(X, prefiltered, imputer, positions, rows))
     fitted = FittedPreprocess(prefiltered=prefiltered, imputer=imputer, impute_positions=positions,
                               selected=np.arange(len(prefiltered)), mean=mean, scale=scale,
                               unpenalised=spec.kinds[prefiltered] == COVARIATE)
-    return fitted, (values - mean) / scale
+    return fitted, standardised
 
 
 def _with_selection(fitted: FittedPreprocess, values: np.ndarray, outcome: Outcome,
@@ -438,9 +613,7 @@ class RowPreprocessing:
 def transform(fitted: FittedPreprocess, X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
     """Apply the learned preprocessing to ``X[rows]`` (patients x original columns; ``rows=None``: all)."""
     values = _imputed(X, fitted.prefiltered, fitted.imputer, fitted.impute_positions, rows)
-    if len(fitted.selected) < len(fitted.prefiltered):
-        values = values[:, fitted.selected]
-    return (values - fitted.mean) / fitted.scale
+    return _scaled(values, np.asarray(fitted.selected, dtype=np.intp), fitted.mean, fitted.scale)
 
 
 def _select(values: np.ndarray, outcome: Outcome, unpenalised: np.ndarray, k: int | None) -> np.ndarray:
