@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from trialomics import imputation, model_preprocess
 from trialomics.model_preprocess import Outcome, PreprocessSpec
 from trialomics.proteins import DownshiftedNormalImputer
@@ -131,3 +132,16 @@ def test_invalid_blocks_are_named_by_the_numpy_path():
     with pytest.raises(ValueError, match=r"without an imputer \(column indices \[1\]\)"):
         model_preprocess.fit_preprocess(PreprocessSpec.for_columns(3, imputer=fill, top_variance=None,
                                                                    imputed=[True, False, True]), one_gap, outcome)
+
+
+def test_top_variance_keeps_the_first_columns_of_a_stable_sort_by_decreasing_variance():
+    rng = np.random.default_rng(11)
+    for size, top_variance in [(50, 10), (400, 37), (2600, 500), (30, 29), (20, 0)]:
+        variance = rng.choice(rng.uniform(0.1, 2.0, size // 5), size)     # many ties
+        variance[rng.random(size) < 0.1] = 0.0                            # constants never kept
+        keep = model_preprocess._prefilter_of_statistics(
+            10, np.full(size, 10.0), variance, np.zeros(size), np.zeros(size, dtype=np.int8),
+            np.zeros(size, dtype=np.int64), 1, 0.5, 2.0, 0.1, top_variance)
+        eligible = np.flatnonzero(variance > 0)
+        expected = np.sort(eligible[np.argsort(-variance[eligible], kind="stable")[:top_variance]])
+        assert np.array_equal(np.flatnonzero(keep), expected), size

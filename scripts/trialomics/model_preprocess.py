@@ -503,10 +503,22 @@ def _prefilter_of_statistics(n_rows, observed, variance, altered, kinds, groups,
             eligible[c] = missing_ok and spread[c] > 0
     for group in range(n_groups):
         members = np.flatnonzero(eligible & (groups == group))
-        if top_variance >= 0 and members.size > top_variance:
-            order = np.argsort(-spread[members], kind="mergesort")   # stable: ties keep column order
-            members = members[order[:top_variance]]
-        keep[members] = True
+        if top_variance < 0 or members.size <= top_variance:
+            keep[members] = True
+            continue
+        if top_variance == 0:
+            continue
+        # The top_variance largest spreads, ties at the smallest kept one taken in column order: the
+        # first top_variance of a stable sort by decreasing spread, found by a linear-time selection.
+        spreads = spread[members]
+        kth = np.partition(spreads, members.size - top_variance)[members.size - top_variance]
+        ties_kept = top_variance - int((spreads > kth).sum())
+        for m in range(members.size):
+            if spreads[m] > kth:
+                keep[members[m]] = True
+            elif spreads[m] == kth and ties_kept > 0:
+                keep[members[m]] = True
+                ties_kept -= 1
     return keep
 
 
