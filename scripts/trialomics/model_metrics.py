@@ -129,9 +129,10 @@ def _weighted_concordance(time: np.ndarray, event: np.ndarray, risk: np.ndarray,
     tied = np.abs(risk[None, :] - risk[rows, None]) <= UNO_TIED_RISK_TOLERANCE
     n_tied = np.count_nonzero(comparable & tied, axis=1)
     n_concordant = np.count_nonzero(comparable & ~tied & (risk[None, :] < risk[rows, None]), axis=1)
-    w = weight[rows]
-    numerator = np.cumsum(w * n_concordant + 0.5 * w * n_tied)[-1]
-    denominator = np.cumsum(w * np.count_nonzero(comparable, axis=1))[-1]
+    event_weight = weight[rows]
+    # Running sums: np.cumsum adds left to right like scikit-survival's loop (np.sum adds pairwise).
+    numerator = np.cumsum(event_weight * n_concordant + 0.5 * event_weight * n_tied)[-1]
+    denominator = np.cumsum(event_weight * np.count_nonzero(comparable, axis=1))[-1]
     return float(numerator / denominator) if denominator != 0 else np.nan
 
 
