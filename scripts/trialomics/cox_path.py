@@ -23,6 +23,8 @@ Every loop is sequential and the arithmetic is in a fixed order, so results are 
 """
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
@@ -50,27 +52,28 @@ def _risk_ends(time):
 
 
 @njit(cache=True, error_model="numpy")
-def _loss_and_curvature(eta, event, ends, residual, curve):
+def _loss_and_curvature(eta, event, ends, residual, curve, sums):
     """n x the mean negative partial log-likelihood at ``eta``, minus its gradient, and its Hessian's terms.
 
     With e = exp(eta - max eta), S_i the sum of e over patient i's risk set (rows 0..ends[i] in
     descending time), A_k and B_k the sums of 1/S_i and 1/S_i^2 over the events whose risk set holds row
     k: ``residual[k]`` = d_k - e_k A_k (n x minus the gradient in eta) and ``curve`` = (e, A, B), from
     which the Hessian in eta, H[k, m] = [k == m] e_k A_k - e_k e_m B_max(k,m), is applied in O(n).
+    ``sums`` (3 x n) is scratch.
     """
     n = eta.shape[0]
     top = eta.max()
     expo = curve[0]
     for k in range(n):
         expo[k] = np.exp(eta[k] - top)
-    cum = np.empty(n)
+    cum, inv, inv2 = sums[0], sums[1], sums[2]
     total = 0.0
     for k in range(n):
         total += expo[k]
         cum[k] = total
     loss = 0.0
-    inv = np.zeros(n)        # sums of 1 / S_i and 1 / S_i^2 over the events whose risk set ends at row k
-    inv2 = np.zeros(n)
+    inv[:] = 0.0         # sums of 1 / S_i and 1 / S_i^2 over the events whose risk set ends at row k
+    inv2[:] = 0.0
     for i in range(n):
         if event[i]:
             s = cum[ends[i]]
@@ -89,24 +92,76 @@ def _loss_and_curvature(eta, event, ends, residual, curve):
 
 
 @njit(cache=True, error_model="numpy")
-def _hessian_product(curve, x, out):
-    """``out`` = H x for the Hessian in eta held by ``curve`` (prefix and suffix sums, O(n))."""
-    n = x.shape[0]
-    expo = curve[0]
-    suffix = 0.0
-    for k in range(n - 1, -1, -1):
-        out[k] = -expo[k] * suffix          # sum over m > k of B_m e_m x_m
-        suffix += curve[2, k] * expo[k] * x[k]
-    prefix = 0.0
-    for k in range(n):
-        prefix += expo[k] * x[k]
-        out[k] += expo[k] * (curve[1, k] * x[k] - curve[2, k] * prefix)
+def _loss_at(Xt, beta, columns, n_columns, event, ends, residual, curve, eta, sums):
+    """:func:`_loss_and_curvature` at eta = X beta, ``beta`` 0 outside ``columns[:n_columns]`` (ascending).
+
+    ``eta`` is scratch.
+    """
+    n = Xt.shape[1]
+    eta[:] = 0.0
+    for c in range(n_columns):
+        j = columns[c]
+        if beta[j] != 0.0:
+            for k in range(n):
+                eta[k] += Xt[j, k] * beta[j]
+    return _loss_and_curvature(eta, event, ends, residual, curve, sums)
 
 
 @njit(cache=True, error_model="numpy")
-def _penalty(beta, alpha, l1_ratio, factor):
+def _column_gradients(X, residual, gradient):
+    """``gradient[j]`` = X[:, j] . residual for every column (the rows are patients).
+
+    Row by row, so that the compiler vectorises across columns while each column's sum runs over the
+    rows in order, as a column's own dot product would (same bits).
+    """
+    n, p = X.shape
+    gradient[:] = 0.0
+    for k in range(n):
+        r = residual[k]
+        for j in range(p):
+            gradient[j] += X[k, j] * r
+
+
+@njit(cache=True, error_model="numpy")
+def _hessian_products(curve, X, columns, n_columns, HXt, curvature, suffix, prefix):
+    """``HXt[j]`` = H X[:, j] for the Hessian in eta held by ``curve`` and ``curvature[j]`` = X[:, j]' H X[:, j] / n.
+
+    For j in ``columns[:n_columns]``, by prefix and suffix sums (O(n) per column); the columns advance
+    together row by row (their sums are independent, so they overlap in the processor), each column's
+    arithmetic in the order of a column on its own. ``suffix`` and ``prefix`` are scratch.
+    """
+    n = X.shape[0]
+    expo = curve[0]
+    for c in range(n_columns):
+        suffix[c] = 0.0
+        prefix[c] = 0.0
+    for k in range(n - 1, -1, -1):
+        weight = curve[2, k] * expo[k]
+        for c in range(n_columns):
+            j = columns[c]
+            HXt[j, k] = -expo[k] * suffix[c]          # sum over m > k of B_m e_m x_m
+            suffix[c] += weight * X[k, j]
+    for k in range(n):
+        for c in range(n_columns):
+            j = columns[c]
+            prefix[c] += expo[k] * X[k, j]
+            HXt[j, k] += expo[k] * (curve[1, k] * X[k, j] - curve[2, k] * prefix[c])
+    for c in range(n_columns):
+        suffix[c] = 0.0
+    for k in range(n):
+        for c in range(n_columns):
+            j = columns[c]
+            suffix[c] += X[k, j] * HXt[j, k]
+    for c in range(n_columns):
+        curvature[columns[c]] = suffix[c] / n
+
+
+@njit(cache=True, error_model="numpy")
+def _penalty(beta, columns, n_columns, alpha, l1_ratio, factor):
+    """The penalty of ``beta``, 0 outside ``columns[:n_columns]`` (ascending; the zeros would add +0)."""
     value = 0.0
-    for j in range(beta.shape[0]):
+    for c in range(n_columns):
+        j = columns[c]
         value += factor[j] * (l1_ratio * abs(beta[j]) + 0.5 * (1.0 - l1_ratio) * beta[j] * beta[j])
     return alpha * value
 
@@ -136,7 +191,50 @@ def _sweep(Xt, HXt, residual, beta, active, n_active, alpha, l1_ratio, factor, c
 
 
 @njit(cache=True, error_model="numpy")
-def _face_newton(Xt, HXt, residual, beta, members, n_members, alpha, l1_ratio, factor, n):
+def _face_products(X, face, size, vector, out):
+    """``out[a]`` = X[:, face[a]] . vector for a < ``size``; row by row, as :func:`_column_gradients`."""
+    for a in range(size):
+        out[a] = 0.0
+    for k in range(X.shape[0]):
+        v = vector[k]
+        for a in range(size):
+            out[a] += X[k, face[a]] * v
+
+
+@njit(cache=True, error_model="numpy")
+def _woodbury_system(Xt, HXt, face, size, inverse_d, rhs_face, system, rhs):
+    """``system`` = sum over the face of (H x_a / d_a) x_a' and ``rhs`` = sum of (H x_a / d_a) rhs_face[a].
+
+    Four face columns per pass over the n x n system (one load and store of it for four products
+    instead of one each); every element still adds its terms one at a time in face order, as a pass
+    per column would (same bits).
+    """
+    n = Xt.shape[1]
+    system[:, :] = 0.0
+    rhs[:] = 0.0
+    a = 0
+    while a + 4 <= size:
+        j0, j1, j2, j3 = face[a], face[a + 1], face[a + 2], face[a + 3]
+        for k in range(n):
+            w0 = HXt[j0, k] * inverse_d[a]
+            w1 = HXt[j1, k] * inverse_d[a + 1]
+            w2 = HXt[j2, k] * inverse_d[a + 2]
+            w3 = HXt[j3, k] * inverse_d[a + 3]
+            rhs[k] = (((rhs[k] + w0 * rhs_face[a]) + w1 * rhs_face[a + 1]) + w2 * rhs_face[a + 2]) + w3 * rhs_face[a + 3]
+            for m in range(n):
+                system[k, m] = (((system[k, m] + w0 * Xt[j0, m]) + w1 * Xt[j1, m]) + w2 * Xt[j2, m]) + w3 * Xt[j3, m]
+        a += 4
+    for a in range(a, size):
+        j = face[a]
+        for k in range(n):
+            w = HXt[j, k] * inverse_d[a]
+            rhs[k] += w * rhs_face[a]
+            for m in range(n):
+                system[k, m] += w * Xt[j, m]
+
+
+@njit(cache=True, error_model="numpy")
+def _face_newton(Xt, X, HXt, residual, beta, members, n_members, alpha, l1_ratio, factor, work):
     """Newton step on the model restricted to the current face (non-zero columns, their signs fixed).
 
     The face's Hessian is D + V'HV / n (V the non-zero columns, D the ridge part of the penalty, positive
@@ -144,7 +242,8 @@ def _face_newton(Xt, HXt, residual, beta, members, n_members, alpha, l1_ratio, f
     O(n^2 |face|), however many columns are non-zero. The step stops where a coefficient would cross
     zero (that coefficient is set to 0), so the model decreases. Returns False where it does not apply.
     """
-    face = np.empty(n_members, dtype=np.int64)
+    n = Xt.shape[1]
+    face = work.face
     size = 0
     for a in range(n_members):
         j = members[a]
@@ -156,38 +255,25 @@ def _face_newton(Xt, HXt, residual, beta, members, n_members, alpha, l1_ratio, f
     if size == 0 or l1_ratio >= 1.0:
         return False
     ridge = alpha * (1.0 - l1_ratio)
-    inverse_d = np.empty(size)
-    rhs_face = np.empty(size)
+    inverse_d, rhs_face, delta = work.inverse_d, work.rhs_face, work.delta
+    _face_products(X, face, size, residual, rhs_face)
     for a in range(size):
         j = face[a]
         d = ridge * factor[j]
         inverse_d[a] = 1.0 / d
-        g = 0.0
-        for k in range(n):
-            g += Xt[j, k] * residual[k]
         sign = 1.0 if beta[j] > 0.0 else -1.0
-        rhs_face[a] = g / n - alpha * l1_ratio * factor[j] * sign - d * beta[j]
-    system = np.zeros((n, n))
-    rhs = np.zeros(n)
-    for a in range(size):
-        j = face[a]
-        for k in range(n):
-            w = HXt[j, k] * inverse_d[a]
-            rhs[k] += w * rhs_face[a]
-            for m in range(n):
-                system[k, m] += w * Xt[j, m]
+        rhs_face[a] = rhs_face[a] / n - alpha * l1_ratio * factor[j] * sign - d * beta[j]
+    system, rhs = work.system, work.rhs
+    _woodbury_system(Xt, HXt, face, size, inverse_d, rhs_face, system, rhs)
     for k in range(n):
         system[k, k] += n
     y = np.linalg.solve(system, rhs)
-    delta = np.empty(size)
     step = 1.0
     blocking = -1
+    _face_products(X, face, size, y, delta)
     for a in range(size):
         j = face[a]
-        v = 0.0
-        for k in range(n):
-            v += Xt[j, k] * y[k]
-        delta[a] = inverse_d[a] * (rhs_face[a] - v)
+        delta[a] = inverse_d[a] * (rhs_face[a] - delta[a])
         if (beta[j] + delta[a]) * beta[j] < 0.0:
             t = -beta[j] / delta[a]
             if t < step:
@@ -203,41 +289,47 @@ def _face_newton(Xt, HXt, residual, beta, members, n_members, alpha, l1_ratio, f
 
 
 @njit(cache=True, error_model="numpy")
-def _solve_quadratic(Xt, curve, residual, beta, working, alpha, l1_ratio, factor, tol):
+def _listed(working, members):
+    """``members`` = the indices of ``working``'s True entries, ascending; returns how many."""
+    count = 0
+    for j in range(working.shape[0]):
+        if working[j]:
+            members[count] = j
+            count += 1
+    return count
+
+
+@njit(cache=True, error_model="numpy")
+def _solve_quadratic(Xt, X, curve, residual, beta, working, members, n_members, alpha, l1_ratio, factor, tol,
+                     work):
     """Coordinate descent on the penalised second-order model, over a working set grown by its KKT check.
 
     The model's gradient is kept through ``residual`` (n x minus the gradient in eta, updated by the
     Hessian times each move), so a coordinate update costs O(n) once the column's Hessian product is
-    known (O(n) too, :func:`_hessian_product`; computed only for columns that enter the working set).
+    known (O(n) too, :func:`_hessian_products`; computed only for columns that enter the working set).
     Passes over the working set, each followed by a Newton step on the face it found
     (:func:`_face_newton`; where that does not apply, glmnet's passes over the non-zero columns until
     they settle), until a pass over the working set changes nothing; then every other column's model
-    gradient is checked and violators join ``working`` (boolean, updated in place). Returns False when
-    it did not converge.
+    gradient is checked and violators join ``working`` (boolean, with its list ``members[:n_members]``;
+    both updated in place). Returns the number of working columns, or -1 when it did not converge.
     """
     p, n = Xt.shape
-    HXt = np.empty((p, n))
-    curvature = np.full(p, -1.0)        # < 0: product not computed yet
-    members = np.empty(p, dtype=np.int64)
-    nonzero = np.empty(p, dtype=np.int64)
+    HXt, curvature, pending, nonzero = work.HXt, work.curvature, work.pending, work.nonzero
+    curvature[:] = -1.0        # < 0: product not computed yet at this curve
     for _ in range(MAX_SWEEPS):
-        n_members = 0
-        for j in range(p):
-            if working[j]:
-                members[n_members] = j
-                n_members += 1
-                if curvature[j] < 0.0:
-                    _hessian_product(curve, Xt[j], HXt[j])
-                    v = 0.0
-                    for k in range(n):
-                        v += Xt[j, k] * HXt[j, k]
-                    curvature[j] = v / n
+        n_pending = 0
+        for j_index in range(n_members):
+            j = members[j_index]
+            if curvature[j] < 0.0:
+                pending[n_pending] = j
+                n_pending += 1
+        _hessian_products(curve, X, pending, n_pending, HXt, curvature, work.suffix, work.prefix)
         settled = False
         for _ in range(MAX_SWEEPS):
             if _sweep(Xt, HXt, residual, beta, members, n_members, alpha, l1_ratio, factor, curvature, n) < tol * tol:
                 settled = True
                 break
-            if _face_newton(Xt, HXt, residual, beta, members, n_members, alpha, l1_ratio, factor, n):
+            if _face_newton(Xt, X, HXt, residual, beta, members, n_members, alpha, l1_ratio, factor, work):
                 continue
             n_nonzero = 0
             for j_index in range(n_members):
@@ -248,19 +340,18 @@ def _solve_quadratic(Xt, curve, residual, beta, working, alpha, l1_ratio, factor
                 if _sweep(Xt, HXt, residual, beta, nonzero, n_nonzero, alpha, l1_ratio, factor, curvature, n) < tol * tol:
                     break
         if not settled:
-            return False
+            return -1
+        gradient = work.model_gradient
+        _column_gradients(X, residual, gradient)
         added = False
         for j in range(p):
-            if not working[j]:
-                g = 0.0
-                for k in range(n):
-                    g += Xt[j, k] * residual[k]
-                if abs(g / n) > alpha * l1_ratio * factor[j]:
-                    working[j] = True
-                    added = True
+            if not working[j] and abs(gradient[j] / n) > alpha * l1_ratio * factor[j]:
+                working[j] = True
+                added = True
         if not added:
-            return True
-    return False
+            return n_members
+        n_members = _listed(working, members)
+    return -1
 
 
 @njit(cache=True, error_model="numpy")
@@ -272,88 +363,107 @@ def _kkt_violation(gradient, beta_j, alpha, l1_ratio, factor_j):
 
 
 @njit(cache=True, error_model="numpy")
-def _objective(Xt, beta, event, ends, alpha, l1_ratio, factor, residual, curve):
-    p, n = Xt.shape
-    eta = np.zeros(n)
-    for j in range(p):
-        if beta[j] != 0.0:
-            for k in range(n):
-                eta[k] += Xt[j, k] * beta[j]
-    return _loss_and_curvature(eta, event, ends, residual, curve) / n + _penalty(beta, alpha, l1_ratio, factor)
+def _fit_penalty(Xt, X, event, ends, beta, loss, alpha, l1_ratio, factor, tol, work):
+    """Minimise the objective at ``alpha`` from ``beta`` (updated in place); (converged, loss at beta).
 
-
-@njit(cache=True, error_model="numpy")
-def _fit_penalty(Xt, event, ends, beta, alpha, previous_alpha, l1_ratio, factor, tol):
-    """Minimise the objective at ``alpha`` from ``beta`` (updated in place). Returns False on failure."""
+    ``loss`` and ``work.residual``, ``work.curve`` and ``work.gradient`` hold the state at ``beta``
+    (:func:`_loss_at`, :func:`_column_gradients`) and are updated with it: the next penalty starts
+    from the point where this one ended, whose state it need not compute again.
+    """
     p, n = Xt.shape
-    residual = np.empty(n)
-    curve = np.empty((3, n))
-    objective = _objective(Xt, beta, event, ends, alpha, l1_ratio, factor, residual, curve)
+    residual, curve, gradient = work.residual, work.curve, work.gradient
     # The working set starts from the previous penalty's non-zero and unpenalised columns (glmnet's
-    # ever-active set); the model's KKT check adds the rest as needed.
-    working = np.zeros(p, dtype=np.bool_)
+    # ever-active set); the model's KKT check adds the rest as needed. Outside it the coefficients are
+    # 0, in ``trial`` and ``step_beta`` too, so those need no update and add nothing to the objective.
+    working, members = work.working, work.members
     for j in range(p):
-        if beta[j] != 0.0 or factor[j] == 0.0:
-            working[j] = True
-    trial = np.empty(p)
+        working[j] = beta[j] != 0.0 or factor[j] == 0.0
+    n_members = _listed(working, members)
+    objective = loss / n + _penalty(beta, members, n_members, alpha, l1_ratio, factor)
     inner_tol = tol
     for j in range(p):
-        g = 0.0
-        for k in range(n):
-            g += Xt[j, k] * residual[k]
-        inner_tol = max(inner_tol, 0.01 * _kkt_violation(g / n, beta[j], alpha, l1_ratio, factor[j]))
-    trial_residual = np.empty(n)
-    trial_curve = np.empty((3, n))
+        inner_tol = max(inner_tol, 0.01 * _kkt_violation(gradient[j] / n, beta[j], alpha, l1_ratio, factor[j]))
+    trial, step_beta = work.trial, work.step_beta
     for _ in range(MAX_OUTER):
         trial[:] = beta
-        if not _solve_quadratic(Xt, curve, residual.copy(), trial, working, alpha, l1_ratio, factor, inner_tol):
-            return False
+        work.model_residual[:] = residual
+        n_members = _solve_quadratic(Xt, X, curve, work.model_residual, trial, working, members, n_members, alpha,
+                                     l1_ratio, factor, inner_tol, work)
+        if n_members < 0:
+            return False, loss
         # Backtracking line search on the exact objective along the proximal Newton direction.
         step = 1.0
         accepted = False
         while step > 1e-10:
-            step_beta = beta + step * (trial - beta)
-            value = _objective(Xt, step_beta, event, ends, alpha, l1_ratio, factor, trial_residual, trial_curve)
+            for j_index in range(n_members):
+                j = members[j_index]
+                step_beta[j] = beta[j] + step * (trial[j] - beta[j])
+            step_loss = _loss_at(Xt, step_beta, members, n_members, event, ends, work.trial_residual,
+                                 work.trial_curve, work.eta, work.sums)
+            value = step_loss / n + _penalty(step_beta, members, n_members, alpha, l1_ratio, factor)
             if np.isfinite(value) and value <= objective + 1e-15 * abs(objective):
-                beta[:] = step_beta
-                residual[:] = trial_residual
-                curve[:, :] = trial_curve
+                for j_index in range(n_members):
+                    beta[members[j_index]] = step_beta[members[j_index]]
+                residual[:] = work.trial_residual
+                curve[:, :] = work.trial_curve
                 objective = value
+                loss = step_loss
                 accepted = True
                 break
             step *= 0.5
         # KKT on every column at the new point; violators join the working set.
+        _column_gradients(X, residual, gradient)
         largest = 0.0
         added = False
         for j in range(p):
-            g = 0.0
-            for k in range(n):
-                g += Xt[j, k] * residual[k]
-            violation = _kkt_violation(g / n, beta[j], alpha, l1_ratio, factor[j])
+            violation = _kkt_violation(gradient[j] / n, beta[j], alpha, l1_ratio, factor[j])
             if violation > tol and not working[j]:
                 working[j] = True
                 added = True
             largest = max(largest, violation)
+        if added:
+            n_members = _listed(working, members)
         if largest <= tol:
-            return True
+            return True, loss
         inner_tol = max(tol, 0.01 * largest)
         if not accepted and not added:
             # No descent along the model's direction and nothing to add: optimal up to rounding.
-            return largest <= 1e3 * tol
-    return False
+            return largest <= 1e3 * tol, loss
+    return False, loss
+
+
+# The arrays a path's solves reuse (allocated once per path): the state at the current coefficients
+# (residual, curve, gradient), the line search's trial state and the subproblems' scratch.
+Workspace = namedtuple("Workspace", [
+    "residual", "curve", "gradient", "trial", "step_beta", "trial_residual", "trial_curve", "eta", "sums",
+    "working", "model_residual", "model_gradient", "HXt", "curvature", "members", "pending", "nonzero",
+    "suffix", "prefix", "face", "inverse_d", "rhs_face", "delta", "system", "rhs"])
 
 
 @njit(cache=True, error_model="numpy")
-def _path(Xt, event, ends, alphas, l1_ratio, factor, tol, coef, converged):
-    beta = np.zeros(Xt.shape[0])
-    previous = alphas[0]
+def _workspace(p, n):
+    return Workspace(
+        np.empty(n), np.empty((3, n)), np.empty(p), np.empty(p), np.empty(p), np.empty(n), np.empty((3, n)),
+        np.empty(n), np.empty((3, n)), np.zeros(p, dtype=np.bool_), np.empty(n), np.empty(p), np.empty((p, n)),
+        np.empty(p), np.empty(p, dtype=np.int64), np.empty(p, dtype=np.int64), np.empty(p, dtype=np.int64),
+        np.empty(p), np.empty(p), np.empty(p, dtype=np.int64), np.empty(p), np.empty(p), np.empty(p),
+        np.empty((n, n)), np.empty(n))
+
+
+@njit(cache=True, error_model="numpy")
+def _path(Xt, X, event, ends, alphas, l1_ratio, factor, tol, coef, converged):
+    """The path over ``alphas`` from 0; ``X`` (patients x columns) and ``Xt`` (its transpose) both C-ordered."""
+    p, n = Xt.shape
+    work = _workspace(p, n)
+    beta = np.zeros(p)
+    loss = _loss_at(Xt, beta, work.members, 0, event, ends, work.residual, work.curve, work.eta, work.sums)
+    _column_gradients(X, work.residual, work.gradient)
     for a in range(alphas.shape[0]):
-        ok = _fit_penalty(Xt, event, ends, beta, alphas[a], previous, l1_ratio, factor, tol)
+        ok, loss = _fit_penalty(Xt, X, event, ends, beta, loss, alphas[a], l1_ratio, factor, tol, work)
         converged[a] = ok
         if not ok:
             return
         coef[:, a] = beta
-        previous = alphas[a]
 
 
 def largest_penalty(X: np.ndarray, time: np.ndarray, event: np.ndarray, factor: np.ndarray, l1_ratio: float,
@@ -364,7 +474,8 @@ def largest_penalty(X: np.ndarray, time: np.ndarray, event: np.ndarray, factor: 
     unpenalised columns alone (at 0 when there are none, or when that fit does not converge).
     """
     order = np.argsort(-time, kind="mergesort")
-    Xt = np.ascontiguousarray(X[order].T)
+    ordered = np.ascontiguousarray(X[order])
+    Xt = np.ascontiguousarray(ordered.T)
     ordered_event = np.asarray(event, dtype=np.float64)[order]
     ends = _risk_ends(time[order])
     factor = np.ascontiguousarray(factor, dtype=np.float64)
@@ -375,11 +486,12 @@ def largest_penalty(X: np.ndarray, time: np.ndarray, event: np.ndarray, factor: 
     if not penalised.all():
         fitted = np.zeros((X.shape[1], 1))
         converged = np.zeros(1, dtype=np.bool_)
-        _path(Xt, ordered_event, ends, np.array([1e12]), float(l1_ratio), factor, float(tol), fitted, converged)
+        _path(Xt, ordered, ordered_event, ends, np.array([1e12]), float(l1_ratio), factor, float(tol), fitted,
+              converged)
         if converged[0]:
             beta = fitted[:, 0]
     residual = np.empty(len(time))
-    _loss_and_curvature(Xt.T @ beta, ordered_event, ends, residual, np.empty((3, len(time))))
+    _loss_and_curvature(Xt.T @ beta, ordered_event, ends, residual, np.empty((3, len(time))), np.empty((3, len(time))))
     score = np.abs(Xt @ residual) / len(time)
     return float((score[penalised] / factor[penalised]).max() / l1_ratio) or 1.0
 
@@ -397,7 +509,9 @@ def elastic_net_cox_path(X: np.ndarray, time: np.ndarray, event: np.ndarray, alp
     alphas = np.ascontiguousarray(alphas, dtype=np.float64)
     coef = np.full((X.shape[1], len(alphas)), np.nan)
     converged = np.zeros(len(alphas), dtype=np.bool_)
-    _path(np.ascontiguousarray(X[order].T), np.asarray(event, dtype=np.float64)[order], _risk_ends(time[order]),
-          alphas, float(l1_ratio), np.ascontiguousarray(factor, dtype=np.float64), float(tol), coef, converged)
+    ordered = np.ascontiguousarray(X[order])
+    _path(np.ascontiguousarray(ordered.T), ordered, np.asarray(event, dtype=np.float64)[order],
+          _risk_ends(time[order]), alphas, float(l1_ratio), np.ascontiguousarray(factor, dtype=np.float64),
+          float(tol), coef, converged)
     usable = int(np.argmin(converged)) if not converged.all() else len(alphas)
     return coef, usable

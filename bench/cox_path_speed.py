@@ -1,0 +1,115 @@
+"""CPU per path of the compiled elastic-net Cox path on the demo's folds, and whether its bits changed.
+
+Two commands:
+
+  python bench/cox_path_speed.py capture RUN_DIRECTORY OUT.npz [--blocks pfs:rna,pfs:joint]
+         [--permutations 2] [--repeats 1] [--stability 2] [--every 5]
+  python bench/cox_path_speed.py replay OUT.npz [--rounds 3]
+
+``capture`` runs the models blocks of a finished run in this process (as ``bench/models_runtime.py
+blocks`` does) and keeps every ``--every``-th call of :func:`trialomics.cox_path.elastic_net_cox_path`
+the models make: its inputs and the coefficients it returned. ``replay`` solves every captured path
+again with the code as it is now, prints the CPU seconds per path (the best of ``--rounds`` rounds over
+all paths, so that other processes on the machine inflate it less) and the largest |difference| of the
+coefficients from the captured ones, with the number of paths whose coefficients are not bit-identical.
+Capture with the code before a change, replay after it. Exit status 0 when every path is bit-identical.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import models_runtime  # bench/ is on sys.path when a bench script runs
+
+
+def capture(args) -> int:
+    from trialomics import model_paths
+
+    solve = model_paths.elastic_net_cox_path
+    kept: dict[str, list] = {key: [] for key in ("X", "time", "event", "alphas", "factor", "l1_ratio", "tol",
+                                                 "coef", "block")}
+    calls = 0
+
+    def recording(X, time_, event, alphas, factor, l1_ratio, tol):
+        nonlocal calls
+        coef, usable = solve(X, time_, event, alphas, factor, l1_ratio, tol)
+        if calls % args.every == 0:
+            for key, value in zip(kept, (X, time_, event, alphas, factor, l1_ratio, tol, coef, block)):
+                kept[key].append(np.array(value))
+        calls += 1
+        return coef, usable
+
+    obs, matrices = models_runtime.load_inputs(Path(args.run))
+    settings = {"permutations": args.permutations, "repeats": args.repeats, "stability": args.stability}
+    model_paths.elastic_net_cox_path = recording
+    try:
+        for block in args.blocks.split(","):
+            endpoint, model = block.split(":")
+            models_runtime.run_block(obs, matrices, endpoint, model, settings, 1)
+    finally:
+        model_paths.elastic_net_cox_path = solve
+    arrays = {f"{key}_{i}": value for key, values in kept.items() for i, value in enumerate(values)}
+    np.savez_compressed(args.out, count=len(kept["X"]), **arrays)
+    print(f"{calls} paths solved, {len(kept['X'])} kept in {args.out}")
+    return 0
+
+
+def replay(args) -> int:
+    from trialomics.cox_path import elastic_net_cox_path
+
+    saved = np.load(args.captured)
+    paths = [{key: saved[f"{key}_{i}"] for key in ("X", "time", "event", "alphas", "factor", "l1_ratio", "tol",
+                                                   "coef", "block")} for i in range(int(saved["count"]))]
+    first = paths[0]
+    elastic_net_cox_path(first["X"], first["time"], first["event"], first["alphas"], first["factor"],
+                         float(first["l1_ratio"]), float(first["tol"]))        # compile or load the cache
+    best: dict[str, float] = {}
+    worst, changed = 0.0, 0
+    for round_ in range(args.rounds):
+        seconds: dict[str, float] = {}
+        for path in paths:
+            start = time.process_time()
+            coef, _ = elastic_net_cox_path(path["X"], path["time"], path["event"], path["alphas"], path["factor"],
+                                           float(path["l1_ratio"]), float(path["tol"]))
+            block = str(path["block"])
+            seconds[block] = seconds.get(block, 0.0) + time.process_time() - start
+            if round_ == 0 and not np.array_equal(coef, path["coef"], equal_nan=True):
+                changed += 1
+                both = np.isfinite(coef) & np.isfinite(path["coef"])
+                worst = max(worst, float(np.abs(coef[both] - path["coef"][both]).max(initial=0.0)))
+        for block, value in seconds.items():
+            best[block] = min(best.get(block, np.inf), value)
+    for block in best:
+        widths = [path["X"].shape[1] for path in paths if str(path["block"]) == block]
+        print(f"{block}: {len(widths)} paths of {int(np.median(widths))} median columns, "
+              f"{1e3 * best[block] / len(widths):.3f} ms CPU per path")
+    total = sum(best.values())
+    print(f"all: {len(paths)} paths, {1e3 * total / len(paths):.3f} ms CPU per path (best of {args.rounds} rounds)")
+    print(f"coefficients: {changed} of {len(paths)} paths differ from the captured ones, max |diff| {worst:.3g}")
+    return 0 if changed == 0 else 1
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    record = commands.add_parser("capture")
+    record.add_argument("run")
+    record.add_argument("out")
+    record.add_argument("--blocks", default="pfs:rna,pfs:joint")
+    record.add_argument("--permutations", type=int, default=2)
+    record.add_argument("--repeats", type=int, default=1)
+    record.add_argument("--stability", type=int, default=2)
+    record.add_argument("--every", type=int, default=5)
+    again = commands.add_parser("replay")
+    again.add_argument("captured")
+    again.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv[1:])
+    return capture(args) if args.command == "capture" else replay(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
