@@ -127,8 +127,9 @@ class VarianceScreen:
     below v_k can never be among the top k: :meth:`prefilter` hands
     :func:`~trialomics.survival.prefilter_mask` only the other columns, which gives the same answer as
     all of them (variance ties keep column order: every column tied with v_k is handed over).
-    ``ranked``: per group, its complete continuous columns by decreasing SS with those SS, and the same
-    for its continuous columns with missing values; ``always``: the covariates and the alterations
+    ``ranked``: per group, its complete continuous columns by decreasing SS with those SS negated
+    (increasing, as searchsorted needs them; negating in every fold cost more than the search), and the
+    same for its continuous columns with missing values; ``always``: the covariates and the alterations
     altered and unaltered in at least ``min_altered`` patients of the whole matrix (the prevalence
     filter of any subset needs that many of each, so the others never pass).
     """
@@ -150,7 +151,7 @@ class VarianceScreen:
 
         def by_ss(members):
             order = members[np.argsort(-ss[members], kind="stable")]
-            return order, ss[order]
+            return order, -ss[order]
 
         ranked = tuple((*by_ss(np.flatnonzero(complete & (groups == group))),
                         *by_ss(np.flatnonzero(continuous & ~complete & (groups == group))))
@@ -174,27 +175,35 @@ class VarianceScreen:
         n = len(rows)
         fewest_observed = max(2, math.floor(n * (1.0 - spec.max_missing)) - 1)
         examined = [self.always]
-        for order, ss, incomplete, incomplete_ss in self.ranked:
+        statistics = [_statistics(X, rows, self.always)]   # of the examined columns, computed once
+        for order, negated_ss, incomplete, incomplete_negated_ss in self.ranked:
             if len(order) > 4 * k:
                 candidates = order[: 4 * k]
-                variance = _column_statistics(X, rows, candidates)[1]
-            if len(order) <= 4 * k or int((variance > 0).sum()) < k:
+                of_candidates = _statistics(X, rows, candidates)
+            if len(order) <= 4 * k or int((of_candidates[1] > 0).sum()) < k:
                 examined += [order, incomplete]
+                statistics += [_statistics(X, rows, order), _statistics(X, rows, incomplete)]
                 continue
-            v_k = _kth_largest(variance, k)
-            needed = int(np.searchsorted(-ss, -v_k * margin * (n - 1), side="right"))
+            v_k = _kth_largest(of_candidates[1], k)
+            needed = int(np.searchsorted(negated_ss, -v_k * margin * (n - 1), side="right"))
             if needed > len(candidates):
+                of_candidates = np.hstack([of_candidates, _statistics(X, rows, order[len(candidates):needed])])
                 candidates = order[:needed]
-                variance = _column_statistics(X, rows, candidates)[1]
-                v_k = _kth_largest(variance, k)
-            examined.append(candidates[variance >= v_k * margin])
-            incomplete = incomplete[: int(np.searchsorted(-incomplete_ss, -v_k * margin * (fewest_observed - 1),
-                                                          side="right"))]
+                v_k = _kth_largest(of_candidates[1], k)
+            passing = of_candidates[1] >= v_k * margin
+            examined.append(candidates[passing])
+            statistics.append(of_candidates[:, passing])
+            incomplete = incomplete[: int(np.searchsorted(incomplete_negated_ss,
+                                                          -v_k * margin * (fewest_observed - 1), side="right"))]
             if incomplete.size:
-                spread = _column_statistics(X, rows, incomplete)[1]
-                examined.append(incomplete[spread >= v_k * margin])   # NaN (too few values) never passes
-        examined = np.sort(np.concatenate(examined))
-        return examined[_prefilter(X, rows, spec, examined)]
+                of_incomplete = _statistics(X, rows, incomplete)
+                passing = of_incomplete[1] >= v_k * margin   # NaN (too few values) never passes
+                examined.append(incomplete[passing])
+                statistics.append(of_incomplete[:, passing])
+        examined = np.concatenate(examined)
+        in_order = np.argsort(examined)
+        examined = examined[in_order]
+        return examined[_passing(spec, n, examined, np.hstack(statistics)[:, in_order])]
 
 
 def _block(X: np.ndarray, rows: np.ndarray | None, columns) -> np.ndarray:
@@ -472,8 +481,18 @@ def _prefilter(X: np.ndarray, rows: np.ndarray | None, spec: PreprocessSpec, col
     :func:`~trialomics.survival.prefilter_mask_of_statistics` (the same answer, tested)."""
     rows = np.arange(len(X)) if rows is None else np.asarray(rows, dtype=np.intp)
     columns = np.asarray(columns, dtype=np.intp)
-    observed, variance, altered = _column_statistics(X, rows, columns)
-    return _prefilter_of_statistics(len(rows), observed, variance, altered, spec.kind_codes[columns],
+    return _passing(spec, len(rows), columns, _statistics(X, rows, columns))
+
+
+def _statistics(X: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """:func:`_column_statistics` as one array: observed counts, variances and altered counts by row."""
+    return np.stack(_column_statistics(X, rows, np.asarray(columns, dtype=np.intp)))
+
+
+def _passing(spec: PreprocessSpec, n_rows: int, columns: np.ndarray, statistics: np.ndarray) -> np.ndarray:
+    """Which of ``columns``, with these :func:`_statistics` on ``n_rows`` rows, pass the prefilter rules."""
+    observed, variance, altered = statistics
+    return _prefilter_of_statistics(n_rows, observed, variance, altered, spec.kind_codes[columns],
                                     spec.groups[columns], int(spec.groups.max(initial=-1)) + 1,
                                     float(spec.max_missing), float(spec.min_altered),
                                     float(spec.min_altered_fraction),
