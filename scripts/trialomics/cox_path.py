@@ -26,13 +26,19 @@ from __future__ import annotations
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.np.linalg import _LAPACK, F_INT_nptype
 
 from .l1_kernels import l1_kkt_violation, soft_threshold
 
 MAX_OUTER = 500            # proximal Newton steps per penalty
 MAX_SWEEPS = 100000        # coordinate-descent sweeps per quadratic subproblem
 DEFAULT_TOL = 1e-10
+# LAPACK's dgesv as numba's np.linalg.solve binds it (numba's helper library loads SciPy's), called on
+# reused buffers: the same routine on the same column-major matrix gives the same bits, without
+# np.linalg.solve's copies, allocations and element-by-element finiteness check of every call.
+_DGESV = _LAPACK().numba_xgesv(types.float64)
+_DOUBLE_KIND = ord("d")
 
 
 @njit(cache=True, error_model="numpy")
@@ -112,48 +118,60 @@ def _column_gradients(X, residual, gradient):
     """``gradient[j]`` = X[:, j] . residual for every column (the rows are patients).
 
     Row by row, so that the compiler vectorises across columns while each column's sum runs over the
-    rows in order, as a column's own dot product would (same bits).
+    rows in order, as a column's own dot product would (same bits); four rows a pass, so that the sums
+    are loaded and stored once for four terms.
     """
     n, p = X.shape
     gradient[:] = 0.0
-    for k in range(n):
+    k = 0
+    while k + 4 <= n:
+        r0, r1, r2, r3 = residual[k], residual[k + 1], residual[k + 2], residual[k + 3]
+        x0, x1, x2, x3 = X[k], X[k + 1], X[k + 2], X[k + 3]
+        for j in range(p):
+            gradient[j] = (((gradient[j] + x0[j] * r0) + x1[j] * r1) + x2[j] * r2) + x3[j] * r3
+        k += 4
+    for k in range(k, n):
         r = residual[k]
         for j in range(p):
             gradient[j] += X[k, j] * r
 
 
 @njit(cache=True, error_model="numpy")
-def _hessian_products(curve, X, columns, n_columns, HXt, curvature, suffix, prefix):
+def _hessian_products(curve, X, columns, n_columns, HXt, curvature, block, product, sums):
     """``HXt[j]`` = H X[:, j] for the Hessian in eta held by ``curve`` and ``curvature[j]`` = X[:, j]' H X[:, j] / n.
 
-    For j in ``columns[:n_columns]``, by prefix and suffix sums (O(n) per column); the columns advance
-    together row by row (their sums are independent, so they overlap in the processor), each column's
-    arithmetic in the order of a column on its own. ``suffix`` and ``prefix`` are scratch.
+    For j in ``columns[:n_columns]``, by prefix and suffix sums (O(n) per column). The columns are
+    copied side by side into ``block`` (n x columns) and advance together row by row, so the compiler
+    vectorises across them; each column's arithmetic is in the order of a column on its own.
+    ``block``, ``product`` (n x columns) and ``sums`` (columns) are scratch.
     """
     n = X.shape[0]
     expo = curve[0]
-    for c in range(n_columns):
-        suffix[c] = 0.0
-        prefix[c] = 0.0
+    for k in range(n):
+        for c in range(n_columns):
+            block[k, c] = X[k, columns[c]]
+    sums[:n_columns] = 0.0
     for k in range(n - 1, -1, -1):
+        factor = -expo[k]
         weight = curve[2, k] * expo[k]
         for c in range(n_columns):
-            j = columns[c]
-            HXt[j, k] = -expo[k] * suffix[c]          # sum over m > k of B_m e_m x_m
-            suffix[c] += weight * X[k, j]
+            product[k, c] = factor * sums[c]          # sum over m > k of B_m e_m x_m
+            sums[c] += weight * block[k, c]
+    sums[:n_columns] = 0.0
+    for k in range(n):
+        e, a, b = expo[k], curve[1, k], curve[2, k]
+        for c in range(n_columns):
+            sums[c] += e * block[k, c]
+            product[k, c] += e * (a * block[k, c] - b * sums[c])
+    sums[:n_columns] = 0.0
     for k in range(n):
         for c in range(n_columns):
-            j = columns[c]
-            prefix[c] += expo[k] * X[k, j]
-            HXt[j, k] += expo[k] * (curve[1, k] * X[k, j] - curve[2, k] * prefix[c])
+            sums[c] += block[k, c] * product[k, c]
     for c in range(n_columns):
-        suffix[c] = 0.0
-    for k in range(n):
-        for c in range(n_columns):
-            j = columns[c]
-            suffix[c] += X[k, j] * HXt[j, k]
-    for c in range(n_columns):
-        curvature[columns[c]] = suffix[c] / n
+        j = columns[c]
+        curvature[j] = sums[c] / n
+        for k in range(n):
+            HXt[j, k] = product[k, c]
 
 
 @njit(cache=True, error_model="numpy")
@@ -234,6 +252,27 @@ def _woodbury_system(Xt, HXt, face, size, inverse_d, rhs_face, system, rhs):
 
 
 @njit(cache=True, error_model="numpy")
+def _solve_in_place(system, rhs, lu, pivots):
+    """``rhs`` = system^-1 rhs, as np.linalg.solve(system, rhs) computes it (see ``_DGESV``).
+
+    ``lu`` (n x n) receives the matrix in column-major order and then its LU factors; ``pivots`` (n,
+    LAPACK's integers) the row swaps. Raises np.linalg.LinAlgError as np.linalg.solve does.
+    """
+    n = system.shape[0]
+    for k in range(n):
+        for m in range(n):
+            lu[m, k] = system[k, m]
+    for k in range(n):
+        if not np.isfinite(rhs[k]):
+            raise np.linalg.LinAlgError("Array must not contain infs or NaNs.")
+        for m in range(n):
+            if not np.isfinite(lu[k, m]):
+                raise np.linalg.LinAlgError("Array must not contain infs or NaNs.")
+    if _DGESV(_DOUBLE_KIND, n, 1, lu.ctypes, n, pivots.ctypes, rhs.ctypes, n) != 0:
+        raise np.linalg.LinAlgError("Matrix is singular to machine precision.")
+
+
+@njit(cache=True, error_model="numpy")
 def _face_newton(Xt, X, HXt, residual, beta, members, n_members, alpha, l1_ratio, factor, work):
     """Newton step on the model restricted to the current face (non-zero columns, their signs fixed).
 
@@ -267,7 +306,8 @@ def _face_newton(Xt, X, HXt, residual, beta, members, n_members, alpha, l1_ratio
     _woodbury_system(Xt, HXt, face, size, inverse_d, rhs_face, system, rhs)
     for k in range(n):
         system[k, k] += n
-    y = np.linalg.solve(system, rhs)
+    _solve_in_place(system, rhs, work.lu, work.pivots)
+    y = rhs
     step = 1.0
     blocking = -1
     _face_products(X, face, size, y, delta)
@@ -323,7 +363,7 @@ def _solve_quadratic(Xt, X, curve, residual, beta, working, members, n_members, 
             if curvature[j] < 0.0:
                 pending[n_pending] = j
                 n_pending += 1
-        _hessian_products(curve, X, pending, n_pending, HXt, curvature, work.suffix, work.prefix)
+        _hessian_products(curve, X, pending, n_pending, HXt, curvature, work.block, work.product, work.sums_p)
         settled = False
         for _ in range(MAX_SWEEPS):
             if _sweep(Xt, HXt, residual, beta, members, n_members, alpha, l1_ratio, factor, curvature, n) < tol * tol:
@@ -437,7 +477,7 @@ def _fit_penalty(Xt, X, event, ends, beta, loss, alpha, l1_ratio, factor, tol, w
 Workspace = namedtuple("Workspace", [
     "residual", "curve", "gradient", "trial", "step_beta", "trial_residual", "trial_curve", "eta", "sums",
     "working", "model_residual", "model_gradient", "HXt", "curvature", "members", "pending", "nonzero",
-    "suffix", "prefix", "face", "inverse_d", "rhs_face", "delta", "system", "rhs"])
+    "block", "product", "sums_p", "face", "inverse_d", "rhs_face", "delta", "system", "rhs", "lu", "pivots"])
 
 
 @njit(cache=True, error_model="numpy")
@@ -446,8 +486,8 @@ def _workspace(p, n):
         np.empty(n), np.empty((3, n)), np.empty(p), np.empty(p), np.empty(p), np.empty(n), np.empty((3, n)),
         np.empty(n), np.empty((3, n)), np.zeros(p, dtype=np.bool_), np.empty(n), np.empty(p), np.empty((p, n)),
         np.empty(p), np.empty(p, dtype=np.int64), np.empty(p, dtype=np.int64), np.empty(p, dtype=np.int64),
-        np.empty(p), np.empty(p), np.empty(p, dtype=np.int64), np.empty(p), np.empty(p), np.empty(p),
-        np.empty((n, n)), np.empty(n))
+        np.empty((n, p)), np.empty((n, p)), np.empty(p), np.empty(p, dtype=np.int64), np.empty(p), np.empty(p),
+        np.empty(p), np.empty((n, n)), np.empty(n), np.empty((n, n)), np.empty(n, dtype=F_INT_nptype))
 
 
 @njit(cache=True, error_model="numpy")
