@@ -322,10 +322,20 @@ def _face_newton(Xt, X, HXt, residual, beta, members, n_members, alpha, l1_ratio
                 blocking = a
     for a in range(size):
         j = face[a]
-        move = -beta[j] if a == blocking else step * delta[a]
-        beta[j] += move
+        delta[a] = -beta[j] if a == blocking else step * delta[a]        # the move
+        beta[j] += delta[a]
+    # Four columns a pass over the residual, each element's updates still one at a time in face order.
+    a = 0
+    while a + 4 <= size:
+        j0, j1, j2, j3 = face[a], face[a + 1], face[a + 2], face[a + 3]
+        m0, m1, m2, m3 = delta[a], delta[a + 1], delta[a + 2], delta[a + 3]
         for k in range(n):
-            residual[k] -= HXt[j, k] * move
+            residual[k] = (((residual[k] - HXt[j0, k] * m0) - HXt[j1, k] * m1) - HXt[j2, k] * m2) - HXt[j3, k] * m3
+        a += 4
+    for a in range(a, size):
+        j = face[a]
+        for k in range(n):
+            residual[k] -= HXt[j, k] * delta[a]
     return True
 
 
@@ -385,10 +395,10 @@ def _solve_quadratic(Xt, X, curve, residual, beta, working, members, n_members, 
         gradient = work.model_gradient
         _column_gradients(X, residual, gradient)
         added = False
-        for j in range(p):
-            if not working[j] and abs(gradient[j] / n) > alpha * l1_ratio * factor[j]:
-                working[j] = True
-                added = True
+        for j in range(p):       # without branches, so that it vectorises
+            enters = abs(gradient[j] / n) > alpha * l1_ratio * factor[j]
+            added |= enters > working[j]
+            working[j] |= enters
         if not added:
             return n_members
         n_members = _listed(working, members)
@@ -479,10 +489,10 @@ def _fit_penalty(Xt, X, event, ends, beta, loss, alpha, l1_ratio, factor, tol, w
         _column_gradients(X, residual, gradient)
         largest = _kkt_violations(gradient, beta, alpha, l1_ratio, factor, n, violations)
         added = False
-        for j in range(p):
-            if violations[j] > tol and not working[j]:
-                working[j] = True
-                added = True
+        for j in range(p):       # without branches, so that it vectorises
+            enters = violations[j] > tol
+            added |= enters > working[j]
+            working[j] |= enters
         if added:
             n_members = _listed(working, members)
         if largest <= tol:
