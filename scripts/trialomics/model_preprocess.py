@@ -108,7 +108,7 @@ class PreprocessSpec:
         if self.top_variance is None:
             return self
         screen = VarianceScreen.of(X, self.kinds, self.groups, self.min_altered)
-        if (all(len(order) <= 4 * self.top_variance for order, *_ in screen.ranked)
+        if (np.diff(screen.order_starts).max(initial=0) <= 4 * self.top_variance
                 and len(screen.always) == int((self.kinds != CONTINUOUS).sum())):
             return self
         return replace(self, screen=screen)
@@ -127,15 +127,21 @@ class VarianceScreen:
     below v_k can never be among the top k: :meth:`prefilter` hands
     :func:`~trialomics.survival.prefilter_mask` only the other columns, which gives the same answer as
     all of them (variance ties keep column order: every column tied with v_k is handed over).
-    ``ranked``: per group, its complete continuous columns by decreasing SS with those SS negated
-    (increasing, as searchsorted needs them; negating in every fold cost more than the search), and the
-    same for its continuous columns with missing values; ``always``: the covariates and the alterations
-    altered and unaltered in at least ``min_altered`` patients of the whole matrix (the prevalence
-    filter of any subset needs that many of each, so the others never pass).
+    ``order``: the complete continuous columns, group after group (group g's are
+    ``order[order_starts[g]:order_starts[g + 1]]``), each group's by decreasing SS, with those SS
+    negated (increasing, as searchsorted needs them); ``incomplete`` and the rest: the same for the
+    continuous columns with missing values; ``always``: the covariates and the alterations altered and
+    unaltered in at least ``min_altered`` patients of the whole matrix (the prevalence filter of any
+    subset needs that many of each, so the others never pass).
     """
 
     always: np.ndarray
-    ranked: tuple
+    order: np.ndarray
+    negated_ss: np.ndarray
+    order_starts: np.ndarray
+    incomplete: np.ndarray
+    incomplete_negated_ss: np.ndarray
+    incomplete_starts: np.ndarray
 
     @classmethod
     def of(cls, X: np.ndarray, kinds: np.ndarray, groups: np.ndarray, min_altered: int = 0) -> "VarianceScreen":
@@ -149,14 +155,20 @@ class VarianceScreen:
             ss = np.nansum((X - np.nanmean(X, axis=0)) ** 2, axis=0)
         ss[np.isnan(X).all(axis=0)] = np.inf
 
-        def by_ss(members):
-            order = members[np.argsort(-ss[members], kind="stable")]
-            return order, -ss[order]
+        def by_ss(columns):
+            """Each group's ``columns`` by decreasing SS, groups concatenated; their SS negated; the starts."""
+            per_group = [members[np.argsort(-ss[members], kind="stable")]
+                         for members in (np.flatnonzero(columns & (groups == group))
+                                         for group in pd.unique(groups[continuous]))]
+            ordered = np.concatenate([np.empty(0, dtype=np.intp), *per_group]).astype(np.intp)
+            starts = np.cumsum([0] + [len(members) for members in per_group], dtype=np.int64)
+            return ordered, -ss[ordered], starts
 
-        ranked = tuple((*by_ss(np.flatnonzero(complete & (groups == group))),
-                        *by_ss(np.flatnonzero(continuous & ~complete & (groups == group))))
-                       for group in pd.unique(groups[continuous]))
-        return cls(always=np.flatnonzero(~continuous & possible), ranked=ranked)
+        order, negated_ss, order_starts = by_ss(complete)
+        incomplete, incomplete_negated_ss, incomplete_starts = by_ss(continuous & ~complete)
+        return cls(always=np.flatnonzero(~continuous & possible).astype(np.intp), order=order,
+                   negated_ss=negated_ss, order_starts=order_starts, incomplete=incomplete,
+                   incomplete_negated_ss=incomplete_negated_ss, incomplete_starts=incomplete_starts)
 
     def prefilter(self, X: np.ndarray, spec: "PreprocessSpec", rows: np.ndarray | None = None) -> np.ndarray:
         """Indices of the columns of ``X[rows]`` (rows of the screened matrix) that pass ``prefilter_mask``.
@@ -169,41 +181,72 @@ class VarianceScreen:
         (less 1e-9 relative, for rounding) are examined. A group of at most 4k complete columns, or
         without k non-constant ones among its first 4k, is examined whole.
         """
-        k = spec.top_variance
-        margin = 1.0 - 1e-9
         rows = np.arange(len(X)) if rows is None else np.asarray(rows, dtype=np.intp)
-        n = len(rows)
-        fewest_observed = max(2, math.floor(n * (1.0 - spec.max_missing)) - 1)
-        examined = [self.always]
-        statistics = [_statistics(X, rows, self.always)]   # of the examined columns, computed once
-        for order, negated_ss, incomplete, incomplete_negated_ss in self.ranked:
-            if len(order) > 4 * k:
-                candidates = order[: 4 * k]
-                of_candidates = _statistics(X, rows, candidates)
-            if len(order) <= 4 * k or int((of_candidates[1] > 0).sum()) < k:
-                examined += [order, incomplete]
-                statistics += [_statistics(X, rows, order), _statistics(X, rows, incomplete)]
-                continue
-            v_k = _kth_largest(of_candidates[1], k)
-            needed = int(np.searchsorted(negated_ss, -v_k * margin * (n - 1), side="right"))
-            if needed > len(candidates):
-                of_candidates = np.hstack([of_candidates, _statistics(X, rows, order[len(candidates):needed])])
-                candidates = order[:needed]
-                v_k = _kth_largest(of_candidates[1], k)
-            passing = of_candidates[1] >= v_k * margin
-            examined.append(candidates[passing])
-            statistics.append(of_candidates[:, passing])
-            incomplete = incomplete[: int(np.searchsorted(incomplete_negated_ss,
-                                                          -v_k * margin * (fewest_observed - 1), side="right"))]
-            if incomplete.size:
-                of_incomplete = _statistics(X, rows, incomplete)
-                passing = of_incomplete[1] >= v_k * margin   # NaN (too few values) never passes
-                examined.append(incomplete[passing])
-                statistics.append(of_incomplete[:, passing])
-        examined = np.concatenate(examined)
-        in_order = np.argsort(examined)
-        examined = examined[in_order]
-        return examined[_passing(spec, n, examined, np.hstack(statistics)[:, in_order])]
+        fewest_observed = max(2, math.floor(len(rows) * (1.0 - spec.max_missing)) - 1)
+        examined, statistics = _screened(X, rows, self.always, self.order, self.negated_ss, self.order_starts,
+                                         self.incomplete, self.incomplete_negated_ss, self.incomplete_starts,
+                                         int(spec.top_variance), fewest_observed)
+        return examined[_passing(spec, len(rows), examined, statistics)]
+
+
+@njit(cache=True)
+def _screened(X, rows, always, order, negated_ss, order_starts, incomplete, incomplete_negated_ss,
+              incomplete_starts, k, fewest_observed):
+    """The columns :meth:`VarianceScreen.prefilter` examines on ``X[rows]``, in column order, and their
+    :func:`_column_statistics` (observed, variance, altered by row), each computed once."""
+    n = rows.shape[0]
+    margin = 1.0 - 1e-9
+    size = always.shape[0] + order.shape[0] + incomplete.shape[0]
+    examined = np.empty(size, dtype=np.intp)
+    statistics = np.empty((3, size))
+    count = _append_examined(examined, statistics, 0, always, _column_statistics(X, rows, always), True, 0.0)
+    for group in range(order_starts.shape[0] - 1):
+        group_order = order[order_starts[group]:order_starts[group + 1]]
+        group_incomplete = incomplete[incomplete_starts[group]:incomplete_starts[group + 1]]
+        small = group_order.shape[0] <= 4 * k   # examined whole: no candidates to measure
+        candidates = group_order[:0] if small else group_order[:4 * k]
+        of_candidates = _column_statistics(X, rows, candidates)
+        if small or (of_candidates[1] > 0).sum() < k:
+            for whole in (group_order, group_incomplete):
+                count = _append_examined(examined, statistics, count, whole, _column_statistics(X, rows, whole),
+                                         True, 0.0)
+            continue
+        v_k = np.partition(of_candidates[1], candidates.shape[0] - k)[candidates.shape[0] - k]
+        needed = np.searchsorted(negated_ss[order_starts[group]:order_starts[group + 1]],
+                                 -v_k * margin * (n - 1), side="right")
+        if needed > candidates.shape[0]:
+            more = _column_statistics(X, rows, group_order[candidates.shape[0]:needed])
+            of_candidates = (np.concatenate((of_candidates[0], more[0])), np.concatenate((of_candidates[1], more[1])),
+                             np.concatenate((of_candidates[2], more[2])))
+            candidates = group_order[:needed]
+            v_k = np.partition(of_candidates[1], candidates.shape[0] - k)[candidates.shape[0] - k]
+        count = _append_examined(examined, statistics, count, candidates, of_candidates, False, v_k * margin)
+        group_incomplete = group_incomplete[:np.searchsorted(
+            incomplete_negated_ss[incomplete_starts[group]:incomplete_starts[group + 1]],
+            -v_k * margin * (fewest_observed - 1), side="right")]
+        if group_incomplete.shape[0]:   # NaN variance (too few values) never passes
+            count = _append_examined(examined, statistics, count, group_incomplete,
+                                     _column_statistics(X, rows, group_incomplete), False, v_k * margin)
+    in_order = np.argsort(examined[:count])
+    sorted_statistics = np.empty((3, count))
+    for c in range(count):
+        sorted_statistics[:, c] = statistics[:, in_order[c]]
+    return examined[:count][in_order], sorted_statistics
+
+
+@njit(cache=True)
+def _append_examined(examined, statistics, count, columns, of_columns, every, least_variance):
+    """Append ``columns`` (all when ``every``, else those whose variance reaches ``least_variance``) and
+    their statistics at position ``count``; the new count."""
+    observed, variance, altered = of_columns
+    for c in range(columns.shape[0]):
+        if every or variance[c] >= least_variance:
+            examined[count] = columns[c]
+            statistics[0, count] = observed[c]
+            statistics[1, count] = variance[c]
+            statistics[2, count] = altered[c]
+            count += 1
+    return count
 
 
 def _block(X: np.ndarray, rows: np.ndarray | None, columns) -> np.ndarray:
@@ -371,10 +414,6 @@ def _scaled(values, selected, mean, scale):
         for i in range(n):
             scaled[i, j] = (values[i, selected[j]] - mean[j]) / scale[j]
     return scaled
-
-
-def _kth_largest(values: np.ndarray, k: int) -> float:
-    return float(np.partition(values, len(values) - k)[len(values) - k])
 
 
 @njit(cache=True)
