@@ -227,11 +227,18 @@ def _screened(X, rows, always, order, negated_ss, order_starts, incomplete, inco
         if group_incomplete.shape[0]:   # NaN variance (too few values) never passes
             count = _append_examined(examined, statistics, count, group_incomplete,
                                      _column_statistics(X, rows, group_incomplete), False, v_k * margin)
-    in_order = np.argsort(examined[:count])
-    sorted_statistics = np.empty((3, count))
+    position = np.full(X.shape[1], -1, dtype=np.intp)   # into column order by one scan (a sort cost more)
     for c in range(count):
-        sorted_statistics[:, c] = statistics[:, in_order[c]]
-    return examined[:count][in_order], sorted_statistics
+        position[examined[c]] = c
+    ordered = np.empty(count, dtype=np.intp)
+    sorted_statistics = np.empty((3, count))
+    c = 0
+    for column in range(X.shape[1]):
+        if position[column] >= 0:
+            ordered[c] = column
+            sorted_statistics[:, c] = statistics[:, position[column]]
+            c += 1
+    return ordered, sorted_statistics
 
 
 @njit(cache=True)
