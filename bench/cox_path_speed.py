@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-import models_runtime  # bench/ is on sys.path when a bench script runs
+from models_runtime import load_inputs, run_block  # bench/ is on sys.path when a bench script runs
 
 
 def capture(args) -> int:
@@ -43,13 +43,13 @@ def capture(args) -> int:
         calls += 1
         return coef, usable
 
-    obs, matrices = models_runtime.load_inputs(Path(args.run))
+    obs, matrices = load_inputs(Path(args.run))
     settings = {"permutations": args.permutations, "repeats": args.repeats, "stability": args.stability}
     model_paths.elastic_net_cox_path = recording
     try:
         for block in args.blocks.split(","):
             endpoint, model = block.split(":")
-            models_runtime.run_block(obs, matrices, endpoint, model, settings, 1)
+            run_block(obs, matrices, endpoint, model, settings, 1)
     finally:
         model_paths.elastic_net_cox_path = solve
     arrays = {f"{key}_{i}": value for key, values in kept.items() for i, value in enumerate(values)}
@@ -83,10 +83,10 @@ def replay(args) -> int:
                 worst = max(worst, float(np.abs(coef[both] - path["coef"][both]).max(initial=0.0)))
         for block, value in seconds.items():
             best[block] = min(best.get(block, np.inf), value)
-    for block in best:
+    for block, seconds_ in best.items():
         widths = [path["X"].shape[1] for path in paths if str(path["block"]) == block]
         print(f"{block}: {len(widths)} paths of {int(np.median(widths))} median columns, "
-              f"{1e3 * best[block] / len(widths):.3f} ms CPU per path")
+              f"{1e3 * seconds_ / len(widths):.3f} ms CPU per path")
     total = sum(best.values())
     print(f"all: {len(paths)} paths, {1e3 * total / len(paths):.3f} ms CPU per path (best of {args.rounds} rounds)")
     print(f"coefficients: {changed} of {len(paths)} paths differ from the captured ones, max |diff| {worst:.3g}")

@@ -134,10 +134,10 @@ def _column_gradients(X, residual, gradient):
         for j in range(p):
             gradient[j] = (((gradient[j] + x0[j] * r0) + x1[j] * r1) + x2[j] * r2) + x3[j] * r3
         k += 4
-    for k in range(k, n):
-        r = residual[k]
+    for row in range(k, n):
+        r = residual[row]
         for j in range(p):
-            gradient[j] += X[k, j] * r
+            gradient[j] += X[row, j] * r
 
 
 @njit(cache=True, error_model="numpy")
@@ -247,11 +247,11 @@ def _woodbury_system(Xt, HXt, face, size, inverse_d, rhs_face, system, rhs):
             for m in range(n):
                 system[k, m] = (((system[k, m] + w0 * Xt[j0, m]) + w1 * Xt[j1, m]) + w2 * Xt[j2, m]) + w3 * Xt[j3, m]
         a += 4
-    for a in range(a, size):
-        j = face[a]
+    for column in range(a, size):
+        j = face[column]
         for k in range(n):
-            w = HXt[j, k] * inverse_d[a]
-            rhs[k] += w * rhs_face[a]
+            w = HXt[j, k] * inverse_d[column]
+            rhs[k] += w * rhs_face[column]
             for m in range(n):
                 system[k, m] += w * Xt[j, m]
 
@@ -336,10 +336,10 @@ def _face_newton(Xt, X, HXt, residual, beta, members, n_members, alpha, l1_ratio
         for k in range(n):
             residual[k] = (((residual[k] - HXt[j0, k] * m0) - HXt[j1, k] * m1) - HXt[j2, k] * m2) - HXt[j3, k] * m3
         a += 4
-    for a in range(a, size):
-        j = face[a]
+    for column in range(a, size):
+        j = face[column]
         for k in range(n):
-            residual[k] -= HXt[j, k] * delta[a]
+            residual[k] -= HXt[j, k] * delta[column]
     return True
 
 
@@ -435,8 +435,8 @@ def _kkt_violations(gradient, beta, alpha, l1_ratio, factor, n, violations):
         largest2 = max(largest2, violations[j + 2])
         largest3 = max(largest3, violations[j + 3])
         j += 4
-    for j in range(j, p):
-        largest0 = max(largest0, violations[j])
+    for rest in range(j, p):
+        largest0 = max(largest0, violations[rest])
     return max(max(largest0, largest1), max(largest2, largest3))
 
 
