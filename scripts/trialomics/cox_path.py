@@ -31,17 +31,20 @@ from collections import namedtuple
 
 import numpy as np
 from numba import njit, types
-from numba.np.linalg import _LAPACK, F_INT_nptype
+from numba.np.linalg import F_INT_nbtype, F_INT_nptype
 
 from .l1_kernels import l1_kkt_violation, soft_threshold
 
 MAX_OUTER = 500            # proximal Newton steps per penalty
 MAX_SWEEPS = 100000        # coordinate-descent sweeps per quadratic subproblem
 DEFAULT_TOL = 1e-10
-# LAPACK's dgesv as numba's np.linalg.solve binds it (numba's helper library loads SciPy's), called on
-# reused buffers: the same routine on the same column-major matrix gives the same bits, without
-# np.linalg.solve's copies, allocations and element-by-element finiteness check of every call.
-_DGESV = _LAPACK().numba_xgesv(types.float64)
+# LAPACK's dgesv as numba's np.linalg.solve binds it (numba's helper library loads SciPy's at the first
+# call, not at import), called on reused buffers: the same routine on the same column-major matrix
+# gives the same bits, without np.linalg.solve's copies, allocations and element-by-element
+# finiteness check of every call.
+_DGESV = types.ExternalFunction("numba_xgesv", types.intc(
+    types.char, types.intp, types.intp, types.CPointer(types.float64), types.intp, types.CPointer(F_INT_nbtype),
+    types.CPointer(types.float64), types.intp))
 _DOUBLE_KIND = ord("d")
 
 
