@@ -128,3 +128,27 @@ def test_lasso_and_mostly_ridge_paths_meet_the_kkt_conditions(l1_ratio):
         centred = X - X.mean(axis=0)
         for k, alpha in enumerate(alphas):
             assert kkt_violation(centred, time, event, coef[:, k], alpha, l1_ratio, np.ones(300)) <= 1e-9
+
+
+def test_face_system_solve_equals_numbas_linalg_solve_bit_for_bit():
+    # The face Newton step calls LAPACK's dgesv on reused buffers instead of np.linalg.solve; both must
+    # give the same bits (the path's coefficients depend on them), and fail the same way.
+    from numba import njit
+    from numba.np.linalg import F_INT_nptype
+
+    from trialomics.cox_path import _solve_in_place
+
+    reference = njit(lambda system, rhs: np.linalg.solve(system, rhs))
+    rng = np.random.default_rng(5)
+    for n in (1, 7, 10, 16):
+        system = rng.normal(size=(n, n)) + n * np.eye(n)
+        rhs = rng.normal(size=n)
+        expected = reference(system, rhs)
+        solution = rhs.copy()
+        _solve_in_place(system, solution, np.empty((n, n)), np.empty(n, dtype=F_INT_nptype))
+        assert np.array_equal(solution, expected)
+    with pytest.raises(np.linalg.LinAlgError, match="singular"):
+        _solve_in_place(np.ones((3, 3)), np.ones(3), np.empty((3, 3)), np.empty(3, dtype=F_INT_nptype))
+    with pytest.raises(np.linalg.LinAlgError, match="infs or NaNs"):
+        _solve_in_place(np.array([[1.0, np.nan], [0.0, 1.0]]), np.ones(2), np.empty((2, 2)),
+                        np.empty(2, dtype=F_INT_nptype))
