@@ -145,3 +145,27 @@ def test_top_variance_keeps_the_first_columns_of_a_stable_sort_by_decreasing_var
         eligible = np.flatnonzero(variance > 0)
         expected = np.sort(eligible[np.argsort(-variance[eligible], kind="stable")[:top_variance]])
         assert np.array_equal(np.flatnonzero(keep), expected), size
+
+
+def test_column_statistics_skip_missing_values_with_sequential_sums():
+    rng = np.random.default_rng(12)
+    X = np.asfortranarray(rng.normal(size=(30, 40)) * 10.0 ** rng.uniform(-3, 4, size=(30, 40)))
+    X[rng.random(X.shape) < 0.3] = np.nan
+    X[rng.random(X.shape) < 0.1] = 1.0
+    X[:, 0] = np.nan
+    X[1:, 1] = np.nan                                                     # one value: no variance
+    X[:, 2] = -0.0
+    rows = np.sort(rng.choice(30, 21, replace=False))
+    columns = rng.permutation(40)
+    observed, variance, altered = model_preprocess._column_statistics(X, rows, columns)
+    for c, column in enumerate(columns):
+        values = [value for value in X[rows, column] if not np.isnan(value)]
+        total = 0.0
+        for value in values:
+            total += value
+        squares = 0.0
+        for value in values:
+            squares += (value - total / len(values)) * (value - total / len(values))
+        assert observed[c] == len(values) and altered[c] == values.count(1.0)
+        assert (np.isnan(variance[c]) if len(values) < 2
+                else variance[c] == squares / (len(values) - 1.0) and not np.signbit(variance[c]))
