@@ -269,7 +269,7 @@ _NO_DRAWS = np.empty((0, 0))
 _NO_DRAWS.flags.writeable = False   # typed as the read-only draws of imputation.standard_normal_draws
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _block_sum(values, start, n):
     """numpy's pairwise sum of at most 128 values: sequential below 8, else eight interleaved partial sums."""
     if n < 8:
@@ -297,7 +297,7 @@ def _block_sum(values, start, n):
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _pairwise_sum(values, start, n):
     """numpy's pairwise sum of ``values[start:start + n]`` (the float64 add reduction along a contiguous
     axis): blocks of at most 128 values (:func:`_block_sum`), a longer run split in halves at a multiple
