@@ -170,10 +170,21 @@ class VarianceScreen:
                    negated_ss=negated_ss, order_starts=order_starts, incomplete=incomplete,
                    incomplete_negated_ss=incomplete_negated_ss, incomplete_starts=incomplete_starts)
 
-    def prefilter(self, X: np.ndarray, spec: "PreprocessSpec", rows: np.ndarray | None = None) -> np.ndarray:
+    @cached_property
+    def read_columns(self) -> np.ndarray:
+        """The columns the screen reads: ``always``, ``order`` and ``incomplete`` one after the other."""
+        return np.concatenate([self.always, self.order, self.incomplete]).astype(np.intp)
+
+    def read_block(self, X: np.ndarray) -> np.ndarray:
+        """``X[:, read_columns]``, column-major: the screen's reads of a fold then stream through adjacent
+        columns instead of jumping across X (on the joint matrix a third less time, cache misses)."""
+        return np.asfortranarray(X[:, self.read_columns])
+
+    def prefilter(self, X: np.ndarray, spec: "PreprocessSpec", rows: np.ndarray | None = None,
+                  read: np.ndarray | None = None) -> np.ndarray:
         """Indices of the columns of ``X[rows]`` (rows of the screened matrix) that pass ``prefilter_mask``.
 
-        ``rows=None``: ``X`` holds the rows already.
+        ``rows=None``: ``X`` holds the rows already. ``read``: :meth:`read_block` of ``X``, if kept.
 
         Per group: v_k is the k-th largest variance among its 4k complete columns of largest SS, or,
         when more columns have an SS bound above that, among all of those; the complete columns and
@@ -183,17 +194,22 @@ class VarianceScreen:
         """
         rows = np.arange(len(X)) if rows is None else np.asarray(rows, dtype=np.intp)
         fewest_observed = max(2, math.floor(len(rows) * (1.0 - spec.max_missing)) - 1)
-        examined, statistics = _screened(X, rows, self.always, self.order, self.negated_ss, self.order_starts,
-                                         self.incomplete, self.incomplete_negated_ss, self.incomplete_starts,
-                                         int(spec.top_variance), fewest_observed)
+        read = self.read_block(X) if read is None else read
+        positions = np.arange(len(self.read_columns))
+        always, complete = len(self.always), len(self.always) + len(self.order)
+        examined, statistics = _screened(read, rows, positions[:always], positions[always:complete], self.negated_ss,
+                                         self.order_starts, positions[complete:], self.incomplete_negated_ss,
+                                         self.incomplete_starts, int(spec.top_variance), fewest_observed,
+                                         self.read_columns, X.shape[1])
         return examined[_passing(spec, len(rows), examined, statistics)]
 
 
 @njit(cache=True)
 def _screened(X, rows, always, order, negated_ss, order_starts, incomplete, incomplete_negated_ss,
-              incomplete_starts, k, fewest_observed):
-    """The columns :meth:`VarianceScreen.prefilter` examines on ``X[rows]``, in column order, and their
-    :func:`_column_statistics` (observed, variance, altered by row), each computed once."""
+              incomplete_starts, k, fewest_observed, source, n_columns):
+    """The columns :meth:`VarianceScreen.prefilter` examines on ``X[rows]``, as columns ``source`` of a
+    matrix of ``n_columns`` in their order, and their :func:`_column_statistics` (observed, variance,
+    altered by row), each computed once."""
     n = rows.shape[0]
     margin = 1.0 - 1e-9
     size = always.shape[0] + order.shape[0] + incomplete.shape[0]
@@ -227,13 +243,13 @@ def _screened(X, rows, always, order, negated_ss, order_starts, incomplete, inco
         if group_incomplete.shape[0]:   # NaN variance (too few values) never passes
             count = _append_examined(examined, statistics, count, group_incomplete,
                                      _column_statistics(X, rows, group_incomplete), False, v_k * margin)
-    position = np.full(X.shape[1], -1, dtype=np.intp)   # into column order by one scan (a sort cost more)
+    position = np.full(n_columns, -1, dtype=np.intp)   # into column order by one scan (a sort cost more)
     for c in range(count):
-        position[examined[c]] = c
+        position[source[examined[c]]] = c
     ordered = np.empty(count, dtype=np.intp)
     sorted_statistics = np.empty((3, count))
     c = 0
-    for column in range(X.shape[1]):
+    for column in range(n_columns):
         if position[column] >= 0:
             ordered[c] = column
             sorted_statistics[:, c] = statistics[:, position[column]]
@@ -632,14 +648,16 @@ def fit_preprocess(spec: PreprocessSpec, X: np.ndarray, outcome: Outcome) -> tup
 
 
 def _fit_label_free(spec: PreprocessSpec, X: np.ndarray, rows: np.ndarray | None = None,
-                    learned: tuple | None = None) -> tuple[FittedPreprocess, np.ndarray]:
+                    learned: tuple | None = None,
+                    read: np.ndarray | None = None) -> tuple[FittedPreprocess, np.ndarray]:
     """The steps that do not look at the outcome (prefilters, imputation, standardisation) learned on
     ``X[rows]`` (``rows=None``: all of ``X``), every column kept.
 
-    ``learned``: the (prefiltered columns, fitted imputer) of an earlier fit on the same rows, reused.
+    ``learned``: the (prefiltered columns, fitted imputer) of an earlier fit on the same rows, reused;
+    ``read``: the screen's :meth:`~VarianceScreen.read_block` of ``X``, if kept.
     """
     if learned is None:
-        prefiltered = (spec.screen.prefilter(X, spec, rows)
+        prefiltered = (spec.screen.prefilter(X, spec, rows, read)
                        if spec.screen is not None and spec.top_variance is not None
                        else np.flatnonzero(_prefilter(X, rows, spec, np.arange(X.shape[1]))))
     else:
@@ -681,6 +699,14 @@ class RowPreprocessing:
         self.spec = spec
         self.X = X
         self._learned: dict[bytes, tuple] = {}
+        self._read: np.ndarray | None = None
+
+    @property
+    def read(self) -> np.ndarray | None:
+        """The variance screen's columns of X side by side (made at the first fit; none without a screen)."""
+        if self._read is None and self.spec.screen is not None and self.spec.top_variance is not None:
+            self._read = self.spec.screen.read_block(self.X)
+        return self._read
 
     def fit(self, rows: np.ndarray, outcome: Outcome) -> tuple[FittedPreprocess, np.ndarray]:
         """:func:`fit_preprocess` on ``X[rows]``."""
@@ -689,7 +715,7 @@ class RowPreprocessing:
         learned = self._learned.get(key)
         if learned is not None:
             learned = (learned[0].astype(np.intp), learned[1])
-        fitted, values = _fit_label_free(self.spec, self.X, rows, learned)
+        fitted, values = _fit_label_free(self.spec, self.X, rows, learned, self.read if learned is None else None)
         if learned is None:
             self._learned[key] = (fitted.prefiltered.astype(np.int32), fitted.imputer)
         return _with_selection(fitted, values, outcome, self.spec.select_k)
