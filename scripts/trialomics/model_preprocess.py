@@ -8,7 +8,10 @@ imputer, standardisation (population SD; a constant column is only centred, as s
 (|Cox score z| for survival, |Welch t| for binary outcomes; unpenalised covariates always kept).
 
 Everything is numpy: the nested cross-validation fits this thousands of times per model, and the
-cost of DataFrames and estimator cloning used to dominate the arithmetic.
+cost of DataFrames and estimator cloning used to dominate the arithmetic. The hot steps (prefilter
+statistics, gather, down-shifted normal fill, standardisation) are numba kernels that repeat numpy's
+floating-point operations in numpy's order (its pairwise sums included), so the models' outputs are
+the same to the last bit as with the numpy expressions they replace (tests/test_model_preprocess.py).
 """
 from __future__ import annotations
 
