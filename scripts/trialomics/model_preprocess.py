@@ -98,6 +98,10 @@ class PreprocessSpec:
         return self.kinds == COVARIATE
 
     @cached_property
+    def n_groups(self) -> int:
+        return int(self.groups.max(initial=-1)) + 1
+
+    @cached_property
     def kind_codes(self) -> np.ndarray:
         """The kinds as small integers (0 continuous, 1 binary, 2 covariate), for the compiled prefilter."""
         return np.array([_KIND_CODES[kind] for kind in self.kinds.tolist()], dtype=np.int8)
@@ -554,19 +558,15 @@ def _prefilter(X: np.ndarray, rows: np.ndarray | None, spec: PreprocessSpec, col
     :func:`~trialomics.survival.prefilter_mask_of_statistics` (the same answer, tested)."""
     rows = np.arange(len(X)) if rows is None else np.asarray(rows, dtype=np.intp)
     columns = np.asarray(columns, dtype=np.intp)
-    return _passing(spec, len(rows), columns, _statistics(X, rows, columns))
+    return _passing(spec, len(rows), columns, _column_statistics(X, rows, columns))
 
 
-def _statistics(X: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """:func:`_column_statistics` as one array: observed counts, variances and altered counts by row."""
-    return np.stack(_column_statistics(X, rows, np.asarray(columns, dtype=np.intp)))
-
-
-def _passing(spec: PreprocessSpec, n_rows: int, columns: np.ndarray, statistics: np.ndarray) -> np.ndarray:
-    """Which of ``columns``, with these :func:`_statistics` on ``n_rows`` rows, pass the prefilter rules."""
+def _passing(spec: PreprocessSpec, n_rows: int, columns: np.ndarray, statistics) -> np.ndarray:
+    """Which of ``columns``, with these :func:`_column_statistics` on ``n_rows`` rows (observed counts,
+    variances, altered counts), pass the prefilter rules."""
     observed, variance, altered = statistics
     return _prefilter_of_statistics(n_rows, observed, variance, altered, spec.kind_codes[columns],
-                                    spec.groups[columns], int(spec.groups.max(initial=-1)) + 1,
+                                    spec.groups[columns], spec.n_groups,
                                     float(spec.max_missing), float(spec.min_altered),
                                     float(spec.min_altered_fraction),
                                     -1 if spec.top_variance is None else int(spec.top_variance))
@@ -674,7 +674,7 @@ def _fit_label_free(spec: PreprocessSpec, X: np.ndarray, rows: np.ndarray | None
     standardised, mean, scale = _standardised(_imputed(X, prefiltered, imputer, positions, rows))
     fitted = FittedPreprocess(prefiltered=prefiltered, imputer=imputer, impute_positions=positions,
                               selected=np.arange(len(prefiltered)), mean=mean, scale=scale,
-                              unpenalised=spec.kinds[prefiltered] == COVARIATE)
+                              unpenalised=spec.kind_codes[prefiltered] == _KIND_CODES[COVARIATE])
     return fitted, standardised
 
 
