@@ -412,26 +412,25 @@ def _filled_block(X, rows, columns, imputed, draws, downshift, width):
 
 
 @njit(cache=True)
-def _standardised(values):
-    """``(values - mean) / scale`` with ``mean = values.mean(axis=0)`` and ``scale = values.std(axis=0)``
-    (1 where at most 1e-12) of a column-major block, bit for bit (pairwise sums down each column), and
-    ``mean`` and ``scale``."""
+def _standardise(values):
+    """Standardise a column-major block in place, bit for bit as ``(values - mean) / scale`` with
+    ``mean = values.mean(axis=0)`` and ``scale = values.std(axis=0)`` (1 where at most 1e-12): pairwise
+    sums down each column. Returns ``mean`` and ``scale``."""
     n, size = values.shape
     mean = np.empty(size)
     scale = np.empty(size)
-    standardised = np.empty((size, n)).T
     squares = np.empty(n)
     for j in range(size):
         mean[j] = (0.0 + _pairwise_sum(values[:, j], 0, n)) / n
         for i in range(n):
             deviation = values[i, j] - mean[j]
-            standardised[i, j] = deviation
+            values[i, j] = deviation
             squares[i] = deviation * deviation
         sd = np.sqrt((0.0 + _pairwise_sum(squares, 0, n)) / n)
         scale[j] = sd if sd > 1e-12 else 1.0
         for i in range(n):
-            standardised[i, j] /= scale[j]
-    return standardised, mean, scale
+            values[i, j] /= scale[j]
+    return mean, scale
 
 
 @njit(cache=True)
@@ -671,7 +670,8 @@ def _fit_label_free(spec: PreprocessSpec, X: np.ndarray, rows: np.ndarray | None
         imputer = (None if not positions.size
                    else spec.imputer.fitted_to_width(positions.size) if type(spec.imputer) is DownshiftedNormalFill
                    else copy.deepcopy(spec.imputer).fit(_block(X, rows, prefiltered[positions])))
-    standardised, mean, scale = _standardised(_imputed(X, prefiltered, imputer, positions, rows))
+    standardised = _imputed(X, prefiltered, imputer, positions, rows)   # a new array: standardised in place
+    mean, scale = _standardise(standardised)
     fitted = FittedPreprocess(prefiltered=prefiltered, imputer=imputer, impute_positions=positions,
                               selected=np.arange(len(prefiltered)), mean=mean, scale=scale,
                               unpenalised=spec.kind_codes[prefiltered] == _KIND_CODES[COVARIATE])
