@@ -79,6 +79,8 @@ rule enrichment_gsea:
         "benchmarks/enrichment/enrichment_gsea/{modality}/{contrast}.tsv"
     wildcard_constraints:
         modality="rna|proteins",
+    # The end of the report's longest chain (see differential_rna_fit): before the models jobs.
+    priority: 1
     conda:
         "../../envs/enrichment.yaml"
     threads: 1

@@ -128,6 +128,8 @@ rule models_collect:
         "logs/models/models_collect/{endpoint}.log",
     benchmark:
         "benchmarks/models/models_collect/{endpoint}.tsv"
+    # An endpoint's summary as soon as its models are done, ahead of the other endpoints' models.
+    priority: 1
     conda:
         "../../envs/models.yaml"
     threads: 1

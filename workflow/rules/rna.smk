@@ -56,7 +56,8 @@ rule rna_normalise:
         "benchmarks/rna/rna_normalise.tsv"
     conda:
         "../../envs/rna.yaml"
-    threads: 2
+    # One thread: see differential_rna_fit.
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
