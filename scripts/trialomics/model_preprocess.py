@@ -325,7 +325,8 @@ def _pairwise_sum(values, start, n):
     """numpy's pairwise sum of ``values[start:start + n]`` (the float64 add reduction along a contiguous
     axis): blocks of at most 128 values (:func:`_block_sum`), a longer run split in halves at a multiple
     of 8 and the halves' sums added -- the same additions in the same order, so the same bits. The
-    halving is walked with explicit stacks (numba's cache does not keep recursive kernels reliably)."""
+    halving is walked with explicit stacks: numba failed to link a recursive version called from
+    another kernel with a new argument layout."""
     if n <= 128:
         return _block_sum(values, start, n)
     starts = np.empty(128, dtype=np.int64)     # runs still to sum (a run halves at most 64 times)
