@@ -13,7 +13,6 @@ command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 VENV=.venv
 STAMP=$VENV/.requirements.sha256
 KERNEL_STAMP=$VENV/.kernels.sha256
-KERNEL_SOURCES=(cox_path.py logistic_path.py l1_kernels.py model_preprocess.py)
 
 setup() {
     if [[ ! -x $VENV/bin/python ]]; then
@@ -29,8 +28,9 @@ setup() {
     fi
     # The models' numba kernels compile once into their cache (next to their sources), not in each of
     # the first models jobs; redone when a kernel's source changes (content or modification time).
-    local kernels
-    kernels=$(cd scripts/trialomics && cat "${KERNEL_SOURCES[@]}" && stat -c %Y "${KERNEL_SOURCES[@]}")
+    local kernels sources
+    mapfile -t sources < <(grep -l njit scripts/trialomics/*.py)
+    kernels=$(cat "${sources[@]}" && stat -c %Y "${sources[@]}")
     kernels=$(echo "$kernels$want" | sha256sum | cut -d' ' -f1)
     if [[ ! -f $KERNEL_STAMP || $(cat "$KERNEL_STAMP") != "$kernels" ]]; then
         "$VENV/bin/trialomics" compile

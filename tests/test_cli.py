@@ -39,27 +39,34 @@ def test_usage_and_unknown_commands(capsys):
 
 
 def test_compile_leaves_every_model_kernel_compiled(capsys):
-    """`trialomics compile` reaches every numba kernel that the models call from Python (one it missed
+    """`trialomics compile` reaches every numba kernel that the package calls from Python (one it missed
     would be compiled again by each of a run's first models jobs). Kernels called only from other
     kernels are compiled into their callers and keep no signature of their own."""
     import ast
-    import inspect
+    import importlib
+    import pkgutil
 
     import numba
 
-    from trialomics import cox_path, l1_kernels, logistic_path, model_preprocess
+    import trialomics
 
     assert cli.main(["compile"]) == 0
     assert "model kernels compiled" in capsys.readouterr().out
-    entry_points = {}
-    for module in (cox_path, l1_kernels, logistic_path, model_preprocess):
-        kernels = {name: value for name, value in vars(module).items()
-                   if isinstance(value, numba.core.registry.CPUDispatcher) and value.__module__ == module.__name__}
-        python_functions = [node for node in ast.walk(ast.parse(inspect.getsource(module)))
-                            if isinstance(node, ast.FunctionDef) and node.name not in kernels]
-        called = {node.id for function in python_functions for node in ast.walk(function)
-                  if isinstance(node, ast.Name)}
-        entry_points.update({f"{module.__name__}.{name}": kernels[name] for name in called & set(kernels)})
+    package = Path(trialomics.__path__[0])
+    modules = [importlib.import_module(f"trialomics.{info.name}") for info in pkgutil.iter_modules([str(package)])]
+    kernels = {f"{module.__name__}.{name}": value for module in modules for name, value in vars(module).items()
+               if isinstance(value, numba.core.registry.CPUDispatcher) and value.__module__ == module.__name__}
+    # Kernels used inside the package's Python functions (not inside kernels): by name in their own
+    # module, or as an attribute of their module (``fold_kernels.filled_block``) in another.
+    used = set()
+    for module in modules:
+        tree = ast.parse((package / f"{module.__name__.split('.')[-1]}.py").read_text())
+        for function in ast.walk(tree):
+            if isinstance(function, ast.FunctionDef) and f"{module.__name__}.{function.name}" not in kernels:
+                used |= {f"{module.__name__}.{node.id}" for node in ast.walk(function) if isinstance(node, ast.Name)}
+                used |= {f"trialomics.{node.value.id}.{node.attr}" for node in ast.walk(function)
+                         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)}
+    entry_points = {name: kernel for name, kernel in kernels.items() if name in used}
     assert {"trialomics.cox_path._path", "trialomics.logistic_path._path",
-            "trialomics.model_preprocess._column_statistics"} <= set(entry_points)
+            "trialomics.fold_kernels.column_statistics", "trialomics.fold_kernels.filled_block"} <= set(entry_points)
     assert [name for name, kernel in entry_points.items() if not kernel.signatures] == []

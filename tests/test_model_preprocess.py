@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trialomics import imputation, model_preprocess
+from trialomics import fold_kernels, imputation, model_preprocess
 from trialomics.model_preprocess import Outcome, PreprocessSpec
 from trialomics.proteins import DownshiftedNormalImputer
 
@@ -44,7 +44,7 @@ def test_filled_block_is_the_numpy_fill_bit_for_bit(order):
         imputed = np.zeros(len(columns), dtype=bool)
         imputed[positions] = True
         draws = imputation.standard_normal_draws(3, (n_rows, len(positions)))
-        filled, valid = model_preprocess._filled_block(X, rows, columns, imputed, draws, 1.8, 0.3)
+        filled, valid = fold_kernels.filled_block(X, rows, columns, imputed, draws, 1.8, 0.3)
         expected = numpy_imputed(X, rows, columns, positions, 1.8, 0.3, 3)
         assert valid and filled.flags.f_contiguous
         assert np.array_equal(filled, expected), n_rows
@@ -59,7 +59,7 @@ def test_standardise_is_numpys_mean_and_std_bit_for_bit(order):
         values[:, 0] = 3.0                                      # constant: only centred
         block = np.asfortranarray(values)
         standardised = block.copy(order="F")
-        mean, scale = model_preprocess._standardise(standardised)
+        mean, scale = fold_kernels.standardise(standardised)
         expected_scale = np.where(block.std(axis=0) > 1e-12, block.std(axis=0), 1.0)
         assert np.array_equal(mean, block.mean(axis=0)), n_rows
         assert np.array_equal(scale, expected_scale), n_rows
@@ -71,7 +71,7 @@ def test_pairwise_sum_is_numpys_sum_of_a_contiguous_array():
     rng = np.random.default_rng(9)
     for n in [*range(300), 1023, 1024, 1031, 5000]:
         values = rng.normal(size=n) * 10.0 ** rng.uniform(-5, 5, size=n)
-        assert model_preprocess._pairwise_sum(values, 0, n) + 0.0 == np.sum(values), n
+        assert fold_kernels.pairwise_sum(values, 0, n) + 0.0 == np.sum(values), n
 
 
 def test_scaled_selects_then_standardises():
@@ -79,7 +79,7 @@ def test_scaled_selects_then_standardises():
     values = np.asfortranarray(rng.normal(size=(6, 5)))
     selected = np.array([0, 3, 4])
     mean, scale = rng.normal(size=3), rng.uniform(0.5, 2.0, size=3)
-    scaled = model_preprocess._scaled(values, selected, mean, scale)
+    scaled = fold_kernels.scaled(values, selected, mean, scale)
     assert np.array_equal(scaled, (values[:, selected] - mean) / scale) and scaled.flags.f_contiguous
 
 
@@ -140,7 +140,7 @@ def test_top_variance_keeps_the_first_columns_of_a_stable_sort_by_decreasing_var
     for size, top_variance in [(50, 10), (400, 37), (2600, 500), (30, 29), (20, 0)]:
         variance = rng.choice(rng.uniform(0.1, 2.0, size // 5), size)     # many ties
         variance[rng.random(size) < 0.1] = 0.0                            # constants never kept
-        keep = model_preprocess._prefilter_of_statistics(
+        keep = fold_kernels.prefilter_of_statistics(
             10, np.full(size, 10.0), variance, np.zeros(size), np.zeros(size, dtype=np.int8),
             np.zeros(size, dtype=np.int64), 1, 0.5, 2.0, 0.1, top_variance)
         eligible = np.flatnonzero(variance > 0)
@@ -158,7 +158,7 @@ def test_column_statistics_skip_missing_values_with_sequential_sums():
     X[:, 2] = -0.0
     rows = np.sort(rng.choice(30, 21, replace=False))
     columns = rng.permutation(40)
-    observed, variance, altered = model_preprocess._column_statistics(X, rows, columns)
+    observed, variance, altered = fold_kernels.column_statistics(X, rows, columns)
     for c, column in enumerate(columns):
         values = [value for value in X[rows, column] if not np.isnan(value)]
         total = 0.0

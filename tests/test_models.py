@@ -16,7 +16,7 @@ from sklearn.feature_selection import SelectKBest, f_classif
 from sksurv.metrics import concordance_index_censored
 from lifelines.statistics import logrank_test
 
-from trialomics import model_engine, model_metrics, model_preprocess, models
+from trialomics import fold_kernels, model_engine, model_metrics, model_preprocess, models
 from trialomics.model_preprocess import Outcome, PreprocessSpec
 from trialomics.proteins import DownshiftedNormalImputer
 from trialomics.survival import covariate_matrix, prefilter_mask
@@ -309,7 +309,7 @@ def test_compiled_prefilter_rules_equal_the_reference(seed, n_rows, n_columns, m
     spec = PreprocessSpec.for_columns(n_columns, kinds=kinds, groups=groups)
     expected = prefilter_mask_of_statistics(n_rows, observed, variance, altered, spec.kinds, spec.groups,
                                             max_missing, min_altered, min_altered_fraction, top_variance)
-    compiled = model_preprocess._prefilter_of_statistics(
+    compiled = fold_kernels.prefilter_of_statistics(
         n_rows, observed, variance, altered, spec.kind_codes, spec.groups, int(spec.groups.max(initial=-1)) + 1,
         float(max_missing), float(min_altered), float(min_altered_fraction),
         -1 if top_variance is None else top_variance)

@@ -9,9 +9,10 @@ imputer, standardisation (population SD; a constant column is only centred, as s
 
 Everything is numpy: the nested cross-validation fits this thousands of times per model, and the
 cost of DataFrames and estimator cloning used to dominate the arithmetic. The hot steps (prefilter
-statistics, gather, down-shifted normal fill, standardisation) are numba kernels that repeat numpy's
-floating-point operations in numpy's order (its pairwise sums included), so the models' outputs are
-the same to the last bit as with the numpy expressions they replace (tests/test_model_preprocess.py).
+statistics, gather, down-shifted normal fill, standardisation) are numba kernels
+(:mod:`trialomics.fold_kernels`) that repeat numpy's floating-point operations in numpy's order (its
+pairwise sums included), so the models' outputs are the same to the last bit as with the numpy
+expressions they replace (tests/test_model_preprocess.py).
 """
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from numba import njit
 
+from . import fold_kernels
 from .imputation import DownshiftedNormalFill, standard_normal_draws
 from .survival import BINARY, CONTINUOUS, COVARIATE
 
@@ -204,79 +205,11 @@ class VarianceScreen:
         read = self.read_block(X) if read is None else read
         positions = np.arange(len(self.read_columns))
         always, complete = len(self.always), len(self.always) + len(self.order)
-        examined, statistics = _screened(read, rows, positions[:always], positions[always:complete], self.negated_ss,
-                                         self.order_starts, positions[complete:], self.incomplete_negated_ss,
-                                         self.incomplete_starts, int(spec.top_variance), fewest_observed,
-                                         self.read_columns, X.shape[1])
+        examined, statistics = fold_kernels.screened(
+            read, rows, positions[:always], positions[always:complete], self.negated_ss, self.order_starts,
+            positions[complete:], self.incomplete_negated_ss, self.incomplete_starts, int(spec.top_variance),
+            fewest_observed, self.read_columns, X.shape[1])
         return examined[_passing(spec, len(rows), examined, statistics)]
-
-
-@njit(cache=True)
-def _screened(X, rows, always, order, negated_ss, order_starts, incomplete, incomplete_negated_ss,
-              incomplete_starts, k, fewest_observed, source, n_columns):
-    """The columns :meth:`VarianceScreen.prefilter` examines on ``X[rows]``, as columns ``source`` of a
-    matrix of ``n_columns`` in their order, and their :func:`_column_statistics` (observed, variance,
-    altered by row), each computed once."""
-    n = rows.shape[0]
-    margin = 1.0 - 1e-9
-    size = always.shape[0] + order.shape[0] + incomplete.shape[0]
-    examined = np.empty(size, dtype=np.intp)
-    statistics = np.empty((3, size))
-    count = _append_examined(examined, statistics, 0, always, _column_statistics(X, rows, always), True, 0.0)
-    for group in range(order_starts.shape[0] - 1):
-        group_order = order[order_starts[group]:order_starts[group + 1]]
-        group_incomplete = incomplete[incomplete_starts[group]:incomplete_starts[group + 1]]
-        small = group_order.shape[0] <= 4 * k   # examined whole: no candidates to measure
-        candidates = group_order[:0] if small else group_order[:4 * k]
-        of_candidates = _column_statistics(X, rows, candidates)
-        if small or (of_candidates[1] > 0).sum() < k:
-            for whole in (group_order, group_incomplete):
-                count = _append_examined(examined, statistics, count, whole, _column_statistics(X, rows, whole),
-                                         True, 0.0)
-            continue
-        v_k = np.partition(of_candidates[1], candidates.shape[0] - k)[candidates.shape[0] - k]
-        needed = np.searchsorted(negated_ss[order_starts[group]:order_starts[group + 1]],
-                                 -v_k * margin * (n - 1), side="right")
-        if needed > candidates.shape[0]:
-            more = _column_statistics(X, rows, group_order[candidates.shape[0]:needed])
-            of_candidates = (np.concatenate((of_candidates[0], more[0])), np.concatenate((of_candidates[1], more[1])),
-                             np.concatenate((of_candidates[2], more[2])))
-            candidates = group_order[:needed]
-            v_k = np.partition(of_candidates[1], candidates.shape[0] - k)[candidates.shape[0] - k]
-        count = _append_examined(examined, statistics, count, candidates, of_candidates, False, v_k * margin)
-        group_incomplete = group_incomplete[:np.searchsorted(
-            incomplete_negated_ss[incomplete_starts[group]:incomplete_starts[group + 1]],
-            -v_k * margin * (fewest_observed - 1), side="right")]
-        if group_incomplete.shape[0]:   # NaN variance (too few values) never passes
-            count = _append_examined(examined, statistics, count, group_incomplete,
-                                     _column_statistics(X, rows, group_incomplete), False, v_k * margin)
-    position = np.full(n_columns, -1, dtype=np.intp)   # into column order by one scan (a sort cost more)
-    for c in range(count):
-        position[source[examined[c]]] = c
-    ordered = np.empty(count, dtype=np.intp)
-    sorted_statistics = np.empty((3, count))
-    c = 0
-    for column in range(n_columns):
-        if position[column] >= 0:
-            ordered[c] = column
-            sorted_statistics[:, c] = statistics[:, position[column]]
-            c += 1
-    return ordered, sorted_statistics
-
-
-@njit(cache=True)
-def _append_examined(examined, statistics, count, columns, of_columns, every, least_variance):
-    """Append ``columns`` (all when ``every``, else those whose variance reaches ``least_variance``) and
-    their statistics at position ``count``; the new count."""
-    observed, variance, altered = of_columns
-    for c in range(columns.shape[0]):
-        if every or variance[c] >= least_variance:
-            examined[count] = columns[c]
-            statistics[0, count] = observed[c]
-            statistics[1, count] = variance[c]
-            statistics[2, count] = altered[c]
-            count += 1
-    return count
 
 
 def _block(X: np.ndarray, rows: np.ndarray | None, columns) -> np.ndarray:
@@ -290,204 +223,6 @@ def _block(X: np.ndarray, rows: np.ndarray | None, columns) -> np.ndarray:
 
 _NO_DRAWS = np.empty((0, 0))
 _NO_DRAWS.flags.writeable = False   # typed as the read-only draws of imputation.standard_normal_draws
-
-
-@njit(cache=True, inline="always")
-def _block_sum(values, start, n):
-    """numpy's pairwise sum of at most 128 values: sequential below 8, else eight interleaved partial sums."""
-    if n < 8:
-        total = 0.0
-        for i in range(n):
-            total += values[start + i]
-        return total
-    r0, r1, r2, r3 = values[start], values[start + 1], values[start + 2], values[start + 3]
-    r4, r5, r6, r7 = values[start + 4], values[start + 5], values[start + 6], values[start + 7]
-    i = 8
-    while i < n - n % 8:
-        r0 += values[start + i]
-        r1 += values[start + i + 1]
-        r2 += values[start + i + 2]
-        r3 += values[start + i + 3]
-        r4 += values[start + i + 4]
-        r5 += values[start + i + 5]
-        r6 += values[start + i + 6]
-        r7 += values[start + i + 7]
-        i += 8
-    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        total += values[start + i]
-        i += 1
-    return total
-
-
-@njit(cache=True, inline="always")
-def _pairwise_sum(values, start, n):
-    """numpy's pairwise sum of ``values[start:start + n]`` (the float64 add reduction along a contiguous
-    axis): blocks of at most 128 values (:func:`_block_sum`), a longer run split in halves at a multiple
-    of 8 and the halves' sums added -- the same additions in the same order, so the same bits. The
-    halving is walked with explicit stacks: numba failed to link a recursive version called from
-    another kernel with a new argument layout."""
-    if n <= 128:
-        return _block_sum(values, start, n)
-    starts = np.empty(128, dtype=np.int64)     # runs still to sum (a run halves at most 64 times)
-    sizes = np.empty(128, dtype=np.int64)
-    halved = np.zeros(128, dtype=np.bool_)
-    sums = np.empty(128)                       # the sums of finished runs, in order
-    starts[0], sizes[0], runs, finished = start, n, 1, 0
-    while runs > 0:
-        top = runs - 1
-        if sizes[top] <= 128:
-            sums[finished] = _block_sum(values, starts[top], sizes[top])
-            finished += 1
-            runs -= 1
-        elif halved[top]:                      # both halves summed: left + right
-            sums[finished - 2] = sums[finished - 2] + sums[finished - 1]
-            finished -= 1
-            runs -= 1
-        else:
-            halved[top] = True
-            half = sizes[top] // 2
-            half -= half % 8
-            starts[runs], sizes[runs], halved[runs] = starts[top] + half, sizes[top] - half, False
-            starts[runs + 1], sizes[runs + 1], halved[runs + 1] = starts[top], half, False
-            runs += 2
-    return sums[0]
-
-
-@njit(cache=True)
-def _row_sums(block):
-    """``np.sum(block, axis=1)`` of a column-major block: column after column (the strided axis), or
-    pairwise along the one row of a single-row block (contiguous both ways)."""
-    n = block.shape[0]
-    sums = np.zeros(n)
-    if n == 1:
-        sums[0] = 0.0 + _pairwise_sum(block[0], 0, block.shape[1])
-        return sums
-    for j in range(block.shape[1]):
-        for i in range(n):
-            sums[i] += block[i, j]
-    return sums
-
-
-@njit(cache=True)
-def _filled_block(X, rows, columns, imputed, draws, downshift, width):
-    """``X[rows][:, columns]`` in column-major order, with the NaNs of its ``imputed`` columns filled by
-    :func:`~trialomics.imputation.fill_downshifted_normal` given its ``draws`` for the imputed sub-block:
-    the same operations in the same order as numpy does them on that column-major sub-block, so the
-    same bits. Also whether the block is valid: no NaN outside the imputed columns, no infinite imputed
-    value, two observed imputed values per row."""
-    n = rows.shape[0]
-    block = np.empty((columns.shape[0], n)).T
-    for j in range(columns.shape[0]):
-        column = columns[j]
-        for i in range(n):
-            block[i, j] = X[rows[i], column]
-            if not imputed[j] and np.isnan(block[i, j]):
-                return block, False
-    positions = np.flatnonzero(imputed)
-    if positions.size == 0:
-        return block, True
-    filled = np.empty((positions.size, n)).T   # the sub-block, zero where missing
-    counts = np.zeros(n)
-    for p in range(positions.size):
-        for i in range(n):
-            value = block[i, positions[p]]
-            if np.isinf(value):
-                return block, False
-            missing = np.isnan(value)
-            filled[i, p] = 0.0 if missing else value
-            counts[i] += 0.0 if missing else 1.0
-    if counts.min() < 2.0:
-        return block, False
-    means = _row_sums(filled) / counts
-    for p in range(positions.size):
-        for i in range(n):
-            deviation = filled[i, p] - means[i]
-            filled[i, p] = 0.0 if np.isnan(block[i, positions[p]]) else deviation * deviation
-    sds = np.sqrt(_row_sums(filled) / (counts - 1.0))
-    for p in range(positions.size):
-        for i in range(n):
-            if np.isnan(block[i, positions[p]]):
-                block[i, positions[p]] = (means[i] - downshift * sds[i]) + (width * sds[i]) * draws[i, p]
-    return block, True
-
-
-@njit(cache=True)
-def _standardise(values):
-    """Standardise a column-major block in place, bit for bit as ``(values - mean) / scale`` with
-    ``mean = values.mean(axis=0)`` and ``scale = values.std(axis=0)`` (1 where at most 1e-12): pairwise
-    sums down each column. Returns ``mean`` and ``scale``."""
-    n, size = values.shape
-    mean = np.empty(size)
-    scale = np.empty(size)
-    squares = np.empty(n)
-    for j in range(size):
-        mean[j] = (0.0 + _pairwise_sum(values[:, j], 0, n)) / n
-        for i in range(n):
-            deviation = values[i, j] - mean[j]
-            values[i, j] = deviation
-            squares[i] = deviation * deviation
-        sd = np.sqrt((0.0 + _pairwise_sum(squares, 0, n)) / n)
-        scale[j] = sd if sd > 1e-12 else 1.0
-        for i in range(n):
-            values[i, j] /= scale[j]
-    return mean, scale
-
-
-@njit(cache=True)
-def _scaled(values, selected, mean, scale):
-    """``(values[:, selected] - mean) / scale`` (column-major), for the rows a fitted preprocessing
-    transforms."""
-    n = values.shape[0]
-    scaled = np.empty((selected.shape[0], n)).T
-    for j in range(selected.shape[0]):
-        for i in range(n):
-            scaled[i, j] = (values[i, selected[j]] - mean[j]) / scale[j]
-    return scaled
-
-
-@njit(cache=True)
-def _column_statistics(X, rows, columns):
-    """Per column of ``X[rows][:, columns]``, read in place: observed count, variance (ddof 1, NaN below
-    two values) and count of values equal to 1 -- what the prefilters need, without copying the block.
-    Column by column (the model matrices are column-major), two passes over the column's rows.
-
-    A missing value adds 0.0 instead of being skipped (the same sums: they start at +0.0 and so never
-    reach -0.0), which spares the mispredicted branches of columns with scattered gaps."""
-    size = columns.shape[0]
-    n = rows.shape[0]
-    observed = np.zeros(size)
-    variance = np.empty(size)
-    altered = np.zeros(size)
-    for c in range(size):
-        column = columns[c]
-        count = 0
-        total = 0.0
-        ones = 0
-        for r in range(n):
-            value = X[rows[r], column]
-            seen = not np.isnan(value)
-            count += seen
-            total += value if seen else 0.0
-            ones += value == 1.0
-        squares = 0.0
-        if count >= 2:
-            mean = total / count
-            if count == n:
-                for r in range(n):
-                    deviation = X[rows[r], column] - mean
-                    squares += deviation * deviation
-            else:
-                for r in range(n):
-                    value = X[rows[r], column]
-                    deviation = value - mean
-                    squares += deviation * deviation if not np.isnan(value) else 0.0
-            variance[c] = squares / (count - 1.0)
-        else:
-            variance[c] = np.nan
-        observed[c] = count
-        altered[c] = ones
-    return observed, variance, altered
 
 
 @dataclass(frozen=True)
@@ -558,60 +293,20 @@ def _prefilter(X: np.ndarray, rows: np.ndarray | None, spec: PreprocessSpec, col
     :func:`~trialomics.survival.prefilter_mask_of_statistics` (the same answer, tested)."""
     rows = np.arange(len(X)) if rows is None else np.asarray(rows, dtype=np.intp)
     columns = np.asarray(columns, dtype=np.intp)
-    return _passing(spec, len(rows), columns, _column_statistics(X, rows, columns))
+    return _passing(spec, len(rows), columns, fold_kernels.column_statistics(X, rows, columns))
 
 
 def _passing(spec: PreprocessSpec, n_rows: int, columns: np.ndarray, statistics) -> np.ndarray:
-    """Which of ``columns``, with these :func:`_column_statistics` on ``n_rows`` rows (observed counts,
-    variances, altered counts), pass the prefilter rules."""
+    """Which of ``columns``, with these :func:`~trialomics.fold_kernels.column_statistics` on ``n_rows``
+    rows (observed counts, variances, altered counts), pass the prefilter rules."""
     observed, variance, altered = statistics
-    return _prefilter_of_statistics(n_rows, observed, variance, altered, spec.kind_codes[columns],
-                                    spec.groups[columns], spec.n_groups,
-                                    float(spec.max_missing), float(spec.min_altered),
-                                    float(spec.min_altered_fraction),
-                                    -1 if spec.top_variance is None else int(spec.top_variance))
+    return fold_kernels.prefilter_of_statistics(n_rows, observed, variance, altered, spec.kind_codes[columns],
+                                                spec.groups[columns], spec.n_groups, float(spec.max_missing),
+                                                float(spec.min_altered), float(spec.min_altered_fraction),
+                                                -1 if spec.top_variance is None else int(spec.top_variance))
 
 
 _KIND_CODES = {CONTINUOUS: 0, BINARY: 1, COVARIATE: 2}
-
-
-@njit(cache=True)
-def _prefilter_of_statistics(n_rows, observed, variance, altered, kinds, groups, n_groups, max_missing,
-                             min_altered, min_altered_fraction, top_variance):
-    """:func:`~trialomics.survival.prefilter_mask_of_statistics` with kinds as codes (0 continuous,
-    1 binary, 2 covariate), groups as codes 0..n_groups-1 and ``top_variance`` -1 for none."""
-    size = kinds.shape[0]
-    keep = np.zeros(size, dtype=np.bool_)
-    spread = np.where(np.isnan(variance), 0.0, variance)
-    eligible = np.zeros(size, dtype=np.bool_)
-    for c in range(size):
-        missing_ok = (1.0 - observed[c] / n_rows) <= max_missing
-        if kinds[c] == 1:
-            threshold = max(min_altered, math.ceil(min_altered_fraction * observed[c] - 1e-9))
-            keep[c] = missing_ok and altered[c] >= threshold and observed[c] - altered[c] >= threshold
-        elif kinds[c] == 2:
-            keep[c] = True
-        else:
-            eligible[c] = missing_ok and spread[c] > 0
-    for group in range(n_groups):
-        members = np.flatnonzero(eligible & (groups == group))
-        if top_variance < 0 or members.size <= top_variance:
-            keep[members] = True
-            continue
-        if top_variance == 0:
-            continue
-        # The top_variance largest spreads, ties at the smallest kept one taken in column order: the
-        # first top_variance of a stable sort by decreasing spread, found by a linear-time selection.
-        spreads = spread[members]
-        kth = np.partition(spreads, members.size - top_variance)[members.size - top_variance]
-        ties_kept = top_variance - int((spreads > kth).sum())
-        for m in range(members.size):
-            if spreads[m] > kth:
-                keep[members[m]] = True
-            elif spreads[m] == kth and ties_kept > 0:
-                keep[members[m]] = True
-                ties_kept -= 1
-    return keep
 
 
 def _imputed(X: np.ndarray, prefiltered: np.ndarray, imputer, positions: np.ndarray,
@@ -620,8 +315,8 @@ def _imputed(X: np.ndarray, prefiltered: np.ndarray, imputer, positions: np.ndar
     missing is an error.
 
     No imputer or the models' :class:`~trialomics.imputation.DownshiftedNormalFill`: gathered and filled
-    by :func:`_filled_block`, bit for bit as below; when it finds the block invalid, the numpy path
-    below runs and names the problem.
+    by :func:`~trialomics.fold_kernels.filled_block`, bit for bit as below; when it finds the block
+    invalid, the numpy path below runs and names the problem.
     """
     if imputer is None or type(imputer) is DownshiftedNormalFill:
         rows = np.arange(len(X)) if rows is None else np.asarray(rows, dtype=np.intp)
@@ -630,9 +325,9 @@ def _imputed(X: np.ndarray, prefiltered: np.ndarray, imputer, positions: np.ndar
         if imputer is not None:
             imputed[positions] = True
             draws = standard_normal_draws(imputer.random_state, (len(rows), len(positions)))
-        values, valid = _filled_block(X, rows, np.asarray(prefiltered, dtype=np.intp), imputed, draws,
-                                      0.0 if imputer is None else float(imputer.downshift),
-                                      0.0 if imputer is None else float(imputer.width))
+        values, valid = fold_kernels.filled_block(X, rows, np.asarray(prefiltered, dtype=np.intp), imputed, draws,
+                                                  0.0 if imputer is None else float(imputer.downshift),
+                                                  0.0 if imputer is None else float(imputer.width))
         if valid:
             return values
     values = _block(X, rows, prefiltered)
@@ -672,7 +367,7 @@ def _fit_label_free(spec: PreprocessSpec, X: np.ndarray, rows: np.ndarray | None
                    else spec.imputer.fitted_to_width(positions.size) if type(spec.imputer) is DownshiftedNormalFill
                    else copy.deepcopy(spec.imputer).fit(_block(X, rows, prefiltered[positions])))
     standardised = _imputed(X, prefiltered, imputer, positions, rows)   # a new array: standardised in place
-    mean, scale = _standardise(standardised)
+    mean, scale = fold_kernels.standardise(standardised)
     fitted = FittedPreprocess(prefiltered=prefiltered, imputer=imputer, impute_positions=positions,
                               selected=np.arange(len(prefiltered)), mean=mean, scale=scale,
                               unpenalised=spec.kind_codes[prefiltered] == _KIND_CODES[COVARIATE])
@@ -728,7 +423,7 @@ class RowPreprocessing:
 def transform(fitted: FittedPreprocess, X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
     """Apply the learned preprocessing to ``X[rows]`` (patients x original columns; ``rows=None``: all)."""
     values = _imputed(X, fitted.prefiltered, fitted.imputer, fitted.impute_positions, rows)
-    return _scaled(values, np.asarray(fitted.selected, dtype=np.intp), fitted.mean, fitted.scale)
+    return fold_kernels.scaled(values, np.asarray(fitted.selected, dtype=np.intp), fitted.mean, fitted.scale)
 
 
 def _select(values: np.ndarray, outcome: Outcome, unpenalised: np.ndarray, k: int | None) -> np.ndarray:
