@@ -103,11 +103,19 @@ def plot(summary: pd.DataFrame, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
     figure, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
     left.plot(summary["patients"], summary["wall_s"] / 60, marker="o")
     left.set(xlabel="patients", ylabel="whole DAG, wall minutes", xscale="log", yscale="log")
     right.plot(summary["patients"], summary["peak_rss_mb"] / 1024, marker="o", color="tab:red")
-    right.set(xlabel="patients", ylabel="peak memory of one job, GB", xscale="log")
+    right.set(xlabel="patients", ylabel="peak memory of one job, GB", xscale="log", ylim=(0, None))
+    for axis in (left.xaxis, left.yaxis, right.xaxis):   # plain numbers at the measured points
+        axis.set_major_formatter(ScalarFormatter())
+        axis.set_minor_formatter(NullFormatter())
+    left.set_xticks(summary["patients"])
+    right.set_xticks(summary["patients"])
+    left.set_yticks((summary["wall_s"] / 60).round(1))
     figure.tight_layout()
     figure.savefig(path, dpi=120, metadata={"Software": None})
     plt.close(figure)
