@@ -29,6 +29,9 @@ from . import fold_kernels
 from .imputation import DownshiftedNormalFill, standard_normal_draws
 from .survival import BINARY, CONTINUOUS, COVARIATE
 
+# The kinds as the compiled prefilter reads them (PreprocessSpec.kind_codes).
+_KIND_CODES = {CONTINUOUS: 0, BINARY: 1, COVARIATE: 2}
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -304,9 +307,6 @@ def _passing(spec: PreprocessSpec, n_rows: int, columns: np.ndarray, statistics)
                                                 spec.groups[columns], spec.n_groups, float(spec.max_missing),
                                                 float(spec.min_altered), float(spec.min_altered_fraction),
                                                 -1 if spec.top_variance is None else int(spec.top_variance))
-
-
-_KIND_CODES = {CONTINUOUS: 0, BINARY: 1, COVARIATE: 2}
 
 
 def _imputed(X: np.ndarray, prefiltered: np.ndarray, imputer, positions: np.ndarray,
