@@ -226,10 +226,13 @@ def biomarkers_section(inputs: SummaryInputs, top: int = 50, endpoints=(),
 
 def cards_html(frame: pd.DataFrame, inputs: SummaryInputs, endpoints, rules: headline.TierRules) -> str:
     """One card per card figure: the plot, and as text the endpoint and the exact numbers behind the tier."""
-    by_rank = {_rank_of(candidate.get("rank")): candidate for _, candidate in frame.iterrows()}
+    # The row of each carded rank (the last one, should a rank repeat), found without a pandas row per
+    # candidate: ranked.tsv holds tens of thousands of them and only a few have cards.
+    ranks = [_rank_of(value) for value in frame["rank"]] if "rank" in frame else []
+    row_of = {rank: i for i, rank in enumerate(ranks) if rank in inputs.cards}
     cards = []
     for rank in sorted(inputs.cards):
-        candidate = by_rank.get(rank)
+        candidate = frame.iloc[row_of[rank]] if rank in row_of else None
         title, text = f"#{rank}", ""
         if candidate is not None:
             endpoint = headline.earned_endpoint(candidate)

@@ -331,7 +331,10 @@ def _signal_key(candidate: pd.Series) -> str:
 
 
 def _int_or_none(value) -> int | None:
-    number = _value(pd.Series({"v": value}), "v")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
     return None if math.isnan(number) else int(number)
 
 
@@ -339,10 +342,13 @@ def endpoint_signals(ranked: pd.DataFrame, endpoint: str, n: int,
                      screens: dict | None = None) -> tuple[SignalFinding, ...]:
     """The ``n`` best independent signals whose tier ``endpoint`` earned: per signal its best-tier,
     best-ranked candidate; signals ordered by tier, then signal rank (rank when the table has no signals)."""
+    if "tier_endpoint" not in ranked:
+        return ()
+    # Only the endpoint's own candidates are visited: ranked.tsv holds tens of thousands of rows and a
+    # pandas row per candidate costs more than the rest of the page.
+    earned = [str(value or "") == endpoint for value in ranked["tier_endpoint"]]
     best: dict[str, tuple] = {}
-    for _, candidate in ranked.iterrows():
-        if earned_endpoint(candidate) != endpoint:
-            continue
+    for _, candidate in ranked[earned].iterrows():
         tier = str(candidate.get("tier", ""))
         rank = _int_or_none(candidate.get("rank"))
         key = (TIER_ORDER.index(tier) if tier in TIER_ORDER else len(TIER_ORDER), rank if rank is not None else 0)
