@@ -325,9 +325,9 @@ def tier_criteria(candidate: pd.Series, endpoints, rules: TierRules) -> tuple[st
     return tuple(lines)
 
 
-def _signal_key(candidate: pd.Series) -> str:
-    signal = str(candidate.get("signal", "") or "")
-    return signal or f"{candidate.get('modality', '')}:{candidate.get('feature', '')}"
+def _column(frame: pd.DataFrame, name: str):
+    """The values of column ``name``, or "" for every row when the table has no such column."""
+    return frame[name] if name in frame else [""] * len(frame)
 
 
 def _int_or_none(value) -> int | None:
@@ -344,21 +344,23 @@ def endpoint_signals(ranked: pd.DataFrame, endpoint: str, n: int,
     best-ranked candidate; signals ordered by tier, then signal rank (rank when the table has no signals)."""
     if "tier_endpoint" not in ranked:
         return ()
-    # Only the endpoint's own candidates are visited: ranked.tsv holds tens of thousands of rows and a
-    # pandas row per candidate costs more than the rest of the page.
-    earned = [str(value or "") == endpoint for value in ranked["tier_endpoint"]]
+    # Only the endpoint's own candidates are visited, column by column: ranked.tsv holds tens of
+    # thousands of rows and a pandas row per candidate costs more than the rest of the page.
+    earned = ranked[[str(value or "") == endpoint for value in ranked["tier_endpoint"]]]
     best: dict[str, tuple] = {}
-    for _, candidate in ranked[earned].iterrows():
-        tier = str(candidate.get("tier", ""))
-        rank = _int_or_none(candidate.get("rank"))
+    for row, (tier, rank, signal, modality, feature, signal_rank) in enumerate(zip(
+            *(_column(earned, name) for name in ("tier", "rank", "signal", "modality", "feature",
+                                                 "signal_rank")))):
+        rank = _int_or_none(rank)
+        tier = str(tier)
         key = (TIER_ORDER.index(tier) if tier in TIER_ORDER else len(TIER_ORDER), rank if rank is not None else 0)
-        signal = _signal_key(candidate)
+        signal = str(signal or "") or f"{modality}:{feature}"
         if signal not in best or key < best[signal][0]:
-            best[signal] = (key, candidate)
-    order = sorted(best.values(), key=lambda item: (
-        item[0][0], _int_or_none(item[1].get("signal_rank")) or item[0][1], item[0][1]))
+            best[signal] = (key, row, _int_or_none(signal_rank))
+    order = sorted(best.values(), key=lambda item: (item[0][0], item[2] or item[0][1], item[0][1]))
     findings = []
-    for (_, rank), candidate in order[:n]:
+    for (_, rank), row, _ in order[:n]:
+        candidate = earned.iloc[row]
         findings.append(SignalFinding(
             rank=rank, signal_rank=_int_or_none(candidate.get("signal_rank")),
             modality=str(candidate.get("modality", "")), feature=str(candidate.get("feature", "")),
