@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 from . import style
-from .survival import BINARY, prespecified_split
 
 SPLIT_LABELS = {"altered": ("altered", "not altered"), "median": ("above median", "at/below median")}
 SPLIT_COLOURS = style.category_colours(["high", "low"])
@@ -45,6 +44,10 @@ def _step(ax, time: pd.Series, event: pd.Series, colour: str, label: str) -> Non
 def km_split_panel(ax, x: pd.Series, kind: str, outcome: pd.DataFrame, title: str = "",
                    logrank_p: float | None = None) -> None:
     """Kaplan–Meier curves of the pre-specified split of ``x`` (altered vs not, or median)."""
+    # Imported here, not with the module: trialomics.survival loads anndata and the Cox code, which the
+    # models_collect jobs (performance and stability plots only) never use.
+    from .survival import prespecified_split
+
     x = x.dropna()
     x = x[x.index.isin(outcome.index)]
     if len(x) < 2:
@@ -69,6 +72,8 @@ def km_split_panel(ax, x: pd.Series, kind: str, outcome: pd.DataFrame, title: st
 def km_grid(values: pd.DataFrame, kinds: pd.Series, outcome: pd.DataFrame, km_table: pd.DataFrame,
             title: str, columns: int = 3):
     """One Kaplan–Meier panel per row of ``km_table`` (its features, in order)."""
+    from .survival import BINARY
+
     if km_table.empty:
         return message_figure("no feature could be tested", title)
     n = len(km_table)
