@@ -49,6 +49,39 @@ def test_one_figure_saved_to_two_paths_gives_identical_files(tmp_path):
     assert (tmp_path / "a.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def constrained_figure():
+    """Two panels laid out by the constrained engine, with the text that decides the layout's margins."""
+    fig, axes = style.new_figure(6.0, 2.5, ncols=2, layout="constrained")
+    for i, ax in enumerate(axes):
+        ax.step([0, 1, 2, 3], [1.0, 0.8, 0.5, 0.4 - 0.1 * i], where="post", label=f"group {i}")
+        ax.set_xlabel("Months")
+        ax.set_ylabel("Survival probability")
+        ax.set_title(f"panel {i}\nlog-rank p = 0.0{i + 1}")
+        ax.legend(frameon=False, loc="lower left")
+    fig.suptitle("a figure laid out once")
+    return fig
+
+
+@pytest.mark.parametrize("make_figure", [constrained_figure, example_figure])
+def test_png_is_the_one_savefig_alone_writes(tmp_path, make_figure):
+    # save_figure lays the figure out once for all its files; the PNG must not notice.
+    style.save_figure(make_figure(), tmp_path / "once.png")
+    fig = make_figure()
+    with matplotlib.pyplot.rc_context(style.SAVE_RC_PARAMS):
+        fig.savefig(tmp_path / "alone.png", metadata=style.UNDATED_METADATA["png"])
+    assert (tmp_path / "once.png").read_bytes() == (tmp_path / "alone.png").read_bytes()
+
+
+def test_svg_twin_covers_the_area_of_the_png(tmp_path):
+    style.save_figure(constrained_figure(), tmp_path / "figure.png", tmp_path / "figure.svg")
+    root = ET.fromstring((tmp_path / "figure.svg").read_text())
+    svg_points = [float(root.get(side).removesuffix("pt")) for side in ("width", "height")]
+    png_pixels = matplotlib.image.imread(tmp_path / "figure.png").shape[1::-1]
+    dpi = style.RC_PARAMS["savefig.dpi"]
+    for points, pixels in zip(svg_points, png_pixels):
+        assert abs(points / 72 * dpi - pixels) < 1
+
+
 def test_svg_is_deterministic_even_after_the_global_settings_were_reset(tmp_path):
     # Without the save-time hash salt, matplotlib would give clip paths random ids here.
     figures = [example_figure(), example_figure()]

@@ -109,11 +109,44 @@ def save_figure(fig, *paths: str | os.PathLike) -> None:
     """
     plt = pyplot()
     with plt.rc_context(SAVE_RC_PARAMS):
+        bbox = fix_layout(fig)
         for path in paths:
             fmt = Path(path).suffix.lstrip(".").lower()
             with atomic_output(path) as tmp:
-                fig.savefig(tmp, format=fmt, metadata=UNDATED_METADATA.get(fmt))
+                fig.savefig(tmp, format=fmt, metadata=UNDATED_METADATA.get(fmt), bbox_inches=bbox)
     plt.close(fig)
+
+
+def fix_layout(fig):
+    """Run ``fig``'s layout engine once, at the raster resolution (``savefig.dpi``), then switch it off;
+    return the area to save (the tight bounding box with ``savefig.pad_inches`` when ``savefig.bbox`` is
+    "tight", else ``None``).
+
+    ``savefig`` with a layout engine or a tight box draws the figure once more just to lay it out and
+    measure it, for every file. Done once here, the PNG is the one ``savefig`` alone would write, and the
+    vector twins are drawn with the same positions and the same area (their size in points is the
+    PNG's size in pixels / dpi * 72), at the cost of one draw instead of two per further format.
+    """
+    import matplotlib as mpl
+
+    tight = mpl.rcParams["savefig.bbox"] == "tight"
+    if fig.get_layout_engine() is None and not tight:
+        return None
+    dpi = mpl.rcParams["savefig.dpi"]
+    screen_dpi = fig.dpi
+    fig.set_dpi(fig.dpi if dpi == "figure" else dpi)
+    try:
+        renderer = fig.canvas.get_renderer()
+        with renderer._draw_disabled():
+            fig.draw(renderer)
+        bbox = None
+        if tight:
+            pad = mpl.rcParams["savefig.pad_inches"]
+            bbox = fig.get_tightbbox(renderer).padded(pad, pad)
+    finally:
+        fig.set_dpi(screen_dpi)
+    fig.set_layout_engine(None)
+    return bbox
 
 
 # Evidence tiers of ranked biomarkers (trialomics.ranking.assign_tiers), strongest first.
