@@ -290,7 +290,10 @@ def _face_newton(Xt, X, HXt, residual, beta, members, n_members, alpha, l1_ratio
     zero (that coefficient is set to 0), so the model decreases. Returns False where it does not apply.
     """
     n = Xt.shape[1]
-    face = work.face
+    # Every workspace array taken before the first branch: numba then drops their reference counting
+    # (the fields read after an early return each cost an atomic increment and decrement per call).
+    face, inverse_d, rhs_face, delta = work.face, work.inverse_d, work.rhs_face, work.delta
+    system, rhs, lu, pivots = work.system, work.rhs, work.lu, work.pivots
     size = 0
     for a in range(n_members):
         j = members[a]
@@ -302,7 +305,6 @@ def _face_newton(Xt, X, HXt, residual, beta, members, n_members, alpha, l1_ratio
     if size == 0 or l1_ratio >= 1.0:
         return False
     ridge = alpha * (1.0 - l1_ratio)
-    inverse_d, rhs_face, delta = work.inverse_d, work.rhs_face, work.delta
     _face_products(X, face, size, residual, rhs_face)
     for a in range(size):
         j = face[a]
@@ -310,11 +312,10 @@ def _face_newton(Xt, X, HXt, residual, beta, members, n_members, alpha, l1_ratio
         inverse_d[a] = 1.0 / d
         sign = 1.0 if beta[j] > 0.0 else -1.0
         rhs_face[a] = rhs_face[a] / n - alpha * l1_ratio * factor[j] * sign - d * beta[j]
-    system, rhs = work.system, work.rhs
     _woodbury_system(Xt, HXt, face, size, inverse_d, rhs_face, system, rhs)
     for k in range(n):
         system[k, k] += n
-    _solve_in_place(system, rhs, work.lu, work.pivots)
+    _solve_in_place(system, rhs, lu, pivots)
     y = rhs
     step = 1.0
     blocking = -1
@@ -373,6 +374,8 @@ def _solve_quadratic(Xt, X, curve, residual, beta, working, members, n_members, 
     """
     p, n = Xt.shape
     HXt, curvature, pending, nonzero = work.HXt, work.curvature, work.pending, work.nonzero
+    # (Taken before the first branch, as in _face_newton.)
+    block, product, sums_p, gradient = work.block, work.product, work.sums_p, work.model_gradient
     curvature[:] = -1.0        # < 0: product not computed yet at this curve
     for _ in range(MAX_SWEEPS):
         n_pending = 0
@@ -381,7 +384,7 @@ def _solve_quadratic(Xt, X, curve, residual, beta, working, members, n_members, 
             if curvature[j] < 0.0:
                 pending[n_pending] = j
                 n_pending += 1
-        _hessian_products(curve, X, pending, n_pending, HXt, curvature, work.block, work.product, work.sums_p)
+        _hessian_products(curve, X, pending, n_pending, HXt, curvature, block, product, sums_p)
         settled = False
         for _ in range(MAX_SWEEPS):
             if _sweep(Xt, HXt, residual, beta, members, n_members, alpha, l1_ratio, factor, curvature, n) < tol * tol:
@@ -399,7 +402,6 @@ def _solve_quadratic(Xt, X, curve, residual, beta, working, members, n_members, 
                     break
         if not settled:
             return -1
-        gradient = work.model_gradient
         _column_gradients(X, residual, gradient)
         added = False
         for j in range(p):       # without branches, so that it vectorises
@@ -453,6 +455,8 @@ def _fit_penalty(Xt, X, event, ends, beta, loss, alpha, l1_ratio, factor, tol, w
     """
     p, n = Xt.shape
     residual, curve, gradient = work.residual, work.curve, work.gradient
+    model_residual, trial_residual, trial_curve = work.model_residual, work.trial_residual, work.trial_curve
+    eta, sums, violations, trial, step_beta = work.eta, work.sums, work.violations, work.trial, work.step_beta
     # The working set starts from the previous penalty's non-zero and unpenalised columns (glmnet's
     # ever-active set); the model's KKT check adds the rest as needed. Outside it the coefficients are
     # 0, in ``trial`` and ``step_beta`` too, so those need no update and add nothing to the objective.
@@ -461,14 +465,12 @@ def _fit_penalty(Xt, X, event, ends, beta, loss, alpha, l1_ratio, factor, tol, w
         working[j] = beta[j] != 0.0 or factor[j] == 0.0
     n_members = _listed(working, members)
     objective = loss / n + _penalty(beta, members, n_members, alpha, l1_ratio, factor)
-    violations = work.violations
     # 0.01 x is monotone in floating point: the largest of 0.01 x each violation is 0.01 x the largest.
     inner_tol = max(tol, 0.01 * _kkt_violations(gradient, beta, alpha, l1_ratio, factor, n, violations))
-    trial, step_beta = work.trial, work.step_beta
     for _ in range(MAX_OUTER):
         trial[:] = beta
-        work.model_residual[:] = residual
-        n_members = _solve_quadratic(Xt, X, curve, work.model_residual, trial, working, members, n_members, alpha,
+        model_residual[:] = residual
+        n_members = _solve_quadratic(Xt, X, curve, model_residual, trial, working, members, n_members, alpha,
                                      l1_ratio, factor, inner_tol, work)
         if n_members < 0:
             return False, loss
@@ -479,14 +481,14 @@ def _fit_penalty(Xt, X, event, ends, beta, loss, alpha, l1_ratio, factor, tol, w
             for j_index in range(n_members):
                 j = members[j_index]
                 step_beta[j] = beta[j] + step * (trial[j] - beta[j])
-            step_loss = _loss_at(Xt, step_beta, members, n_members, event, ends, work.trial_residual,
-                                 work.trial_curve, work.eta, work.sums)
+            step_loss = _loss_at(Xt, step_beta, members, n_members, event, ends, trial_residual, trial_curve, eta,
+                                 sums)
             value = step_loss / n + _penalty(step_beta, members, n_members, alpha, l1_ratio, factor)
             if np.isfinite(value) and value <= objective + 1e-15 * abs(objective):
                 for j_index in range(n_members):
                     beta[members[j_index]] = step_beta[members[j_index]]
-                residual[:] = work.trial_residual
-                curve[:, :] = work.trial_curve
+                residual[:] = trial_residual
+                curve[:, :] = trial_curve
                 objective = value
                 loss = step_loss
                 accepted = True
