@@ -52,3 +52,4 @@ for row in null_rates.itertuples():
              row.n_permutations)
 tables.write_tsv(table, snakemake.output.calibration)
 tables.write_tsv(null_rates, snakemake.output.null_rates)
+runlog.done(log)

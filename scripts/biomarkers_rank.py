@@ -42,3 +42,4 @@ leads = ranked[ranked["signal_rank"].notna()].drop_duplicates("signal")
 log.info("%d independent signals among the top %d candidates (|rho| >= %.2f)", len(leads), params.signal_window,
          params.signal_correlation)
 tables.write_tsv(ranked, snakemake.output.ranked)
+runlog.done(log)

@@ -12,3 +12,4 @@ for row in per_feature.itertuples():
     log.info("planted %s %s: rank %s, tier %s", row.modality, row.feature, row.rank, row.tier or "-")
 tables.write_tsv(summary, snakemake.output.summary)
 tables.write_tsv(per_feature, snakemake.output.features)
+runlog.done(log)

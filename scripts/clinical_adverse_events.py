@@ -13,3 +13,4 @@ else:
     adverse_events = None
 summary = clinical.summarise_adverse_events(adverse_events, patients)
 tables.write_tsv(summary, snakemake.output.adverse_events)
+runlog.done(log)

@@ -24,3 +24,4 @@ log.info("best overall response: %s", result.labels["bor"].value_counts(dropna=F
 tables.write_tsv(result.labels, snakemake.output.labels)
 tables.write_tsv(timepoints, snakemake.output.timepoints)
 tables.write_tsv(result.disagreements, snakemake.output.disagreements)
+runlog.done(log)

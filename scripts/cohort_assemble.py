@@ -23,3 +23,4 @@ log.info("patient-aligned cohort: %d patients with baseline omics (%s); without 
 tables.write_tsv(coverage, snakemake.output.coverage)
 tables.write_h5mu(samples, snakemake.output.samples)
 tables.write_h5mu(by_patient, snakemake.output.mudata)
+runlog.done(log)

@@ -11,3 +11,4 @@ adata = copy_number.normalise_copy_number(
 log.info("%d samples x %d genes", adata.n_obs, adata.n_vars)
 tables.write_tsv(copy_number.calls_table(adata), snakemake.output.calls)
 tables.write_h5ad(adata, snakemake.output.adata)
+runlog.done(log)

@@ -20,3 +20,4 @@ tables.write_tsv(table, snakemake.output.table)
 style.save_figure(plots.plot_volcano(table, f"Copy number, {contrast.describe()}",
                                      "log odds ratio of the gain / loss", alpha=alpha),
                   snakemake.output.volcano, snakemake.output.volcano_svg)
+runlog.done(log)

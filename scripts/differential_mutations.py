@@ -33,3 +33,4 @@ style.save_figure(plots.plot_oncoprint(dx.feature_matrix(adata).loc[samples], ob
                                        snakemake.params.oncoprint_genes, title, contrast.variable,
                                        levels),
                   snakemake.output.oncoprint, snakemake.output.oncoprint_svg)
+runlog.done(log)

@@ -22,3 +22,4 @@ tables.write_tsv(table, snakemake.output.table)
 style.save_figure(plots.plot_volcano(table, f"Proteins, {contrast.describe()}",
                                      "difference of mean log2 abundance", alpha=alpha),
                   snakemake.output.volcano, snakemake.output.volcano_svg)
+runlog.done(log)

@@ -30,3 +30,4 @@ style.save_figure(
                            [contrast.reference, contrast.target],
                            f"Top {len(features)} genes (VST z-scores), {contrast.describe()}"),
     snakemake.output.heatmap, snakemake.output.heatmap_svg)
+runlog.done(log)

@@ -26,3 +26,4 @@ log.info("Cook's distance: %d gene(s) with outlier counts replaced and refitted 
          snakemake.params.cooks_min_replicates, int(dds.cooks_outlier().sum()))
 
 write_deseq_fit(dds, snakemake.output.fit)
+runlog.done(log)

@@ -42,3 +42,4 @@ style.save_figure(plots.plot_enrichment_dots(prerank, title, n_sets=params.dot_s
 curves = en.leading_set_curves(ranking, prerank, collections, n_sets=params.running_sets)
 style.save_figure(plots.plot_running_scores(curves, f"{modality}, {contrast}", colour=colour),
                   snakemake.output.running, snakemake.output.running_svg)
+runlog.done(log)

@@ -40,3 +40,4 @@ style.save_figure(
     plots.plot_top_heatmap(scores, list(scores.columns), labelled.obs, "bor", list(RESPONSE_ORDER),
                            "Pathway scores (ssGSEA, z-scores across samples)", annotations=()),
     snakemake.output.heatmap, snakemake.output.heatmap_svg)
+runlog.done(log)

@@ -10,3 +10,4 @@ block = longitudinal.change_block(ad.read_h5ad(snakemake.input.adata), params.mo
 log.info("%s: %s in %d patients x %d features (%s)", snakemake.wildcards.block, block.uns["params"]["change"],
          block.n_obs, block.n_vars, block.uns["params"]["values"])
 tables.write_h5ad(block, snakemake.output.adata)
+runlog.done(log)

@@ -18,3 +18,4 @@ for contrast, path in zip(contrasts, snakemake.output.tables):
              contrast.describe(), int(table["padj"].notna().sum()), int((table["padj"] < 0.05).sum()),
              table["feature"].iloc[0], table["pvalue"].iloc[0])
     tables.write_tsv(table, path)
+runlog.done(log)

@@ -45,3 +45,4 @@ log.info("stability: %s features at frequency >= %s; E[false selections] <= %s",
 result["performance"]["batch_covariate"] = batch_note
 for name in ("performance", "oof", "permutations", "stability", "stability_summary", "coefficients"):
     tables.write_tsv(result[name], getattr(snakemake.output, name))
+runlog.done(log)

@@ -12,3 +12,4 @@ log.info("%d samples, %d altered genes; median TMB %.2f/Mb", adata.n_obs, adata.
 tables.write_tsv(tmb, snakemake.output.tmb)
 tables.write_tsv(mutations.alteration_long_table(mafs, samples, classes, **floors), snakemake.output.alterations)
 tables.write_h5ad(adata, snakemake.output.adata)
+runlog.done(log)

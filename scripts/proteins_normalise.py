@@ -31,3 +31,4 @@ style.save_figure(
     snakemake.output.batch_plot, snakemake.output.batch_plot_svg,
 )
 tables.write_h5ad(adata, snakemake.output.adata)
+runlog.done(log)

@@ -22,3 +22,4 @@ if len(associated):
     log.warning("batch associated with the outcome (padj < %g): %s", params.threshold,
                 ", ".join(f"{m} / {e}" for m, e in zip(associated["modality"], associated["endpoint"])))
 tables.write_tsv(table, snakemake.output.table)
+runlog.done(log)

@@ -18,3 +18,4 @@ tables.write_tsv(
 )
 tables.write_tsv(rna.size_factor_table(adata), snakemake.output.size_factors)
 tables.write_h5ad(adata, snakemake.output.adata)
+runlog.done(log)

@@ -24,3 +24,4 @@ tables.write_tsv(pd.DataFrame(manifest["samples"], columns=["sample_id", "patien
 log.info("manifest: %d patients, %d samples, %d input files, trialomics %s (commit %s)",
          len(manifest["patients"]), len(manifest["samples"]), len(manifest["inputs"]),
          manifest["workflow"]["version"], manifest["workflow"]["commit"] or "unknown")
+runlog.done(log)

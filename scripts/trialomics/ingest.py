@@ -1,7 +1,8 @@
 """Assembling per-sample inputs into cohort tables, and the workflow's per-sample intermediate files.
 
-The readers know the users' formats; this module only combines what they return and reads back the
-tidy per-sample tables that the ingestion rules write (``results/{modality}/samples/{sample}.tsv``).
+The readers know the users' formats; this module only combines what they return, runs the ingestion
+rules' per-sample loop, and reads back the tidy per-sample tables those rules write
+(``results/{modality}/samples/{sample}.tsv``).
 """
 from __future__ import annotations
 
@@ -9,7 +10,31 @@ from collections.abc import Callable, Mapping
 
 import pandas as pd
 
+from .errors import InputValidationError, is_user_facing
 from .tables import read_tsv
+
+
+def ingest_each_sample(sources: Mapping[str, Mapping[str, str]],
+                       ingest_sample: Callable[[str, str, str], None]) -> None:
+    """Call ``ingest_sample(sample_id, path, column)`` for every sample of ``sources``, in sample order.
+
+    ``sources`` maps sample_id -> {"path", "column"}. One job ingests a modality's samples (a process per
+    sample cost more to start than the reading itself); each sample is read and written before the next,
+    so memory stays that of one sample. A problem of the data in one sample does not hide the others':
+    every such problem is raised at the end, at once, each line naming its sample. Any other exception
+    (a fault of the code) stops at once.
+    """
+    problems = []
+    for sample_id in sorted(sources):
+        try:
+            ingest_sample(sample_id, sources[sample_id]["path"], sources[sample_id]["column"])
+        except ValueError as error:
+            if not is_user_facing(error):
+                raise
+            lines = error.problems if isinstance(error, InputValidationError) else [str(error)]
+            problems += [f"sample {sample_id}: {line}" for line in lines]
+    if problems:
+        raise InputValidationError(problems)
 
 
 def collect_matrix_samples(sources: Mapping[str, Mapping[str, str]],
@@ -42,7 +67,7 @@ def collect_matrix_samples(sources: Mapping[str, Mapping[str, str]],
 
 
 def counts_frame(counts: pd.Series) -> pd.DataFrame:
-    """A sample's counts as the tidy ``gene, count`` table written by ``rna_ingest_sample``."""
+    """A sample's counts as the tidy ``gene, count`` table written by ``rna_ingest``."""
     return pd.DataFrame({"gene": counts.index.astype(str), "count": counts.to_numpy()})
 
 

@@ -1,4 +1,4 @@
-"""Start of every adapter script: file modes, leftovers of killed runs, SIGTERM, logging.
+"""Start and end of every adapter script: file modes, leftovers of killed runs, SIGTERM, logging, exit.
 
 Everything a rule says goes to its Snakemake ``log:`` file.
 """
@@ -10,7 +10,9 @@ import os
 import resource
 import signal
 import sys
+import threading
 import warnings
+from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
@@ -82,3 +84,32 @@ def start(snakemake) -> logging.Logger:
     sys.excepthook = log_uncaught
     atexit.register(log_resources, logger)
     return logger
+
+
+def done(logger: logging.Logger) -> None:
+    """End a job that succeeded: log its resources, flush the logs and exit at once. Call it last in every adapter.
+
+    Every output is written by then (atomically: closed and renamed into place), so the interpreter's
+    teardown, which frees every module and object one by one, is work for nothing: 0.1-0.4 CPU-s per job
+    (numba, pandas, matplotlib), about 4% of the demo's CPU. A job that fails never gets here: its
+    exception, traceback and exit status go the usual way. A job that still has a child process (a
+    joblib pool) or a non-daemon thread exits the usual way too, which waits for them.
+    """
+    atexit.unregister(log_resources)
+    log_resources(logger)
+    if _has_children_or_threads():
+        return
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _has_children_or_threads() -> bool:
+    if any(thread.is_alive() and not thread.daemon for thread in threading.enumerate()
+           if thread is not threading.main_thread()):
+        return True
+    try:
+        return any(Path(task, "children").read_text().strip() for task in Path("/proc/self/task").iterdir())
+    except OSError:  # no /proc (not Linux): assume there may be children
+        return True

@@ -1,27 +1,30 @@
-# Somatic mutations: one ingestion job per sample (its MAF rows), then the patient-by-gene non-silent
+# Somatic mutations: one ingestion job for every sample (its MAF rows), then the patient-by-gene non-silent
 # alteration matrix and tumour mutational burden.
 from trialomics.sample_sheet import capture_sizes_by_sample
 
 
-rule mutations_ingest_sample:
+# One job, not one per sample: see rna_ingest.
+rule mutations_ingest:
     input:
-        sample_file,
+        lambda wc: modality_files("mutations"),
     output:
-        "results/mutations/samples/{sample}.tsv",
+        samples=expand(
+            "results/mutations/samples/{sample}.tsv", sample=samples_of("mutations")
+        ),
     log:
-        "logs/mutations/mutations_ingest_sample/{sample}.log",
+        "logs/mutations/mutations_ingest.log",
     benchmark:
-        "benchmarks/mutations/mutations_ingest_sample/{sample}.tsv"
+        "benchmarks/mutations/mutations_ingest.tsv"
     conda:
         "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=1000,
-        runtime=10,
+        runtime=30,
     params:
-        barcode=sample_column,
+        sources=lambda wc: sample_sources("mutations"),
     script:
-        "../../scripts/mutations_ingest_sample.py"
+        "../../scripts/mutations_ingest.py"
 
 
 rule mutations_matrix:

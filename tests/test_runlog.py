@@ -1,0 +1,53 @@
+"""runlog.done: a job that succeeded logs its resources once and exits without the interpreter's teardown;
+a job with a child process still running exits the usual way (which waits for it); a failure is untouched."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+JOB = """\
+import atexit, pathlib, subprocess
+from trialomics import runlog, tables
+
+log = runlog.start(snakemake)
+# An exit handler of the job's own: it runs only when the interpreter exits the usual way.
+atexit.register(pathlib.Path(snakemake.params.marker).touch)
+mode = snakemake.wildcards.mode
+if mode == "child":
+    child = subprocess.Popen([{python!r}, "-c", "import time; time.sleep(0.5)"])
+if mode == "fails":
+    raise ValueError("a fault of the code")
+tables.write_text("done\\n", snakemake.output[0])
+log.info("written")
+runlog.done(log)
+pathlib.Path(snakemake.params.marker + ".returned").touch()  # done returns when a child is still running
+"""
+
+
+@pytest.mark.parametrize("mode, exits_at_once, returncode", [
+    ("plain", True, 0), ("child", False, 0), ("fails", False, 1)])
+def test_done_exits_at_once_only_after_success_and_without_children(tmp_path, mode, exits_at_once, returncode):
+    (tmp_path / "job.py").write_text(JOB.format(python=sys.executable))
+    (tmp_path / "Snakefile").write_text(textwrap.dedent("""\
+        rule job:
+            output: "out/{mode}.txt"
+            log: "logs/{mode}.log"
+            params: marker=lambda wc: f"exit_handler_ran.{wc.mode}"
+            script: "job.py"
+        """))
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", f"out/{mode}.txt"],
+                            cwd=tmp_path, capture_output=True, text=True)
+    log = (tmp_path / "logs" / f"{mode}.log").read_text()
+    if returncode:
+        assert result.returncode != 0 and "a fault of the code" in log
+        assert not (tmp_path / "out" / f"{mode}.txt").exists()
+    else:
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert (tmp_path / "out" / f"{mode}.txt").read_text() == "done\n"
+        assert "written" in log
+    assert log.count(": job resources: ") == 1, log
+    assert (tmp_path / f"exit_handler_ran.{mode}").exists() != exits_at_once
+    assert (tmp_path / f"exit_handler_ran.{mode}.returned").exists() == (mode == "child")
