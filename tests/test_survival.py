@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from lifelines import CoxPHFitter
+from lifelines import KaplanMeierFitter
 from lifelines.statistics import logrank_test
 from statsmodels.stats.multitest import multipletests
 
@@ -169,7 +170,10 @@ def test_prespecified_split_and_kaplan_meier_table():
     g0 = km.set_index("feature").loc["g0"]
     direct = logrank_test(outcome["time"][high], outcome["time"][~high], outcome["event"][high],
                           outcome["event"][~high]).p_value
-    assert g0["logrank_p"] == pytest.approx(direct)
+    assert g0["logrank_p"] == pytest.approx(direct, rel=1e-12)
+    for name, members in (("median_high", high), ("median_low", ~high)):
+        median = KaplanMeierFitter().fit(outcome["time"][members], outcome["event"][members]).median_survival_time_
+        assert (g0[name] == median) if np.isfinite(median) else np.isnan(g0[name])
     assert g0["exploratory_p_corrected"] >= g0["exploratory_p_uncorrected"]
     assert np.isnan(km.set_index("feature").loc["KRAS", "exploratory_cut"])
 

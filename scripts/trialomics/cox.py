@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .distributions import chi2_ppf, chi2_sf
+
 # Newton stops for a feature once its step is this small or (ML fits) its objective improves by less
 # than this (relative); separated fits stop by the second rule, with the coefficient still moving.
 STEP_TOLERANCE = 1e-10
@@ -322,9 +324,6 @@ class FirthResult:
 
 def firth_cox(X: np.ndarray, weights: np.ndarray, risk: RiskSets, level: float = 0.95) -> FirthResult:
     """Firth-penalised Cox fit of every feature's model, tests and intervals for parameter 0."""
-    # Imported here, not with the module: most importers never run a Firth fit (job start time).
-    from scipy.stats import chi2 as chi2_distribution
-
     n_parameters = X.shape[2]
     full = fit_cox(X, weights, risk, firth=True)
     nuisance = np.arange(n_parameters) > 0
@@ -332,9 +331,9 @@ def firth_cox(X: np.ndarray, weights: np.ndarray, risk: RiskSets, level: float =
     null_start[:, 0] = 0.0
     null = fit_cox(X, weights, risk, firth=True, start=null_start, free=nuisance)
     statistic = np.maximum(2.0 * (full.objective - null.objective), 0.0)
-    critical = float(chi2_distribution.ppf(level, 1))
+    critical = float(chi2_ppf(level, 1))
     low, high = _profile_limits(X, weights, risk, full, critical)
-    return FirthResult(coef=full.beta[:, 0], se=standard_error(full.information), pvalue=chi2_distribution.sf(statistic, 1),
+    return FirthResult(coef=full.beta[:, 0], se=standard_error(full.information), pvalue=chi2_sf(statistic, 1),
                        ci_low=low, ci_high=high, converged=full.converged & null.converged)
 
 

@@ -24,9 +24,8 @@ from collections.abc import Iterable, Mapping
 import anndata as ad
 import numpy as np
 import pandas as pd
-from scipy import stats
-from scipy.stats.contingency import odds_ratio as contingency_odds_ratio
 
+from .distributions import normal_isf, t_sf
 from .contrasts import Contrast, design_key, group_contrasts_by_design  # noqa: F401 (re-exported)
 from .errors import AnalysisProblem
 from .multitest import benjamini_hochberg
@@ -465,7 +464,7 @@ def moderated_t_test(values: pd.DataFrame, design: pd.DataFrame, coefficient: st
     df_total = np.minimum(df_residual + df_prior, df_residual[usable].sum())
     se = unscaled * np.sqrt(s2_post)
     t = np.where(usable, beta / se, np.nan)
-    p = np.where(usable, 2.0 * stats.t.sf(np.abs(t), df=df_total), np.nan)
+    p = np.where(usable, 2.0 * t_sf(np.abs(t), df_total), np.nan)
     return pd.DataFrame({"effect": np.where(usable, beta, np.nan), "se": np.where(usable, se, np.nan),
                          "stat": t, "pvalue": p, "df_total": np.where(usable, df_total, np.nan),
                          "s2_prior": float(squeezed["var_prior"]), "df_prior": df_prior},
@@ -567,6 +566,10 @@ def fisher_exact_test(altered_target: int, n_target: int, altered_reference: int
     confidence interval (as R's ``fisher.test``), and ``log_odds_ratio``, the log of the sample odds
     ratio with 0.5 added to every cell (Haldane–Anscombe), which stays finite with empty cells.
     """
+    # scipy.stats imported where used: the other differential jobs need only distributions' tails (job start).
+    from scipy import stats
+    from scipy.stats.contingency import odds_ratio as contingency_odds_ratio
+
     table = np.array([[altered_target, n_target - altered_target],
                       [altered_reference, n_reference - altered_reference]])
     if (table < 0).any():
@@ -623,7 +626,7 @@ def exact_tests(altered: pd.DataFrame, obs: pd.DataFrame, contrast: Contrast, mo
     table = pd.DataFrame(rows, columns=[c for c in columns if c not in
                                         ("stat", "padj", "effect_type", "family")])
     pvalues = table["pvalue"].to_numpy(dtype=float)
-    table["stat"] = np.sign(table["effect"].to_numpy(dtype=float)) * stats.norm.isf(pvalues / 2)
+    table["stat"] = np.sign(table["effect"].to_numpy(dtype=float)) * normal_isf(pvalues / 2)
     table["padj"] = benjamini_hochberg(pvalues)
     table["effect_type"] = EFFECT_TYPES[modality]
     table["family"] = family_label(modality, contrast.id,
@@ -657,6 +660,8 @@ def tmb_comparison(obs: pd.DataFrame, contrast: Contrast, tmb_column: str = "tmb
     statistic of the target group, the two-sided p-value and the method (exact without ties,
     normal approximation with ties, as scipy's ``method="auto"``).
     """
+    from scipy import stats  # imported where used (see fisher_exact_test)
+
     require_valid_contrast(contrast, obs, min_per_level)
     frame = design_frame(obs, contrast)
     groups = frame[GROUP_COLUMN].astype(str)

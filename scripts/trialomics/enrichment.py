@@ -17,8 +17,8 @@ from pathlib import Path
 import anndata as ad
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .distributions import normal_isf, t_sf
 from .differential import Contrast, design_frame, design_matrix
 from .multitest import benjamini_hochberg
 from .errors import AnalysisProblem, InputProblem
@@ -232,7 +232,7 @@ def correlation_adjusted_set_test(z: pd.Series, residuals: pd.DataFrame,
         rows.append({"gene_set": name, "size": m, "inter_gene_correlation": rho,
                      "mean_z": float(stat[index].mean()), "t": float(t),
                      "direction": "down" if t < 0 else "up",
-                     "pvalue": float(2 * stats.t.sf(abs(t), df))})
+                     "pvalue": float(2 * t_sf(abs(t), df))})
     table = pd.DataFrame(rows, columns=["gene_set", "size", "inter_gene_correlation", "mean_z", "t",
                                         "direction", "pvalue"])
     table["fdr"] = benjamini_hochberg(table["pvalue"].to_numpy(dtype=float))
@@ -248,7 +248,7 @@ def z_scores(table: pd.DataFrame) -> pd.Series:
     """
     pvalue = pd.to_numeric(table["pvalue"], errors="coerce").to_numpy(dtype=float)
     sign = np.sign(pd.to_numeric(table["stat"], errors="coerce").to_numpy(dtype=float))
-    z = sign * stats.norm.isf(np.clip(pvalue, 1e-300, 1.0) / 2)
+    z = sign * normal_isf(np.clip(pvalue, 1e-300, 1.0) / 2)
     return pd.Series(z, index=table["feature"].astype(str).to_numpy())
 
 
@@ -263,6 +263,8 @@ def over_representation(selected: Iterable[str], background: Iterable[str],
     every set that passed the size filter, whatever its overlap. Columns: gene_set, overlap,
     set_size, selected_size, background_size, expected, pvalue, fdr, genes.
     """
+    from scipy import stats  # imported where used: the other enrichment steps need only distributions' tails
+
     universe = list(dict.fromkeys(str(g) for g in background))
     universe_set = set(universe)
     query = sorted(set(str(g) for g in selected) & universe_set)

@@ -32,6 +32,8 @@ import pandas as pd
 
 from . import cox
 from .cohort import one_sample_per_patient
+from .distributions import chi2_sf, normal_sf
+from .kaplan_meier import median_survival
 from .multitest import benjamini_hochberg
 
 SURVIVAL_ENDPOINTS = {"pfs": ("pfs_months", "pfs_event"), "os": ("os_months", "os_event")}
@@ -307,16 +309,13 @@ def _fill_cox_rows(table: pd.DataFrame, rows: np.ndarray, X: np.ndarray, weights
                    base: pd.DataFrame, smaller_group: np.ndarray, sparse: np.ndarray, exact: np.ndarray,
                    seed: int) -> None:
     """ML fit of ``rows``; Firth refit of the separated and sparse ones; exact p where ``exact``."""
-    # Imported where used, not with the module: most importers only read matrices and labels (job start time).
-    from scipy.stats import norm
-
     risk = cox.risk_sets(base["time"].to_numpy(), base["event"].to_numpy())
     fit = cox.fit_cox(X, weights, risk)
     separated = fit.infinite[:, 0]
     coef = fit.beta[:, 0].copy()
     se = cox.standard_error(fit.information)
     with np.errstate(divide="ignore", invalid="ignore"):  # a singular fit (se 0) is flagged separated
-        pvalue = 2.0 * norm.sf(np.abs(coef / se))
+        pvalue = 2.0 * normal_sf(np.abs(coef / se))
     low, high = np.full(len(rows), np.nan), np.full(len(rows), np.nan)
     method = np.full(len(rows), "cox", dtype=object)
     pvalue_method = np.full(len(rows), "wald", dtype=object)
@@ -430,10 +429,8 @@ def exploratory_cutpoint(time, event, x, min_fraction: float = 0.2, n_permutatio
         permuted = logrank_chi2(time[order], event[order], splits)
         if np.nanmax(permuted) >= observed - 1e-12:
             exceed += 1
-    from scipy.stats import chi2 as chi2_distribution
-
     result.update(cut=float(cuts[best]), chi2=float(observed),
-                  p_uncorrected=float(chi2_distribution.sf(observed, 1)),
+                  p_uncorrected=float(chi2_sf(observed, 1)),
                   p_corrected=(1 + exceed) / (1 + n_permutations))
     return result
 
@@ -444,13 +441,10 @@ def kaplan_meier_table(values: pd.DataFrame, kinds: pd.Series, outcome: pd.DataF
 
     Columns: feature, cut (``altered`` / ``median``), cut_value, n_high, n_low, events_high,
     events_low, median_high, median_low (KM median survival, NaN when not reached), logrank_p
-    (lifelines), then the exploratory optimal cut for continuous features: exploratory_cut,
+    (:func:`logrank_chi2`, as lifelines' ``logrank_test``), then the exploratory optimal cut for continuous features: exploratory_cut,
     exploratory_p_uncorrected, exploratory_p_corrected (:func:`exploratory_cutpoint`, seeded by
     ``seed`` plus the feature's position), note.
     """
-    from lifelines import KaplanMeierFitter
-    from lifelines.statistics import logrank_test
-
     rows = []
     for position, feature in enumerate(features):
         patients = values.index.intersection(outcome.index)
@@ -463,14 +457,12 @@ def kaplan_meier_table(values: pd.DataFrame, kinds: pd.Series, outcome: pd.DataF
                "n_low": int((~high).sum()), "events_high": int(e[high].sum()),
                "events_low": int(e[~high].sum()), "note": ""}
         for name, members in (("high", high), ("low", ~high)):
-            if members.sum():
-                fitter = KaplanMeierFitter().fit(t[members], e[members])
-                median = fitter.median_survival_time_
-                row[f"median_{name}"] = float(median) if np.isfinite(median) else np.nan
-            else:
-                row[f"median_{name}"] = np.nan
+            median = median_survival(t[members], e[members].astype(bool)) if members.sum() else np.nan
+            row[f"median_{name}"] = float(median) if np.isfinite(median) else np.nan
         if row["n_high"] >= 2 and row["n_low"] >= 2 and e.any():
-            row["logrank_p"] = float(logrank_test(t[high], t[~high], e[high], e[~high]).p_value)
+            # No information (zero variance: no event while both groups are at risk): p = 1, as lifelines.
+            chi2 = logrank_chi2(t.to_numpy(), e.to_numpy(bool), high.to_numpy())[0]
+            row["logrank_p"] = float(chi2_sf(chi2, 1)) if np.isfinite(chi2) else 1.0
         else:
             row["logrank_p"] = np.nan
             row["note"] = "a group has fewer than 2 patients or no events"
