@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from . import style
+from .kaplan_meier import kaplan_meier_curve, survival_at
 
 SPLIT_LABELS = {"altered": ("altered", "not altered"), "median": ("above median", "at/below median")}
 SPLIT_COLOURS = style.category_colours(["high", "low"])
@@ -29,16 +30,13 @@ def message_figure(message: str, title: str = ""):
 
 
 def _step(ax, time: pd.Series, event: pd.Series, colour: str, label: str) -> None:
-    # Imported here, not with the module: the models_collect jobs draw no KM curve (job start time).
-    from lifelines import KaplanMeierFitter
-
-    fitter = KaplanMeierFitter().fit(time.to_numpy(float), event.to_numpy(bool))
-    curve = fitter.survival_function_.iloc[:, 0]
-    ax.step(curve.index.to_numpy(), curve.to_numpy(), where="post", color=colour, label=label)
+    # The curve of trialomics.kaplan_meier (lifelines' to the bit, without importing lifelines: about
+    # a second of every survival_univariate and biomarkers_cards job).
+    times, survival = kaplan_meier_curve(time.to_numpy(float), event.to_numpy(bool))
+    ax.step(times, survival, where="post", color=colour, label=label)
     censored = time[~event.astype(bool)].to_numpy(float)
     if censored.size:
-        ax.plot(censored, fitter.survival_function_at_times(censored).to_numpy(), "|", color=colour,
-                markersize=7)
+        ax.plot(censored, survival_at(times, survival, censored), "|", color=colour, markersize=7)
 
 
 def km_split_panel(ax, x: pd.Series, kind: str, outcome: pd.DataFrame, title: str = "",
