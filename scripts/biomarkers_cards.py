@@ -27,3 +27,4 @@ for _, candidate in ranked.head(params.top).iterrows():
     style.save_figure(report_cards.card_figure(candidate, values[feature], kind, obs), out / name,
                       (out / name).with_suffix(".svg"))
     log.info("card %s", name)
+runlog.done(log)

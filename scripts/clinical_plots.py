@@ -14,3 +14,4 @@ figures = {
 }
 for name, figure in figures.items():
     style.save_figure(figure, out[name], out[f"{name}_svg"])
+runlog.done(log)

@@ -17,3 +17,4 @@ title = (f"{snakemake.wildcards.block}: {block.uns['params']['change']}, top fea
 style.save_figure(longitudinal.plot_paired(block, list(top["feature"]), groups, title, params.value_label,
                                            group_name=params.group),
                   snakemake.output.plot, snakemake.output.plot_svg)
+runlog.done(log)

@@ -28,3 +28,4 @@ style.save_figure(model_plots.performance_plot(performance, endpoint), snakemake
                   snakemake.output.performance_plot_svg)
 style.save_figure(model_plots.stability_plot(stability, summary, endpoint), snakemake.output.stability_plot,
                   snakemake.output.stability_plot_svg)
+runlog.done(log)

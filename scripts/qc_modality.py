@@ -21,3 +21,4 @@ style.save_figure(qc.plot_pca(scores, adata.obs, colour_by="bor"), out.pca_by_re
 strips = adata.obs[[c for c in qc.HEATMAP_ANNOTATIONS if c in adata.obs.columns]]
 style.save_figure(qc.plot_correlation_heatmap(qc.sample_correlation(adata), strips), out.correlation,
                   out.correlation_svg)
+runlog.done(log)

@@ -46,3 +46,4 @@ page = report_page.build_summary_page(inputs, top_features=params.top_features,
 tables.write_text(page, snakemake.output.html)
 log.info("summary page: %d bytes, %d input files checksummed, %d tables/figures read", len(page.encode("utf-8")),
          len(provenance.checksums), len(snakemake.input))
+runlog.done(log)

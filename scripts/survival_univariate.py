@@ -43,3 +43,4 @@ outcome = endpoint_labels(obs, endpoint)
 style.save_figure(model_plots.km_grid(values, feature_kinds(values), outcome, km,
                                       f"{block}: {model_plots.ENDPOINT_TITLES[endpoint]}"),
                   snakemake.output.km_plot, snakemake.output.km_plot_svg)
+runlog.done(log)
