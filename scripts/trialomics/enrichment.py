@@ -200,8 +200,11 @@ def correlation_adjusted_set_test(z: pd.Series, residuals: pd.DataFrame,
     the sets tested. Columns: gene_set, size, inter_gene_correlation (the estimate before the
     floor, as limma reports it, or the fixed value), mean_z, t, direction, pvalue, fdr.
     """
-    features = [f for f in z.index if f in residuals.columns and np.isfinite(z[f])
-                and np.isfinite(residuals[f]).all()]
+    # Features in z's order with a finite score and finite residuals (one vectorised pass: a lookup per
+    # feature of ~20,000 cost more than the test).
+    complete = pd.Series(np.isfinite(residuals.to_numpy(dtype=float)).all(axis=0), index=residuals.columns)
+    usable = np.isfinite(z.to_numpy(dtype=float)) & complete.reindex(z.index, fill_value=False).to_numpy(dtype=bool)
+    features = list(z.index[usable])
     stat = z[features].to_numpy(dtype=float)
     units = residuals[features].to_numpy(dtype=float)
     genes = [str(gene_of.get(f, f)) if gene_of else str(f) for f in features]
