@@ -143,6 +143,93 @@ def _column_gradients(X, residual, gradient):
             gradient[j] += X[row, j] * r
 
 
+# The KKT checks compute the gradients of the working columns and, outside them, only where a bound
+# cannot rule out that |gradient| / n exceeds the column's L1 weight: |x_j . r| <= |x_j . r_ref| +
+# ||x_j|| ||r - r_ref|| (Cauchy-Schwarz) around a reference residual r_ref whose gradients X' r_ref are
+# known. A column ruled out has a violation of exactly 0 (and does not enter the working set), so the
+# checks decide as a pass over every column does, with the same bits (:func:`_face_products` sums each
+# column over the rows in order, as :func:`_column_gradients` does). A check that would compute more
+# than 1 / SCREEN_REFRESH of the columns computes them all and moves the reference there.
+SCREEN_REFRESH = 8
+
+
+@njit(cache=True, error_model="numpy")
+def _column_norms(Xt, norms):
+    """``norms[j]`` = ||X[:, j]||, enlarged by 1e-9 x itself to stay above it whatever the rounding."""
+    p, n = Xt.shape
+    for j in range(p):
+        total = 0.0
+        for k in range(n):
+            total += Xt[j, k] * Xt[j, k]
+        norms[j] = np.sqrt(total) * (1.0 + 1e-9)
+
+
+@njit(cache=True, error_model="numpy")
+def _set_slack(gradient, norms, working, alpha, l1_ratio, factor, n, slack):
+    """``slack[j]``: how far (in norm) the residual may move from the reference, whose gradients are
+    ``gradient``, before |x_j . r| / n can exceed the column's L1 weight; -1 where there is no margin
+    (or it is NaN), infinite for the columns in ``working`` (checked anyway; set again as columns join).
+
+    The weight is taken 1e-9 x itself smaller, far more than the rounding of this bound and of the
+    division by n in the check it replaces.
+    """
+    for j in range(gradient.shape[0]):
+        limit = n * (alpha * l1_ratio * factor[j]) * (1.0 - 1e-9)
+        margin = (limit - abs(gradient[j])) / norms[j]
+        slack[j] = np.inf if working[j] else (margin if margin >= 0.0 else -1.0)
+
+
+@njit(cache=True, error_model="numpy")
+def _screen_radius(residual, reference):
+    """A bound on ||residual - reference|| plus the rounding of both gradients' sums.
+
+    A computed x . r is within 2 n eps ||x|| ||r|| of the exact one (the L1 norms below exceed the L2
+    norms); 1e-9 x the distance covers its own rounding. NaN or infinite if residual is not finite.
+    """
+    n = residual.shape[0]
+    distance = 0.0
+    size = 0.0
+    for k in range(n):
+        difference = residual[k] - reference[k]
+        distance += difference * difference
+        size += abs(residual[k]) + abs(reference[k])
+    return np.sqrt(distance) * (1.0 + 1e-9) + 2.0 * n * 2.220446049250313e-16 * size
+
+
+@njit(cache=True, error_model="numpy")
+def _screen(X, residual, working, alpha, l1_ratio, factor, norms, reference, gradient, slack, candidates):
+    """``candidates`` = the columns outside ``working`` whose gradient the KKT check at ``residual`` needs
+    (no slack beyond :func:`_screen_radius`), ascending; returns how many.
+
+    When there are too many, the reference moves to ``residual`` first (every gradient computed).
+    """
+    p, n = X.shape[1], X.shape[0]
+    radius = _screen_radius(residual, reference)
+    if not radius < np.inf:            # a residual that is not finite: no bound, every column is checked
+        count = 0
+        for j in range(p):
+            if not working[j]:
+                candidates[count] = j
+                count += 1
+        return count
+    unsafe = 0
+    for j in range(p):       # without branches, so that it vectorises
+        unsafe += slack[j] <= radius
+    if unsafe * SCREEN_REFRESH > p:
+        _column_gradients(X, residual, gradient)
+        reference[:] = residual
+        _set_slack(gradient, norms, working, alpha, l1_ratio, factor, n, slack)
+        radius = _screen_radius(residual, reference)
+    elif unsafe == 0:
+        return 0
+    count = 0
+    for j in range(p):
+        if slack[j] <= radius:
+            candidates[count] = j
+            count += 1
+    return count
+
+
 @njit(cache=True, error_model="numpy")
 def _hessian_products(curve, X, columns, n_columns, HXt, curvature, block, product, sums):
     """``HXt[j]`` = H X[:, j] for the Hessian in eta held by ``curve`` and ``curvature[j]`` = X[:, j]' H X[:, j] / n.
@@ -216,14 +303,32 @@ def _sweep(Xt, HXt, residual, beta, active, n_active, alpha, l1_ratio, factor, c
 
 
 @njit(cache=True, error_model="numpy")
-def _face_products(X, face, size, vector, out):
-    """``out[a]`` = X[:, face[a]] . vector for a < ``size``; row by row, as :func:`_column_gradients`."""
-    for a in range(size):
-        out[a] = 0.0
-    for k in range(X.shape[0]):
-        v = vector[k]
-        for a in range(size):
-            out[a] += X[k, face[a]] * v
+def _face_products(Xt, face, size, vector, out):
+    """``out[a]`` = X[:, face[a]] . vector for a < ``size``, summed over the rows in order (as
+    :func:`_column_gradients` sums them: same bits).
+
+    Four columns a pass over their contiguous rows of ``Xt``: four independent sums, where one column at
+    a time would wait for each addition and all at once would gather them row by row.
+    """
+    n = Xt.shape[1]
+    a = 0
+    while a + 4 <= size:
+        j0, j1, j2, j3 = face[a], face[a + 1], face[a + 2], face[a + 3]
+        sum0, sum1, sum2, sum3 = 0.0, 0.0, 0.0, 0.0
+        for k in range(n):
+            v = vector[k]
+            sum0 += Xt[j0, k] * v
+            sum1 += Xt[j1, k] * v
+            sum2 += Xt[j2, k] * v
+            sum3 += Xt[j3, k] * v
+        out[a], out[a + 1], out[a + 2], out[a + 3] = sum0, sum1, sum2, sum3
+        a += 4
+    for rest in range(a, size):
+        j = face[rest]
+        total = 0.0
+        for k in range(n):
+            total += Xt[j, k] * vector[k]
+        out[rest] = total
 
 
 @njit(cache=True, error_model="numpy")
@@ -305,7 +410,7 @@ def _face_newton(Xt, X, HXt, residual, beta, members, n_members, alpha, l1_ratio
     if size == 0 or l1_ratio >= 1.0:
         return False
     ridge = alpha * (1.0 - l1_ratio)
-    _face_products(X, face, size, residual, rhs_face)
+    _face_products(Xt, face, size, residual, rhs_face)
     for a in range(size):
         j = face[a]
         d = ridge * factor[j]
@@ -319,7 +424,7 @@ def _face_newton(Xt, X, HXt, residual, beta, members, n_members, alpha, l1_ratio
     y = rhs
     step = 1.0
     blocking = -1
-    _face_products(X, face, size, y, delta)
+    _face_products(Xt, face, size, y, delta)
     for a in range(size):
         j = face[a]
         delta[a] = inverse_d[a] * (rhs_face[a] - delta[a])
@@ -375,7 +480,9 @@ def _solve_quadratic(Xt, X, curve, residual, beta, working, members, n_members, 
     p, n = Xt.shape
     HXt, curvature, pending, nonzero = work.HXt, work.curvature, work.pending, work.nonzero
     # (Taken before the first branch, as in _face_newton.)
-    block, product, sums_p, gradient = work.block, work.product, work.sums_p, work.model_gradient
+    block, product, sums_p = work.block, work.product, work.sums_p
+    norms, reference, gradient, slack = work.norms, work.reference, work.gradient, work.slack
+    candidates, checked = work.candidates, work.checked
     curvature[:] = -1.0        # < 0: product not computed yet at this curve
     for _ in range(MAX_SWEEPS):
         n_pending = 0
@@ -402,12 +509,16 @@ def _solve_quadratic(Xt, X, curve, residual, beta, working, members, n_members, 
                     break
         if not settled:
             return -1
-        _column_gradients(X, residual, gradient)
+        n_candidates = _screen(X, residual, working, alpha, l1_ratio, factor, norms, reference, gradient, slack,
+                               candidates)
+        _face_products(Xt, candidates, n_candidates, residual, checked)
         added = False
-        for j in range(p):       # without branches, so that it vectorises
-            enters = abs(gradient[j] / n) > alpha * l1_ratio * factor[j]
-            added |= enters > working[j]
-            working[j] |= enters
+        for c in range(n_candidates):
+            j = candidates[c]
+            if abs(checked[c] / n) > alpha * l1_ratio * factor[j]:
+                working[j] = True
+                slack[j] = np.inf
+                added = True
         if not added:
             return n_members
         n_members = _listed(working, members)
@@ -423,26 +534,35 @@ def _kkt_violation(gradient, beta_j, alpha, l1_ratio, factor_j):
 
 
 @njit(cache=True, error_model="numpy")
-def _kkt_violations(gradient, beta, alpha, l1_ratio, factor, n, violations):
-    """``violations[j]`` = column j's :func:`_kkt_violation` (``gradient``: n x minus the loss gradient).
+def _kkt_violations(Xt, residual, beta, columns, n_columns, alpha, l1_ratio, factor, violations):
+    """``violations[c]`` = :func:`_kkt_violation` of column ``columns[c]`` at ``residual`` (n x minus the
+    loss gradient in eta), c < ``n_columns``; returns the largest, 0 if larger (a NaN is skipped by max)."""
+    n = Xt.shape[1]
+    _face_products(Xt, columns, n_columns, residual, violations)
+    largest = 0.0
+    for c in range(n_columns):
+        j = columns[c]
+        violations[c] = _kkt_violation(violations[c] / n, beta[j], alpha, l1_ratio, factor[j])
+        largest = max(largest, violations[c])
+    return largest
 
-    Returns the largest: the maximum is exact in any order, and four running maxima instead of one
-    shorten its chain of dependent comparisons (a NaN is skipped by each, as by one).
+
+@njit(cache=True, error_model="numpy")
+def _largest_violation(Xt, X, residual, beta, working, members, n_members, alpha, l1_ratio, factor, work):
+    """The largest KKT violation over every column at ``residual``, and the number of screen candidates
+    (:func:`_screen`, in ``work.candidates``) whose violations are in ``work.violations``.
+
+    Computed for the working columns and the candidates only: every other column's is exactly 0. The
+    maximum is exact in any order.
     """
-    p = gradient.shape[0]
-    for j in range(p):
-        violations[j] = _kkt_violation(gradient[j] / n, beta[j], alpha, l1_ratio, factor[j])
-    largest0, largest1, largest2, largest3 = 0.0, 0.0, 0.0, 0.0
-    j = 0
-    while j + 4 <= p:
-        largest0 = max(largest0, violations[j])
-        largest1 = max(largest1, violations[j + 1])
-        largest2 = max(largest2, violations[j + 2])
-        largest3 = max(largest3, violations[j + 3])
-        j += 4
-    for rest in range(j, p):
-        largest0 = max(largest0, violations[rest])
-    return max(max(largest0, largest1), max(largest2, largest3))
+    norms, reference, gradient, slack = work.norms, work.reference, work.gradient, work.slack
+    candidates, violations = work.candidates, work.violations
+    largest = _kkt_violations(Xt, residual, beta, members, n_members, alpha, l1_ratio, factor, violations)
+    n_candidates = _screen(X, residual, working, alpha, l1_ratio, factor, norms, reference, gradient, slack,
+                           candidates)
+    candidates_largest = _kkt_violations(Xt, residual, beta, candidates, n_candidates, alpha, l1_ratio, factor,
+                                         violations)
+    return max(largest, candidates_largest), n_candidates
 
 
 @njit(cache=True, error_model="numpy")
@@ -457,6 +577,7 @@ def _fit_penalty(Xt, X, event, ends, beta, loss, alpha, l1_ratio, factor, tol, w
     residual, curve, gradient = work.residual, work.curve, work.gradient
     model_residual, trial_residual, trial_curve = work.model_residual, work.trial_residual, work.trial_curve
     eta, sums, violations, trial, step_beta = work.eta, work.sums, work.violations, work.trial, work.step_beta
+    norms, slack, candidates = work.norms, work.slack, work.candidates
     # The working set starts from the previous penalty's non-zero and unpenalised columns (glmnet's
     # ever-active set); the model's KKT check adds the rest as needed. Outside it the coefficients are
     # 0, in ``trial`` and ``step_beta`` too, so those need no update and add nothing to the objective.
@@ -465,8 +586,11 @@ def _fit_penalty(Xt, X, event, ends, beta, loss, alpha, l1_ratio, factor, tol, w
         working[j] = beta[j] != 0.0 or factor[j] == 0.0
     n_members = _listed(working, members)
     objective = loss / n + _penalty(beta, members, n_members, alpha, l1_ratio, factor)
+    _set_slack(gradient, norms, working, alpha, l1_ratio, factor, n, slack)
+    largest, _ = _largest_violation(Xt, X, residual, beta, working, members, n_members, alpha, l1_ratio, factor,
+                                    work)
     # 0.01 x is monotone in floating point: the largest of 0.01 x each violation is 0.01 x the largest.
-    inner_tol = max(tol, 0.01 * _kkt_violations(gradient, beta, alpha, l1_ratio, factor, n, violations))
+    inner_tol = max(tol, 0.01 * largest)
     for _ in range(MAX_OUTER):
         trial[:] = beta
         model_residual[:] = residual
@@ -495,13 +619,14 @@ def _fit_penalty(Xt, X, event, ends, beta, loss, alpha, l1_ratio, factor, tol, w
                 break
             step *= 0.5
         # KKT on every column at the new point; violators join the working set.
-        _column_gradients(X, residual, gradient)
-        largest = _kkt_violations(gradient, beta, alpha, l1_ratio, factor, n, violations)
+        largest, n_candidates = _largest_violation(Xt, X, residual, beta, working, members, n_members, alpha,
+                                                   l1_ratio, factor, work)
         added = False
-        for j in range(p):       # without branches, so that it vectorises
-            enters = violations[j] > tol
-            added |= enters > working[j]
-            working[j] |= enters
+        for c in range(n_candidates):
+            if violations[c] > tol:
+                working[candidates[c]] = True
+                slack[candidates[c]] = np.inf
+                added = True
         if added:
             n_members = _listed(working, members)
         if largest <= tol:
@@ -517,7 +642,7 @@ def _fit_penalty(Xt, X, event, ends, beta, loss, alpha, l1_ratio, factor, tol, w
 # (residual, curve, gradient), the line search's trial state and the subproblems' scratch.
 Workspace = namedtuple("Workspace", [
     "residual", "curve", "gradient", "trial", "step_beta", "trial_residual", "trial_curve", "eta", "sums",
-    "working", "model_residual", "model_gradient", "HXt", "curvature", "members", "pending", "nonzero",
+    "working", "model_residual", "norms", "reference", "slack", "candidates", "checked", "HXt", "curvature", "members", "pending", "nonzero",
     "block", "product", "sums_p", "face", "inverse_d", "rhs_face", "delta", "system", "rhs", "lu", "pivots",
     "violations"])
 
@@ -526,7 +651,8 @@ Workspace = namedtuple("Workspace", [
 def _workspace(p, n):
     return Workspace(
         np.empty(n), np.empty((3, n)), np.empty(p), np.empty(p), np.empty(p), np.empty(n), np.empty((3, n)),
-        np.empty(n), np.empty((3, n)), np.zeros(p, dtype=np.bool_), np.empty(n), np.empty(p), np.empty((p, n)),
+        np.empty(n), np.empty((3, n)), np.zeros(p, dtype=np.bool_), np.empty(n), np.empty(p), np.empty(n),
+        np.empty(p), np.empty(p, dtype=np.int64), np.empty(p), np.empty((p, n)),
         np.empty(p), np.empty(p, dtype=np.int64), np.empty(p, dtype=np.int64), np.empty(p, dtype=np.int64),
         np.empty((n, p)), np.empty((n, p)), np.empty(p), np.empty(p, dtype=np.int64), np.empty(p), np.empty(p),
         np.empty(p), np.empty((n, n)), np.empty(n), np.empty((n, n)), np.empty(n, dtype=F_INT_nptype),
@@ -540,7 +666,9 @@ def _path(Xt, X, event, ends, alphas, l1_ratio, factor, tol, coef, converged):
     work = _workspace(p, n)
     beta = np.zeros(p)
     loss = _loss_at(Xt, beta, work.members, 0, event, ends, work.residual, work.curve, work.eta, work.sums)
+    _column_norms(Xt, work.norms)
     _column_gradients(X, work.residual, work.gradient)
+    work.reference[:] = work.residual
     for a in range(alphas.shape[0]):
         ok, loss = _fit_penalty(Xt, X, event, ends, beta, loss, alphas[a], l1_ratio, factor, tol, work)
         converged[a] = ok
