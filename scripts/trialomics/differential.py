@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .distributions import normal_isf, t_sf
+from .empirical_bayes import squeeze_variances
 from .contrasts import Contrast, design_key, group_contrasts_by_design  # noqa: F401 (re-exported)
 from .errors import AnalysisProblem
 from .multitest import benjamini_hochberg
@@ -437,8 +438,8 @@ def moderated_t_test(values: pd.DataFrame, design: pd.DataFrame, coefficient: st
 
     ``values`` is samples x features (log2; NaN allowed: each feature is fitted on its observed
     samples, as limma's ``lmFit``, :func:`linear_model_fits`), ``design`` the samples x coefficients
-    design matrix. Residual variances are shrunk towards a common prior (``squeezeVar``,
-    hyperparameters by limma's ``fitFDist``): ``s2_post = (d0 s0^2 + d s^2) / (d0 + d)``,
+    design matrix. Residual variances are shrunk towards a common prior (limma's ``squeezeVar``, in
+    :mod:`trialomics.empirical_bayes`): ``s2_post = (d0 s0^2 + d s^2) / (d0 + d)``,
     ``t = beta / (sqrt(s2_post) * v)`` with ``v`` the unscaled standard error, on ``d0 + d`` degrees
     of freedom (Smyth 2004).
 
@@ -446,8 +447,6 @@ def moderated_t_test(values: pd.DataFrame, design: pd.DataFrame, coefficient: st
     df_prior. Features without residual degrees of freedom or with a non-estimable coefficient
     get missing statistics.
     """
-    from inmoose.limma.squeezeVar import squeezeVar
-
     fit = linear_model_fits(values.to_numpy(dtype=float), design.to_numpy(dtype=float),
                             list(design.columns).index(coefficient))
     beta, unscaled, sigma, df_residual = fit["beta"], fit["unscaled"], fit["sigma"], fit["df_residual"]
@@ -455,19 +454,15 @@ def moderated_t_test(values: pd.DataFrame, design: pd.DataFrame, coefficient: st
     if not usable.any():
         raise AnalysisProblem("no feature has residual degrees of freedom for the moderated t-test",
                               "drop covariates of this contrast or add samples: the design uses up every sample")
-    # limma's eBayes in inmoose fails on its log-odds step when the prior df is infinite, so the
-    # variance moderation is taken from squeezeVar and the t-statistic formed here.
-    squeezed = squeezeVar(sigma[usable] ** 2, df_residual[usable])
     s2_post = np.full(sigma.shape, np.nan)
-    s2_post[usable] = squeezed["var_post"]
-    df_prior = float(squeezed["df_prior"])
+    s2_post[usable], s2_prior, df_prior = squeeze_variances(sigma[usable] ** 2, df_residual[usable])
     df_total = np.minimum(df_residual + df_prior, df_residual[usable].sum())
     se = unscaled * np.sqrt(s2_post)
     t = np.where(usable, beta / se, np.nan)
     p = np.where(usable, 2.0 * t_sf(np.abs(t), df_total), np.nan)
     return pd.DataFrame({"effect": np.where(usable, beta, np.nan), "se": np.where(usable, se, np.nan),
                          "stat": t, "pvalue": p, "df_total": np.where(usable, df_total, np.nan),
-                         "s2_prior": float(squeezed["var_prior"]), "df_prior": df_prior},
+                         "s2_prior": s2_prior, "df_prior": df_prior},
                         index=values.columns.astype(str))
 
 
