@@ -119,6 +119,27 @@ def test_correlated_candidates_are_one_signal_shown_by_its_best_tier():
     assert [(s.feature, s.tier) for s in result["os"].signals] == [("CXCL9", "supported")]
 
 
+def test_each_signal_is_shown_by_its_best_tier_then_rank_and_signals_by_tier_then_signal_rank():
+    ranked = pd.DataFrame({
+        "rank": ["1", "2", "3", "4", "5", "6"],
+        "modality": ["rna", "rna", "proteins", "rna", "proteins", "pathways"],
+        "feature": ["A", "B", "C", "D", "E", "F"],
+        "tier": ["exploratory", "supported", "supported", "exploratory", "exploratory", "supported"],
+        "tier_endpoint": ["pfs", "pfs", "pfs", "os", "pfs", "pfs"],
+        "signal": ["s1", "s1", "s2", "s3", "s3", ""],
+        "signal_rank": ["1", "1", "3", "2", "2", ""],
+    })
+    signals = headline.endpoint_signals(ranked, "pfs", n=5)
+    # s1 by B (supported beats exploratory), s2 by C; F has no signal: its own (modality:feature); then
+    # the exploratory s3 by E (D earned OS). Ties in tier go by signal rank, a missing one by rank.
+    assert [(s.feature, s.rank, s.signal_rank) for s in signals] == [
+        ("B", 2, 1), ("C", 3, 3), ("F", 6, None), ("E", 5, 2)]
+    assert [s.feature for s in headline.endpoint_signals(ranked, "pfs", n=2)] == ["B", "C"]
+    assert headline.endpoint_signals(ranked.drop(columns="tier_endpoint"), "pfs", n=5) == ()
+    without_signals = headline.endpoint_signals(ranked.drop(columns=["signal", "signal_rank"]), "pfs", n=5)
+    assert [s.feature for s in without_signals] == ["B", "C", "F", "A", "E"]
+
+
 def test_evidence_leads_with_the_calibrated_p_and_q_then_the_screen_and_the_model():
     survival = pd.DataFrame({"feature": ["IFNG_SIGNATURE"], "hr": ["0.35"], "ci_low": ["0.2"], "ci_high": ["0.61"],
                              "scale": ["per_sd"]})
