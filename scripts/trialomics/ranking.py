@@ -158,7 +158,9 @@ def gather_evidence(differential: dict[tuple[str, str], pd.DataFrame] | None = N
         rows = tmb_as_differential(table)
         differential[key] = pd.concat([differential[key], rows], ignore_index=True) if key in differential else rows
     stability, performance, enrichment = stability or {}, performance or {}, enrichment or {}
-    genes = genes or {}
+    # feature -> gene symbol as plain dicts: ~30,000 lookups, each a pandas call on a Series.
+    genes = {modality: {feature: str(gene) for feature, gene in mapping.items()}
+             for modality, mapping in (genes or {}).items()}
     candidates = set()
     for (modality, _), table in [*differential.items(), *univariate.items()]:
         candidates.update((modality, str(f)) for f in table["feature"])
@@ -224,13 +226,10 @@ def _add_screens(evidence: pd.DataFrame, screens: dict[tuple[str, str], pd.DataF
                 evidence[f"{prefix}_{name}_{column}"] = evidence[f"{prefix}_{name}_{column}"].fillna(values)
 
 
-def _gene_of(modality: str, feature: str, genes: dict[str, pd.Series]) -> str:
+def _gene_of(modality: str, feature: str, genes: dict[str, dict[str, str]]) -> str:
     if modality == "pathways" or (modality == "mutations" and feature == "TMB"):
         return ""
-    mapping = genes.get(modality)
-    if mapping is not None and feature in mapping.index and str(mapping[feature]):
-        return str(mapping[feature])
-    return feature
+    return genes.get(modality, {}).get(feature) or feature
 
 
 def _add_stability(evidence: pd.DataFrame, endpoint: str, table: pd.DataFrame,
@@ -283,7 +282,7 @@ def _add_gene_sets(evidence: pd.DataFrame, enrichment: dict, enrichment_fdr: flo
 
 
 def _add_concordance(evidence: pd.DataFrame, differential: dict, concordance_p: float,
-                     genes: dict[str, pd.Series]) -> None:
+                     genes: dict[str, dict[str, str]]) -> None:
     # gene -> contrast -> direction (+1 / -1) -> modalities nominally different in that direction
     directions: dict[str, dict[str, dict[int, set]]] = {}
     for (modality, contrast), table in differential.items():
@@ -484,6 +483,8 @@ def correlated_signals(ranked: pd.DataFrame, values: dict[str, pd.DataFrame], th
     # Spearman = Pearson of ranks; pandas ranks each column over its own observed patients and needs
     # min_patients shared observations per pair, else NaN (treated as uncorrelated below).
     correlation = matrix.rank().corr(min_periods=min_patients).abs()
+    position = {key: i for i, key in enumerate(correlation.index)}
+    linked = correlation.to_numpy()
     lead_of: dict[str, str] = {}
     leads: list[str] = []
     for key in keys:
@@ -491,11 +492,11 @@ def correlated_signals(ranked: pd.DataFrame, values: dict[str, pd.DataFrame], th
             continue
         leads.append(key)
         lead_of[key] = key
-        if key not in correlation.index:
+        if key not in position:
             continue
-        linked = correlation.loc[key]
+        row = linked[position[key]]
         for other in keys:
-            if other not in lead_of and other in linked.index and linked[other] >= threshold:
+            if other not in lead_of and other in position and row[position[other]] >= threshold:
                 lead_of[other] = key
     signal_rank = {lead: i for i, lead in enumerate(leads, start=1)}
     sizes = pd.Series(list(lead_of.values())).value_counts()
