@@ -136,7 +136,7 @@ def test_face_system_solve_equals_numbas_linalg_solve_bit_for_bit():
     from numba import njit
     from numba.np.linalg import F_INT_nptype
 
-    from trialomics.cox_path import _solve_in_place
+    from trialomics.cox_face_newton import solve_in_place
 
     reference = njit(lambda system, rhs: np.linalg.solve(system, rhs))
     rng = np.random.default_rng(5)
@@ -145,10 +145,10 @@ def test_face_system_solve_equals_numbas_linalg_solve_bit_for_bit():
         rhs = rng.normal(size=n)
         expected = reference(system, rhs)
         solution = rhs.copy()
-        _solve_in_place(system, solution, np.empty((n, n)), np.empty(n, dtype=F_INT_nptype))
+        solve_in_place(system, solution, np.empty((n, n)), np.empty(n, dtype=F_INT_nptype))
         assert np.array_equal(solution, expected)
     with pytest.raises(np.linalg.LinAlgError, match="singular"):
-        _solve_in_place(np.ones((3, 3)), np.ones(3), np.empty((3, 3)), np.empty(3, dtype=F_INT_nptype))
+        solve_in_place(np.ones((3, 3)), np.ones(3), np.empty((3, 3)), np.empty(3, dtype=F_INT_nptype))
     with pytest.raises(np.linalg.LinAlgError, match="infs or NaNs"):
-        _solve_in_place(np.array([[1.0, np.nan], [0.0, 1.0]]), np.ones(2), np.empty((2, 2)),
+        solve_in_place(np.array([[1.0, np.nan], [0.0, 1.0]]), np.ones(2), np.empty((2, 2)),
                         np.empty(2, dtype=F_INT_nptype))

@@ -10,8 +10,10 @@ hazards model via coordinate descent", with two changes): at the current fit the
 replaced by its quadratic approximation, here with the full Hessian in eta (applied in O(n) by prefix
 sums) rather than its diagonal; that penalised least-squares problem is solved by cyclic coordinate
 descent with soft-thresholding, accelerated by Newton steps on the face of the non-zero coefficients
-(one n x n solve by Woodbury's identity), over a working set that starts from the previous penalty's
-non-zero columns and grows by the model's Karush-Kuhn-Tucker check on every column. A backtracking line
+(one n x n solve by Woodbury's identity, :mod:`trialomics.cox_face_newton`), over a working set that
+starts from the previous penalty's non-zero columns and grows by the model's Karush-Kuhn-Tucker check on
+every column. The checks compute a column's gradient only where a Cauchy-Schwarz bound around the last
+full pass cannot show that it passes (``_screen``): they decide as full passes would. A backtracking line
 search on the exact objective makes each outer step a descent (a proximal Newton method). The path is
 warm-started from the previous penalty. A penalty is done when the KKT conditions hold on every column
 to ``tol`` (on the scale of the mean partial log-likelihood's gradient).
@@ -30,22 +32,15 @@ from __future__ import annotations
 from collections import namedtuple
 
 import numpy as np
-from numba import njit, types
-from numba.np.linalg import F_INT_nbtype, F_INT_nptype
+from numba import njit
+from numba.np.linalg import F_INT_nptype
 
+from .cox_face_newton import column_products, face_newton
 from .l1_kernels import l1_kkt_violation, soft_threshold
 
 MAX_OUTER = 500            # proximal Newton steps per penalty
 MAX_SWEEPS = 100000        # coordinate-descent sweeps per quadratic subproblem
 DEFAULT_TOL = 1e-10
-# LAPACK's dgesv as numba's np.linalg.solve binds it (numba's helper library loads SciPy's at the first
-# call, not at import), called on reused buffers: the same routine on the same column-major matrix
-# gives the same bits, without np.linalg.solve's copies, allocations and element-by-element
-# finiteness check of every call.
-_DGESV = types.ExternalFunction("numba_xgesv", types.intc(
-    types.char, types.intp, types.intp, types.CPointer(types.float64), types.intp, types.CPointer(F_INT_nbtype),
-    types.CPointer(types.float64), types.intp))
-_DOUBLE_KIND = ord("d")
 
 
 @njit(cache=True, error_model="numpy")
@@ -147,25 +142,26 @@ def _column_gradients(X, residual, gradient):
 # cannot rule out that |gradient| / n exceeds the column's L1 weight: |x_j . r| <= |x_j . r_ref| +
 # ||x_j|| ||r - r_ref|| (Cauchy-Schwarz) around a reference residual r_ref whose gradients X' r_ref are
 # known. A column ruled out has a violation of exactly 0 (and does not enter the working set), so the
-# checks decide as a pass over every column does, with the same bits (:func:`_face_products` sums each
+# checks decide as a pass over every column does, with the same bits (``column_products`` sums each
 # column over the rows in order, as :func:`_column_gradients` does). A check that would compute more
 # than 1 / SCREEN_REFRESH of the columns computes them all and moves the reference there.
 SCREEN_REFRESH = 8
 
 
 @njit(cache=True, error_model="numpy")
-def _column_norms(Xt, norms):
-    """``norms[j]`` = ||X[:, j]||, enlarged by 1e-9 x itself to stay above it whatever the rounding."""
+def _inverse_column_norms(Xt, inverse_norms):
+    """``inverse_norms[j]`` = 1 / ||X[:, j]||, made 1e-9 x itself smaller to stay below it whatever the
+    rounding (so that a bound multiplied by it stays a bound)."""
     p, n = Xt.shape
     for j in range(p):
         total = 0.0
         for k in range(n):
             total += Xt[j, k] * Xt[j, k]
-        norms[j] = np.sqrt(total) * (1.0 + 1e-9)
+        inverse_norms[j] = 1.0 / (np.sqrt(total) * (1.0 + 1e-9))
 
 
 @njit(cache=True, error_model="numpy")
-def _set_slack(gradient, norms, working, alpha, l1_ratio, factor, n, slack):
+def _set_slack(gradient, inverse_norms, working, alpha, l1_ratio, factor, n, slack):
     """``slack[j]``: how far (in norm) the residual may move from the reference, whose gradients are
     ``gradient``, before |x_j . r| / n can exceed the column's L1 weight; -1 where there is no margin
     (or it is NaN), infinite for the columns in ``working`` (checked anyway; set again as columns join).
@@ -175,7 +171,7 @@ def _set_slack(gradient, norms, working, alpha, l1_ratio, factor, n, slack):
     """
     for j in range(gradient.shape[0]):
         limit = n * (alpha * l1_ratio * factor[j]) * (1.0 - 1e-9)
-        margin = (limit - abs(gradient[j])) / norms[j]
+        margin = (limit - abs(gradient[j])) * inverse_norms[j]
         slack[j] = np.inf if working[j] else (margin if margin >= 0.0 else -1.0)
 
 
@@ -197,7 +193,7 @@ def _screen_radius(residual, reference):
 
 
 @njit(cache=True, error_model="numpy")
-def _screen(X, residual, working, alpha, l1_ratio, factor, norms, reference, gradient, slack, candidates):
+def _screen(X, residual, working, alpha, l1_ratio, factor, inverse_norms, reference, gradient, slack, candidates):
     """``candidates`` = the columns outside ``working`` whose gradient the KKT check at ``residual`` needs
     (no slack beyond :func:`_screen_radius`), ascending; returns how many.
 
@@ -218,7 +214,7 @@ def _screen(X, residual, working, alpha, l1_ratio, factor, norms, reference, gra
     if unsafe * SCREEN_REFRESH > p:
         _column_gradients(X, residual, gradient)
         reference[:] = residual
-        _set_slack(gradient, norms, working, alpha, l1_ratio, factor, n, slack)
+        _set_slack(gradient, inverse_norms, working, alpha, l1_ratio, factor, n, slack)
         radius = _screen_radius(residual, reference)
     elif unsafe == 0:
         return 0
@@ -303,156 +299,6 @@ def _sweep(Xt, HXt, residual, beta, active, n_active, alpha, l1_ratio, factor, c
 
 
 @njit(cache=True, error_model="numpy")
-def _face_products(Xt, face, size, vector, out):
-    """``out[a]`` = X[:, face[a]] . vector for a < ``size``, summed over the rows in order (as
-    :func:`_column_gradients` sums them: same bits).
-
-    Four columns a pass over their contiguous rows of ``Xt``: four independent sums, where one column at
-    a time would wait for each addition and all at once would gather them row by row.
-    """
-    n = Xt.shape[1]
-    a = 0
-    while a + 4 <= size:
-        j0, j1, j2, j3 = face[a], face[a + 1], face[a + 2], face[a + 3]
-        sum0, sum1, sum2, sum3 = 0.0, 0.0, 0.0, 0.0
-        for k in range(n):
-            v = vector[k]
-            sum0 += Xt[j0, k] * v
-            sum1 += Xt[j1, k] * v
-            sum2 += Xt[j2, k] * v
-            sum3 += Xt[j3, k] * v
-        out[a], out[a + 1], out[a + 2], out[a + 3] = sum0, sum1, sum2, sum3
-        a += 4
-    for rest in range(a, size):
-        j = face[rest]
-        total = 0.0
-        for k in range(n):
-            total += Xt[j, k] * vector[k]
-        out[rest] = total
-
-
-@njit(cache=True, error_model="numpy")
-def _woodbury_system(Xt, HXt, face, size, inverse_d, rhs_face, system, rhs):
-    """``system`` = sum over the face of (H x_a / d_a) x_a' and ``rhs`` = sum of (H x_a / d_a) rhs_face[a].
-
-    Four face columns per pass over the n x n system (one load and store of it for four products
-    instead of one each); every element still adds its terms one at a time in face order, as a pass
-    per column would (same bits).
-    """
-    n = Xt.shape[1]
-    system[:, :] = 0.0
-    rhs[:] = 0.0
-    a = 0
-    while a + 4 <= size:
-        j0, j1, j2, j3 = face[a], face[a + 1], face[a + 2], face[a + 3]
-        for k in range(n):
-            w0 = HXt[j0, k] * inverse_d[a]
-            w1 = HXt[j1, k] * inverse_d[a + 1]
-            w2 = HXt[j2, k] * inverse_d[a + 2]
-            w3 = HXt[j3, k] * inverse_d[a + 3]
-            rhs[k] = (((rhs[k] + w0 * rhs_face[a]) + w1 * rhs_face[a + 1]) + w2 * rhs_face[a + 2]
-                      + w3 * rhs_face[a + 3])
-            for m in range(n):
-                system[k, m] = (((system[k, m] + w0 * Xt[j0, m]) + w1 * Xt[j1, m]) + w2 * Xt[j2, m]) + w3 * Xt[j3, m]
-        a += 4
-    for column in range(a, size):
-        j = face[column]
-        for k in range(n):
-            w = HXt[j, k] * inverse_d[column]
-            rhs[k] += w * rhs_face[column]
-            for m in range(n):
-                system[k, m] += w * Xt[j, m]
-
-
-@njit(cache=True, error_model="numpy")
-def _solve_in_place(system, rhs, lu, pivots):
-    """``rhs`` = system^-1 rhs, as np.linalg.solve(system, rhs) computes it (see ``_DGESV``).
-
-    ``lu`` (n x n) receives the matrix in column-major order and then its LU factors; ``pivots`` (n,
-    LAPACK's integers) the row swaps. Raises np.linalg.LinAlgError as np.linalg.solve does.
-    """
-    n = system.shape[0]
-    for k in range(n):
-        for m in range(n):
-            lu[m, k] = system[k, m]
-    for k in range(n):
-        if not np.isfinite(rhs[k]):
-            raise np.linalg.LinAlgError("Array must not contain infs or NaNs.")
-        for m in range(n):
-            if not np.isfinite(lu[k, m]):
-                raise np.linalg.LinAlgError("Array must not contain infs or NaNs.")
-    if _DGESV(_DOUBLE_KIND, n, 1, lu.ctypes, n, pivots.ctypes, rhs.ctypes, n) != 0:
-        raise np.linalg.LinAlgError("Matrix is singular to machine precision.")
-
-
-@njit(cache=True, error_model="numpy")
-def _face_newton(Xt, X, HXt, residual, beta, members, n_members, alpha, l1_ratio, factor, work):
-    """Newton step on the model restricted to the current face (non-zero columns, their signs fixed).
-
-    The face's Hessian is D + V'HV / n (V the non-zero columns, D the ridge part of the penalty, positive
-    when every such column is penalised and l1_ratio < 1); by Woodbury its solve needs one n x n system,
-    O(n^2 |face|), however many columns are non-zero. The step stops where a coefficient would cross
-    zero (that coefficient is set to 0), so the model decreases. Returns False where it does not apply.
-    """
-    n = Xt.shape[1]
-    # Every workspace array taken before the first branch: numba then drops their reference counting
-    # (the fields read after an early return each cost an atomic increment and decrement per call).
-    face, inverse_d, rhs_face, delta = work.face, work.inverse_d, work.rhs_face, work.delta
-    system, rhs, lu, pivots = work.system, work.rhs, work.lu, work.pivots
-    size = 0
-    for a in range(n_members):
-        j = members[a]
-        if beta[j] != 0.0:
-            if factor[j] == 0.0:
-                return False
-            face[size] = j
-            size += 1
-    if size == 0 or l1_ratio >= 1.0:
-        return False
-    ridge = alpha * (1.0 - l1_ratio)
-    _face_products(Xt, face, size, residual, rhs_face)
-    for a in range(size):
-        j = face[a]
-        d = ridge * factor[j]
-        inverse_d[a] = 1.0 / d
-        sign = 1.0 if beta[j] > 0.0 else -1.0
-        rhs_face[a] = rhs_face[a] / n - alpha * l1_ratio * factor[j] * sign - d * beta[j]
-    _woodbury_system(Xt, HXt, face, size, inverse_d, rhs_face, system, rhs)
-    for k in range(n):
-        system[k, k] += n
-    _solve_in_place(system, rhs, lu, pivots)
-    y = rhs
-    step = 1.0
-    blocking = -1
-    _face_products(Xt, face, size, y, delta)
-    for a in range(size):
-        j = face[a]
-        delta[a] = inverse_d[a] * (rhs_face[a] - delta[a])
-        if (beta[j] + delta[a]) * beta[j] < 0.0:
-            t = -beta[j] / delta[a]
-            if t < step:
-                step = t
-                blocking = a
-    for a in range(size):
-        j = face[a]
-        delta[a] = -beta[j] if a == blocking else step * delta[a]        # the move
-        beta[j] += delta[a]
-    # Four columns a pass over the residual, each element's updates still one at a time in face order.
-    a = 0
-    while a + 4 <= size:
-        j0, j1, j2, j3 = face[a], face[a + 1], face[a + 2], face[a + 3]
-        m0, m1, m2, m3 = delta[a], delta[a + 1], delta[a + 2], delta[a + 3]
-        for k in range(n):
-            residual[k] = (((residual[k] - HXt[j0, k] * m0) - HXt[j1, k] * m1) - HXt[j2, k] * m2) - HXt[j3, k] * m3
-        a += 4
-    for column in range(a, size):
-        j = face[column]
-        for k in range(n):
-            residual[k] -= HXt[j, k] * delta[column]
-    return True
-
-
-@njit(cache=True, error_model="numpy")
 def _listed(working, members):
     """``members`` = the indices of ``working``'s True entries, ascending; returns how many."""
     count = 0
@@ -472,16 +318,17 @@ def _solve_quadratic(Xt, X, curve, residual, beta, working, members, n_members, 
     Hessian times each move), so a coordinate update costs O(n) once the column's Hessian product is
     known (O(n) too, :func:`_hessian_products`; computed only for columns that enter the working set).
     Passes over the working set, each followed by a Newton step on the face it found
-    (:func:`_face_newton`; where that does not apply, glmnet's passes over the non-zero columns until
-    they settle), until a pass over the working set changes nothing; then every other column's model
-    gradient is checked and violators join ``working`` (boolean, with its list ``members[:n_members]``;
-    both updated in place). Returns the number of working columns, or -1 when it did not converge.
+    (:func:`trialomics.cox_face_newton.face_newton`; where that does not apply, glmnet's passes over the
+    non-zero columns until they settle), until a pass over the working set changes nothing; then the other
+    columns' model gradients are checked (those the screen cannot rule out, :func:`_screen`) and
+    violators join ``working`` (boolean, with its list ``members[:n_members]``; both updated in place).
+    Returns the number of working columns, or -1 when it did not converge.
     """
     p, n = Xt.shape
     HXt, curvature, pending, nonzero = work.HXt, work.curvature, work.pending, work.nonzero
-    # (Taken before the first branch, as in _face_newton.)
+    # (Taken before the first branch, as in face_newton.)
     block, product, sums_p = work.block, work.product, work.sums_p
-    norms, reference, gradient, slack = work.norms, work.reference, work.gradient, work.slack
+    inverse_norms, reference, gradient, slack = work.inverse_norms, work.reference, work.gradient, work.slack
     candidates, checked = work.candidates, work.checked
     curvature[:] = -1.0        # < 0: product not computed yet at this curve
     for _ in range(MAX_SWEEPS):
@@ -497,7 +344,7 @@ def _solve_quadratic(Xt, X, curve, residual, beta, working, members, n_members, 
             if _sweep(Xt, HXt, residual, beta, members, n_members, alpha, l1_ratio, factor, curvature, n) < tol * tol:
                 settled = True
                 break
-            if _face_newton(Xt, X, HXt, residual, beta, members, n_members, alpha, l1_ratio, factor, work):
+            if face_newton(Xt, HXt, residual, beta, members, n_members, alpha, l1_ratio, factor, work):
                 continue
             n_nonzero = 0
             for j_index in range(n_members):
@@ -509,9 +356,9 @@ def _solve_quadratic(Xt, X, curve, residual, beta, working, members, n_members, 
                     break
         if not settled:
             return -1
-        n_candidates = _screen(X, residual, working, alpha, l1_ratio, factor, norms, reference, gradient, slack,
-                               candidates)
-        _face_products(Xt, candidates, n_candidates, residual, checked)
+        n_candidates = _screen(X, residual, working, alpha, l1_ratio, factor, inverse_norms, reference, gradient,
+                               slack, candidates)
+        column_products(Xt, candidates, n_candidates, residual, checked)
         added = False
         for c in range(n_candidates):
             j = candidates[c]
@@ -538,7 +385,7 @@ def _kkt_violations(Xt, residual, beta, columns, n_columns, alpha, l1_ratio, fac
     """``violations[c]`` = :func:`_kkt_violation` of column ``columns[c]`` at ``residual`` (n x minus the
     loss gradient in eta), c < ``n_columns``; returns the largest, 0 if larger (a NaN is skipped by max)."""
     n = Xt.shape[1]
-    _face_products(Xt, columns, n_columns, residual, violations)
+    column_products(Xt, columns, n_columns, residual, violations)
     largest = 0.0
     for c in range(n_columns):
         j = columns[c]
@@ -555,11 +402,11 @@ def _largest_violation(Xt, X, residual, beta, working, members, n_members, alpha
     Computed for the working columns and the candidates only: every other column's is exactly 0. The
     maximum is exact in any order.
     """
-    norms, reference, gradient, slack = work.norms, work.reference, work.gradient, work.slack
+    inverse_norms, reference, gradient, slack = work.inverse_norms, work.reference, work.gradient, work.slack
     candidates, violations = work.candidates, work.violations
     largest = _kkt_violations(Xt, residual, beta, members, n_members, alpha, l1_ratio, factor, violations)
-    n_candidates = _screen(X, residual, working, alpha, l1_ratio, factor, norms, reference, gradient, slack,
-                           candidates)
+    n_candidates = _screen(X, residual, working, alpha, l1_ratio, factor, inverse_norms, reference, gradient,
+                           slack, candidates)
     candidates_largest = _kkt_violations(Xt, residual, beta, candidates, n_candidates, alpha, l1_ratio, factor,
                                          violations)
     return max(largest, candidates_largest), n_candidates
@@ -577,7 +424,7 @@ def _fit_penalty(Xt, X, event, ends, beta, loss, alpha, l1_ratio, factor, tol, w
     residual, curve, gradient = work.residual, work.curve, work.gradient
     model_residual, trial_residual, trial_curve = work.model_residual, work.trial_residual, work.trial_curve
     eta, sums, violations, trial, step_beta = work.eta, work.sums, work.violations, work.trial, work.step_beta
-    norms, slack, candidates = work.norms, work.slack, work.candidates
+    inverse_norms, slack, candidates = work.inverse_norms, work.slack, work.candidates
     # The working set starts from the previous penalty's non-zero and unpenalised columns (glmnet's
     # ever-active set); the model's KKT check adds the rest as needed. Outside it the coefficients are
     # 0, in ``trial`` and ``step_beta`` too, so those need no update and add nothing to the objective.
@@ -586,7 +433,7 @@ def _fit_penalty(Xt, X, event, ends, beta, loss, alpha, l1_ratio, factor, tol, w
         working[j] = beta[j] != 0.0 or factor[j] == 0.0
     n_members = _listed(working, members)
     objective = loss / n + _penalty(beta, members, n_members, alpha, l1_ratio, factor)
-    _set_slack(gradient, norms, working, alpha, l1_ratio, factor, n, slack)
+    _set_slack(gradient, inverse_norms, working, alpha, l1_ratio, factor, n, slack)
     largest, _ = _largest_violation(Xt, X, residual, beta, working, members, n_members, alpha, l1_ratio, factor,
                                     work)
     # 0.01 x is monotone in floating point: the largest of 0.01 x each violation is 0.01 x the largest.
@@ -642,7 +489,8 @@ def _fit_penalty(Xt, X, event, ends, beta, loss, alpha, l1_ratio, factor, tol, w
 # (residual, curve, gradient), the line search's trial state and the subproblems' scratch.
 Workspace = namedtuple("Workspace", [
     "residual", "curve", "gradient", "trial", "step_beta", "trial_residual", "trial_curve", "eta", "sums",
-    "working", "model_residual", "norms", "reference", "slack", "candidates", "checked", "HXt", "curvature", "members", "pending", "nonzero",
+    "working", "model_residual", "inverse_norms", "reference", "slack", "candidates", "checked", "HXt", "curvature",
+    "members", "pending", "nonzero",
     "block", "product", "sums_p", "face", "inverse_d", "rhs_face", "delta", "system", "rhs", "lu", "pivots",
     "violations"])
 
@@ -666,7 +514,7 @@ def _path(Xt, X, event, ends, alphas, l1_ratio, factor, tol, coef, converged):
     work = _workspace(p, n)
     beta = np.zeros(p)
     loss = _loss_at(Xt, beta, work.members, 0, event, ends, work.residual, work.curve, work.eta, work.sums)
-    _column_norms(Xt, work.norms)
+    _inverse_column_norms(Xt, work.inverse_norms)
     _column_gradients(X, work.residual, work.gradient)
     work.reference[:] = work.residual
     for a in range(alphas.shape[0]):

@@ -1,0 +1,172 @@
+"""The Newton step on the face of the elastic-net Cox model's second-order subproblem
+(:mod:`trialomics.cox_path`), and the column products it shares with the path's KKT checks.
+
+On the face (the non-zero coefficients, their signs fixed) the penalised quadratic model is smooth; its
+Hessian D + V'HV / n (V the face's columns, D the ridge part of the penalty, H the Hessian of the
+partial likelihood in eta) is solved through an n x n system by Woodbury's identity, one LAPACK dgesv
+on reused buffers. Every sum is taken in a fixed order, so results are bit-reproducible.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+from numba.np.linalg import F_INT_nbtype
+
+# LAPACK's dgesv as numba's np.linalg.solve binds it (numba's helper library loads SciPy's at the first
+# call, not at import), called on reused buffers: the same routine on the same column-major matrix
+# gives the same bits, without np.linalg.solve's copies, allocations and element-by-element
+# finiteness check of every call.
+_DGESV = types.ExternalFunction("numba_xgesv", types.intc(
+    types.char, types.intp, types.intp, types.CPointer(types.float64), types.intp, types.CPointer(F_INT_nbtype),
+    types.CPointer(types.float64), types.intp))
+_DOUBLE_KIND = ord("d")
+
+
+@njit(cache=True, error_model="numpy")
+def column_products(Xt, face, size, vector, out):
+    """``out[a]`` = X[:, face[a]] . vector for a < ``size``, summed over the rows in order (as
+    :func:`trialomics.cox_path._column_gradients` sums them: same bits).
+
+    Four columns a pass over their contiguous rows of ``Xt``: four independent sums, where one column at
+    a time would wait for each addition and all at once would gather them row by row.
+    """
+    n = Xt.shape[1]
+    a = 0
+    while a + 4 <= size:
+        j0, j1, j2, j3 = face[a], face[a + 1], face[a + 2], face[a + 3]
+        sum0, sum1, sum2, sum3 = 0.0, 0.0, 0.0, 0.0
+        for k in range(n):
+            v = vector[k]
+            sum0 += Xt[j0, k] * v
+            sum1 += Xt[j1, k] * v
+            sum2 += Xt[j2, k] * v
+            sum3 += Xt[j3, k] * v
+        out[a], out[a + 1], out[a + 2], out[a + 3] = sum0, sum1, sum2, sum3
+        a += 4
+    for rest in range(a, size):
+        j = face[rest]
+        total = 0.0
+        for k in range(n):
+            total += Xt[j, k] * vector[k]
+        out[rest] = total
+
+
+@njit(cache=True, error_model="numpy")
+def woodbury_system(Xt, HXt, face, size, inverse_d, rhs_face, system, rhs):
+    """``system`` = sum over the face of (H x_a / d_a) x_a' and ``rhs`` = sum of (H x_a / d_a) rhs_face[a].
+
+    Four face columns per pass over the n x n system (one load and store of it for four products
+    instead of one each); every element still adds its terms one at a time in face order, as a pass
+    per column would (same bits).
+    """
+    n = Xt.shape[1]
+    system[:, :] = 0.0
+    rhs[:] = 0.0
+    a = 0
+    while a + 4 <= size:
+        j0, j1, j2, j3 = face[a], face[a + 1], face[a + 2], face[a + 3]
+        for k in range(n):
+            w0 = HXt[j0, k] * inverse_d[a]
+            w1 = HXt[j1, k] * inverse_d[a + 1]
+            w2 = HXt[j2, k] * inverse_d[a + 2]
+            w3 = HXt[j3, k] * inverse_d[a + 3]
+            rhs[k] = (((rhs[k] + w0 * rhs_face[a]) + w1 * rhs_face[a + 1]) + w2 * rhs_face[a + 2]
+                      + w3 * rhs_face[a + 3])
+            for m in range(n):
+                system[k, m] = (((system[k, m] + w0 * Xt[j0, m]) + w1 * Xt[j1, m]) + w2 * Xt[j2, m]) + w3 * Xt[j3, m]
+        a += 4
+    for column in range(a, size):
+        j = face[column]
+        for k in range(n):
+            w = HXt[j, k] * inverse_d[column]
+            rhs[k] += w * rhs_face[column]
+            for m in range(n):
+                system[k, m] += w * Xt[j, m]
+
+
+@njit(cache=True, error_model="numpy")
+def solve_in_place(system, rhs, lu, pivots):
+    """``rhs`` = system^-1 rhs, as np.linalg.solve(system, rhs) computes it (see ``_DGESV``).
+
+    ``lu`` (n x n) receives the matrix in column-major order and then its LU factors; ``pivots`` (n,
+    LAPACK's integers) the row swaps. Raises np.linalg.LinAlgError as np.linalg.solve does.
+    """
+    n = system.shape[0]
+    for k in range(n):
+        for m in range(n):
+            lu[m, k] = system[k, m]
+    for k in range(n):
+        if not np.isfinite(rhs[k]):
+            raise np.linalg.LinAlgError("Array must not contain infs or NaNs.")
+        for m in range(n):
+            if not np.isfinite(lu[k, m]):
+                raise np.linalg.LinAlgError("Array must not contain infs or NaNs.")
+    if _DGESV(_DOUBLE_KIND, n, 1, lu.ctypes, n, pivots.ctypes, rhs.ctypes, n) != 0:
+        raise np.linalg.LinAlgError("Matrix is singular to machine precision.")
+
+
+@njit(cache=True, error_model="numpy")
+def face_newton(Xt, HXt, residual, beta, members, n_members, alpha, l1_ratio, factor, work):
+    """Newton step on the model restricted to the current face (non-zero columns, their signs fixed).
+
+    The face's Hessian is D + V'HV / n (V the non-zero columns, D the ridge part of the penalty, positive
+    when every such column is penalised and l1_ratio < 1); by Woodbury its solve needs one n x n system,
+    O(n^2 |face|), however many columns are non-zero. The step stops where a coefficient would cross
+    zero (that coefficient is set to 0), so the model decreases. Returns False where it does not apply.
+    """
+    n = Xt.shape[1]
+    # Every workspace array taken before the first branch: numba then drops their reference counting
+    # (the fields read after an early return each cost an atomic increment and decrement per call).
+    face, inverse_d, rhs_face, delta = work.face, work.inverse_d, work.rhs_face, work.delta
+    system, rhs, lu, pivots = work.system, work.rhs, work.lu, work.pivots
+    size = 0
+    for a in range(n_members):
+        j = members[a]
+        if beta[j] != 0.0:
+            if factor[j] == 0.0:
+                return False
+            face[size] = j
+            size += 1
+    if size == 0 or l1_ratio >= 1.0:
+        return False
+    ridge = alpha * (1.0 - l1_ratio)
+    column_products(Xt, face, size, residual, rhs_face)
+    for a in range(size):
+        j = face[a]
+        d = ridge * factor[j]
+        inverse_d[a] = 1.0 / d
+        sign = 1.0 if beta[j] > 0.0 else -1.0
+        rhs_face[a] = rhs_face[a] / n - alpha * l1_ratio * factor[j] * sign - d * beta[j]
+    woodbury_system(Xt, HXt, face, size, inverse_d, rhs_face, system, rhs)
+    for k in range(n):
+        system[k, k] += n
+    solve_in_place(system, rhs, lu, pivots)
+    y = rhs
+    step = 1.0
+    blocking = -1
+    column_products(Xt, face, size, y, delta)
+    for a in range(size):
+        j = face[a]
+        delta[a] = inverse_d[a] * (rhs_face[a] - delta[a])
+        if (beta[j] + delta[a]) * beta[j] < 0.0:
+            t = -beta[j] / delta[a]
+            if t < step:
+                step = t
+                blocking = a
+    for a in range(size):
+        j = face[a]
+        delta[a] = -beta[j] if a == blocking else step * delta[a]        # the move
+        beta[j] += delta[a]
+    # Four columns a pass over the residual, each element's updates still one at a time in face order.
+    a = 0
+    while a + 4 <= size:
+        j0, j1, j2, j3 = face[a], face[a + 1], face[a + 2], face[a + 3]
+        m0, m1, m2, m3 = delta[a], delta[a + 1], delta[a + 2], delta[a + 3]
+        for k in range(n):
+            residual[k] = (((residual[k] - HXt[j0, k] * m0) - HXt[j1, k] * m1) - HXt[j2, k] * m2) - HXt[j3, k] * m3
+        a += 4
+    for column in range(a, size):
+        j = face[column]
+        for k in range(n):
+            residual[k] -= HXt[j, k] * delta[column]
+    return True
