@@ -152,3 +152,94 @@ def test_face_system_solve_equals_numbas_linalg_solve_bit_for_bit():
     with pytest.raises(np.linalg.LinAlgError, match="infs or NaNs"):
         solve_in_place(np.array([[1.0, np.nan], [0.0, 1.0]]), np.ones(2), np.empty((2, 2)),
                         np.empty(2, dtype=F_INT_nptype))
+
+
+def test_kkt_screen_rules_out_only_columns_that_cannot_cross_their_weight():
+    # The screen's promise: a column outside the working set that it rules out has |x_j . r| / n at most
+    # its L1 weight at the new residual, computed as the full pass computes it; the others are listed.
+    from trialomics.cox_path import _column_gradients, _inverse_column_norms, _screen, _set_slack
+
+    rng = np.random.default_rng(3)
+    n, p, alpha, l1_ratio = 12, 400, 0.3, 0.5
+    X = standardised(rng, n, p)
+    X[:, 5] = 0.0                                      # a constant column: never crosses
+    Xt = np.ascontiguousarray(X.T)
+    factor = rng.uniform(0.5, 2.0, p)
+    reference_residual = rng.normal(size=n)
+    working = np.zeros(p, dtype=bool)
+    working[:10] = True
+    inverse_norms, gradient, slack = np.empty(p), np.empty(p), np.empty(p)
+    _inverse_column_norms(Xt, inverse_norms)
+    _column_gradients(X, reference_residual, gradient)
+    weight = alpha * l1_ratio * factor
+    # Choose the penalty so that some columns sit just below their weight at the reference.
+    scale = np.quantile(np.abs(gradient / n) / weight, 0.9)
+    weight, alpha = weight * scale, alpha * scale
+    _set_slack(gradient, inverse_norms, working, alpha, l1_ratio, factor, n, slack)
+    assert np.isinf(slack[:10]).all() and np.isinf(slack[5])
+    listed_somewhere = 0
+    for size in (0.0, 1e-6, 1e-3, 1e-2, 0.05):
+        reference = reference_residual.copy()
+        residual = reference + size * rng.normal(size=n)
+        candidates = np.empty(p, dtype=np.int64)
+        count = _screen(X, residual, working, alpha, l1_ratio, factor, inverse_norms, reference, gradient.copy(),
+                        slack.copy(), candidates)
+        listed = np.zeros(p, dtype=bool)
+        listed[candidates[:count]] = True
+        assert not (listed & working).any() and np.all(np.diff(candidates[:count]) > 0)
+        exact = np.empty(p)
+        _column_gradients(X, residual, exact)
+        crosses = np.abs(exact / n) > weight
+        assert not (crosses & ~working & ~listed).any()
+        assert count * 8 <= p       # more would have moved the reference and listed fewer
+        listed_somewhere += count
+    assert listed_somewhere > 0
+
+
+def test_kkt_screen_lists_every_column_when_the_residual_is_not_finite():
+    from trialomics.cox_path import _screen
+
+    p, n = 20, 6
+    X = np.random.default_rng(0).normal(size=(n, p))
+    working = np.zeros(p, dtype=bool)
+    working[3] = True
+    candidates = np.empty(p, dtype=np.int64)
+    residual = np.full(n, np.inf)
+    count = _screen(X, residual, working, 0.1, 0.5, np.ones(p), np.ones(p), np.zeros(n), np.zeros(p),
+                    np.full(p, 1e300), candidates)
+    assert list(candidates[:count]) == [j for j in range(p) if j != 3]
+
+
+def test_column_products_and_hessian_products_take_each_columns_sums_in_row_order():
+    # The KKT checks and the Hessian products work four columns at a time; each column's value must be
+    # the bits of the full pass (gradients) and of the column on its own, and H X must be the Hessian's.
+    from trialomics.cox_face_newton import column_products
+    from trialomics.cox_path import _column_gradients, _hessian_products, _loss_and_curvature, _risk_ends
+
+    rng = np.random.default_rng(8)
+    X, time, event = cohort(8, 13, 40, ties=True)
+    order = np.argsort(-time, kind="mergesort")
+    X, time, event = X[order], time[order], event[order].astype(float)
+    Xt = np.ascontiguousarray(X.T)
+    residual, curve = np.empty(13), np.empty((3, 13))
+    _loss_and_curvature(X @ rng.normal(0, 0.3, 40), event, _risk_ends(time), residual, curve, np.empty((3, 13)))
+    full = np.empty(40)
+    _column_gradients(X, residual, full)
+    for size in (1, 4, 7, 40):
+        columns = np.sort(rng.choice(40, size, replace=False))
+        products = np.empty(40)
+        column_products(Xt, columns, size, residual, products)
+        assert np.array_equal(products[:size], full[columns])
+    # Dense Hessian in eta: H[k, m] = [k == m] e_k A_k - e_k e_m B_max(k, m) (rows in descending time).
+    e, A, B = curve
+    hessian = np.diag(e * A) - np.outer(e, e) * B[np.maximum.outer(np.arange(13), np.arange(13))]
+    columns = np.array([0, 2, 3, 9, 17, 30, 39])           # one block of four and three on their own
+    HXt, curvature = np.zeros((40, 13)), np.zeros(40)
+    _hessian_products(curve, Xt, columns, 7, HXt, curvature, np.empty((2, 13)))
+    np.testing.assert_allclose(HXt[columns], (hessian @ X[:, columns]).T, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(curvature[columns], np.einsum("kj,kj->j", X[:, columns], hessian @ X[:, columns]) / 13,
+                               rtol=0, atol=1e-12)
+    alone = np.zeros((40, 13)), np.zeros(40)
+    for j in columns:
+        _hessian_products(curve, Xt, np.array([j]), 1, alone[0], alone[1], np.empty((2, 13)))
+    assert np.array_equal(alone[0], HXt) and np.array_equal(alone[1], curvature)
