@@ -72,6 +72,19 @@ def test_png_is_the_one_savefig_alone_writes(tmp_path, make_figure):
     assert (tmp_path / "once.png").read_bytes() == (tmp_path / "alone.png").read_bytes()
 
 
+def test_a_figure_made_without_pyplot_is_saved_as_savefig_would(tmp_path):
+    from matplotlib.figure import Figure
+
+    style.pyplot()  # the house settings
+    figures = [Figure(figsize=(3.0, 2.0), layout="constrained") for _ in range(2)]
+    for fig in figures:
+        fig.subplots().plot([0, 1], [1, 0])
+    style.save_figure(figures[0], tmp_path / "saved.png")
+    with matplotlib.pyplot.rc_context(style.SAVE_RC_PARAMS):
+        figures[1].savefig(tmp_path / "alone.png", metadata=style.UNDATED_METADATA["png"])
+    assert (tmp_path / "saved.png").read_bytes() == (tmp_path / "alone.png").read_bytes()
+
+
 def test_svg_twin_covers_the_area_of_the_png(tmp_path):
     style.save_figure(constrained_figure(), tmp_path / "figure.png", tmp_path / "figure.svg")
     root = ET.fromstring((tmp_path / "figure.svg").read_text())

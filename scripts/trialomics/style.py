@@ -134,6 +134,8 @@ def fix_layout(fig):
     tight = mpl.rcParams["savefig.bbox"] == "tight"
     if fig.get_layout_engine() is None and not tight:
         return None
+    if not hasattr(fig.canvas, "get_renderer"):  # a figure made without pyplot: savefig lays it out
+        return mpl.rcParams["savefig.bbox"]
     dpi = mpl.rcParams["savefig.dpi"]
     screen_dpi = fig.dpi
     fig.set_dpi(fig.dpi if dpi == "figure" else dpi)
