@@ -120,7 +120,8 @@ def save_figure(fig, *paths: str | os.PathLike) -> None:
 def fix_layout(fig):
     """Run ``fig``'s layout engine once, at the raster resolution (``savefig.dpi``), then switch it off;
     return the area to save (the tight bounding box with ``savefig.pad_inches`` when ``savefig.bbox`` is
-    "tight", else ``None``).
+    "tight", else ``None``). A figure whose canvas cannot render (made without pyplot) is left alone and
+    ``savefig.bbox`` returned: ``savefig`` then lays it out for every file, as it would anyway.
 
     ``savefig`` with a layout engine or a tight box first draws the whole figure without output, to lay
     it out and measure it, for every file. Here the layout runs once and the box is measured without
