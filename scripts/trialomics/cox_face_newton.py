@@ -12,6 +12,12 @@ import numpy as np
 from numba import njit, types
 from numba.np.linalg import F_INT_nbtype
 
+# The solver's kernels allocate nothing: compiled without numba's reference counting (its ``_nrt``
+# option), a call does not increment and decrement every array it is passed, atomically (about a tenth
+# of a path's time when they were counted). A kernel that allocated would fail to compile ("NRT
+# required but not enabled"); the arithmetic, hence every bit, is unchanged.
+kernel = njit(cache=True, error_model="numpy", _nrt=False)
+
 # LAPACK's dgesv as numba's np.linalg.solve binds it (numba's helper library loads SciPy's at the first
 # call, not at import), called on reused buffers: the same routine on the same column-major matrix
 # gives the same bits, without np.linalg.solve's copies, allocations and element-by-element
@@ -22,7 +28,7 @@ _DGESV = types.ExternalFunction("numba_xgesv", types.intc(
 _DOUBLE_KIND = ord("d")
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def column_products(Xt, face, size, vector, out):
     """``out[a]`` = X[:, face[a]] . vector for a < ``size``, summed over the rows in order (as
     :func:`trialomics.cox_path._column_gradients` sums them: same bits).
@@ -51,7 +57,7 @@ def column_products(Xt, face, size, vector, out):
         out[rest] = total
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def woodbury_system(Xt, HXt, face, size, inverse_d, rhs_face, system, rhs):
     """``system`` = sum over the face of (H x_a / d_a) x_a' and ``rhs`` = sum of (H x_a / d_a) rhs_face[a].
 
@@ -84,7 +90,7 @@ def woodbury_system(Xt, HXt, face, size, inverse_d, rhs_face, system, rhs):
                 system[k, m] += w * Xt[j, m]
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def solve_in_place(system, rhs, lu, pivots):
     """``rhs`` = system^-1 rhs, as np.linalg.solve(system, rhs) computes it (see ``_DGESV``).
 
@@ -105,7 +111,7 @@ def solve_in_place(system, rhs, lu, pivots):
         raise np.linalg.LinAlgError("Matrix is singular to machine precision.")
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def face_newton(Xt, HXt, residual, beta, members, n_members, alpha, l1_ratio, factor, work):
     """Newton step on the model restricted to the current face (non-zero columns, their signs fixed).
 

@@ -35,7 +35,7 @@ import numpy as np
 from numba import njit
 from numba.np.linalg import F_INT_nptype
 
-from .cox_face_newton import column_products, face_newton
+from .cox_face_newton import column_products, face_newton, kernel
 from .l1_kernels import l1_kkt_violation, soft_threshold
 
 MAX_OUTER = 500            # proximal Newton steps per penalty
@@ -59,7 +59,7 @@ def _risk_ends(time):
     return ends
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _loss_and_curvature(eta, event, ends, residual, curve, sums):
     """n x the mean negative partial log-likelihood at ``eta``, minus its gradient, and its Hessian's terms.
 
@@ -70,7 +70,16 @@ def _loss_and_curvature(eta, event, ends, residual, curve, sums):
     ``sums`` (3 x n) is scratch.
     """
     n = eta.shape[0]
-    top = eta.max()
+    if n == 0:
+        raise ValueError("no patients: the partial likelihood needs at least one row")
+    top = eta[0]            # eta.max() (its NaN, if any), which would need reference counting
+    if not np.isnan(top):
+        for k in range(1, n):
+            if np.isnan(eta[k]):
+                top = eta[k]
+                break
+            if eta[k] > top:
+                top = eta[k]
     expo = curve[0]
     for k in range(n):
         expo[k] = np.exp(eta[k] - top)
@@ -99,7 +108,7 @@ def _loss_and_curvature(eta, event, ends, residual, curve, sums):
     return loss
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _loss_at(Xt, beta, columns, n_columns, event, ends, residual, curve, eta, sums):
     """:func:`_loss_and_curvature` at eta = X beta, ``beta`` 0 outside ``columns[:n_columns]`` (ascending).
 
@@ -115,7 +124,7 @@ def _loss_at(Xt, beta, columns, n_columns, event, ends, residual, curve, eta, su
     return _loss_and_curvature(eta, event, ends, residual, curve, sums)
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _column_gradients(X, residual, gradient):
     """``gradient[j]`` = X[:, j] . residual for every column (the rows are patients).
 
@@ -148,7 +157,7 @@ def _column_gradients(X, residual, gradient):
 SCREEN_REFRESH = 8
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _inverse_column_norms(Xt, inverse_norms):
     """``inverse_norms[j]`` = 1 / ||X[:, j]||, made 1e-9 x itself smaller to stay below it whatever the
     rounding (so that a bound multiplied by it stays a bound)."""
@@ -160,7 +169,7 @@ def _inverse_column_norms(Xt, inverse_norms):
         inverse_norms[j] = 1.0 / (np.sqrt(total) * (1.0 + 1e-9))
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _set_slack(gradient, inverse_norms, working, alpha, l1_ratio, factor, n, slack):
     """``slack[j]``: how far (in norm) the residual may move from the reference, whose gradients are
     ``gradient``, before |x_j . r| / n can exceed the column's L1 weight; -1 where there is no margin
@@ -175,7 +184,7 @@ def _set_slack(gradient, inverse_norms, working, alpha, l1_ratio, factor, n, sla
         slack[j] = np.inf if working[j] else (margin if margin >= 0.0 else -1.0)
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _screen_radius(residual, reference):
     """A bound on ||residual - reference|| plus the rounding of both gradients' sums.
 
@@ -192,7 +201,7 @@ def _screen_radius(residual, reference):
     return np.sqrt(distance) * (1.0 + 1e-9) + 2.0 * n * 2.220446049250313e-16 * size
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _screen(X, residual, working, alpha, l1_ratio, factor, inverse_norms, reference, gradient, slack, candidates):
     """``candidates`` = the columns outside ``working`` whose gradient the KKT check at ``residual`` needs
     (no slack beyond :func:`_screen_radius`), ascending; returns how many.
@@ -213,7 +222,8 @@ def _screen(X, residual, working, alpha, l1_ratio, factor, inverse_norms, refere
         unsafe += slack[j] <= radius
     if unsafe * SCREEN_REFRESH > p:
         _column_gradients(X, residual, gradient)
-        reference[:] = residual
+        for k in range(n):
+            reference[k] = residual[k]
         _set_slack(gradient, inverse_norms, working, alpha, l1_ratio, factor, n, slack)
         radius = _screen_radius(residual, reference)
     elif unsafe == 0:
@@ -226,7 +236,7 @@ def _screen(X, residual, working, alpha, l1_ratio, factor, inverse_norms, refere
     return count
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _column_hessian(Xt, j, expo, a_sums, b_sums, factor, weight, HXt):
     """``HXt[j]`` = H X[:, j] (see :func:`_hessian_products`); returns X[:, j]' H X[:, j]."""
     n = Xt.shape[1]
@@ -244,7 +254,7 @@ def _column_hessian(Xt, j, expo, a_sums, b_sums, factor, weight, HXt):
     return total
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _hessian_products(curve, Xt, columns, n_columns, HXt, curvature, row_terms):
     """``HXt[j]`` = H X[:, j] for the Hessian in eta held by ``curve`` and ``curvature[j]`` = X[:, j]' H X[:, j] / n.
 
@@ -298,7 +308,7 @@ def _hessian_products(curve, Xt, columns, n_columns, HXt, curvature, row_terms):
         curvature[j] = _column_hessian(Xt, j, expo, a_sums, b_sums, factor, weight, HXt) / n
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _penalty(beta, columns, n_columns, alpha, l1_ratio, factor):
     """The penalty of ``beta``, 0 outside ``columns[:n_columns]`` (ascending; the zeros would add +0)."""
     value = 0.0
@@ -308,7 +318,7 @@ def _penalty(beta, columns, n_columns, alpha, l1_ratio, factor):
     return alpha * value
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _sweep(Xt, HXt, residual, beta, active, n_active, alpha, l1_ratio, factor, curvature, n):
     """One coordinate-descent pass over ``active[:n_active]``; returns the largest curvature * change^2."""
     largest = 0.0
@@ -332,7 +342,7 @@ def _sweep(Xt, HXt, residual, beta, active, n_active, alpha, l1_ratio, factor, c
     return largest
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _listed(working, members):
     """``members`` = the indices of ``working``'s True entries, ascending; returns how many."""
     count = 0
@@ -343,7 +353,7 @@ def _listed(working, members):
     return count
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _solve_quadratic(Xt, X, curve, residual, beta, working, members, n_members, alpha, l1_ratio, factor, tol,
                      work):
     """Coordinate descent on the penalised second-order model, over a working set grown by its KKT check.
@@ -406,7 +416,7 @@ def _solve_quadratic(Xt, X, curve, residual, beta, working, members, n_members, 
     return -1
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _kkt_violation(gradient, beta_j, alpha, l1_ratio, factor_j):
     """How far a column is from stationarity (``gradient`` is minus the loss gradient)."""
     # The ridge part joins the smooth gradient; the lasso part is the L1 weight.
@@ -414,7 +424,7 @@ def _kkt_violation(gradient, beta_j, alpha, l1_ratio, factor_j):
     return l1_kkt_violation(ridge - gradient, beta_j, alpha * l1_ratio * factor_j)
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _kkt_violations(Xt, residual, beta, columns, n_columns, alpha, l1_ratio, factor, violations):
     """``violations[c]`` = :func:`_kkt_violation` of column ``columns[c]`` at ``residual`` (n x minus the
     loss gradient in eta), c < ``n_columns``; returns the largest, 0 if larger (a NaN is skipped by max)."""
@@ -428,7 +438,7 @@ def _kkt_violations(Xt, residual, beta, columns, n_columns, alpha, l1_ratio, fac
     return largest
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _largest_violation(Xt, X, residual, beta, working, members, n_members, alpha, l1_ratio, factor, work):
     """The largest KKT violation over every column at ``residual``, and the number of screen candidates
     (:func:`_screen`, in ``work.candidates``) whose violations are in ``work.violations``.
@@ -446,7 +456,7 @@ def _largest_violation(Xt, X, residual, beta, working, members, n_members, alpha
     return max(largest, candidates_largest), n_candidates
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _fit_penalty(Xt, X, event, ends, beta, loss, alpha, l1_ratio, factor, tol, work):
     """Minimise the objective at ``alpha`` from ``beta`` (updated in place); (converged, loss at beta).
 
@@ -473,8 +483,10 @@ def _fit_penalty(Xt, X, event, ends, beta, loss, alpha, l1_ratio, factor, tol, w
     # 0.01 x is monotone in floating point: the largest of 0.01 x each violation is 0.01 x the largest.
     inner_tol = max(tol, 0.01 * largest)
     for _ in range(MAX_OUTER):
-        trial[:] = beta
-        model_residual[:] = residual
+        for j in range(p):           # (element by element: a slice copy would need reference counting)
+            trial[j] = beta[j]
+        for k in range(n):
+            model_residual[k] = residual[k]
         n_members = _solve_quadratic(Xt, X, curve, model_residual, trial, working, members, n_members, alpha,
                                      l1_ratio, factor, inner_tol, work)
         if n_members < 0:
@@ -492,8 +504,9 @@ def _fit_penalty(Xt, X, event, ends, beta, loss, alpha, l1_ratio, factor, tol, w
             if np.isfinite(value) and value <= objective + 1e-15 * abs(objective):
                 for j_index in range(n_members):
                     beta[members[j_index]] = step_beta[members[j_index]]
-                residual[:] = trial_residual
-                curve[:, :] = trial_curve
+                for k in range(n):
+                    residual[k] = trial_residual[k]
+                    curve[0, k], curve[1, k], curve[2, k] = trial_curve[0, k], trial_curve[1, k], trial_curve[2, k]
                 objective = value
                 loss = step_loss
                 accepted = True
