@@ -35,7 +35,7 @@ import numpy as np
 from numba import njit
 from numba.np.linalg import F_INT_nptype
 
-from .cox_face_newton import column_products, face_newton, kernel
+from .cox_face_newton import column_products, face_newton, kernel, padded_rows
 from .l1_kernels import l1_kkt_violation, soft_threshold
 
 MAX_OUTER = 500            # proximal Newton steps per penalty
@@ -538,26 +538,28 @@ Workspace = namedtuple("Workspace", [
     "residual", "curve", "gradient", "trial", "step_beta", "trial_residual", "trial_curve", "eta", "sums",
     "working", "model_residual", "inverse_norms", "reference", "slack", "candidates", "checked", "HXt", "curvature",
     "members", "pending", "nonzero", "row_terms", "face", "inverse_d", "rhs_face", "delta", "system", "rhs", "lu",
-    "pivots", "violations"])
+    "pivots", "violations", "padded_Xt"])
 
 
 @njit(cache=True, error_model="numpy")
-def _workspace(p, n):
+def _workspace(Xt):
+    p, n = Xt.shape
+    padded_Xt = padded_rows(Xt)
     return Workspace(
         np.empty(n), np.empty((3, n)), np.empty(p), np.empty(p), np.empty(p), np.empty(n), np.empty((3, n)),
         np.empty(n), np.empty((3, n)), np.zeros(p, dtype=np.bool_), np.empty(n), np.empty(p), np.empty(n),
         np.empty(p), np.empty(p, dtype=np.int64), np.empty(p), np.empty((p, n)),
         np.empty(p), np.empty(p, dtype=np.int64), np.empty(p, dtype=np.int64), np.empty(p, dtype=np.int64),
         np.empty((2, n)), np.empty(p, dtype=np.int64), np.empty(p), np.empty(p),
-        np.empty(p), np.empty((n, n)), np.empty(n), np.empty((n, n)), np.empty(n, dtype=F_INT_nptype),
-        np.empty(p))
+        np.empty(p), np.empty((n, padded_Xt.shape[1])), np.empty(n), np.empty((n, n)),
+        np.empty(n, dtype=F_INT_nptype), np.empty(p), padded_Xt)
 
 
 @njit(cache=True, error_model="numpy")
 def _path(Xt, X, event, ends, alphas, l1_ratio, factor, tol, coef, converged):
     """The path over ``alphas`` from 0; ``X`` (patients x columns) and ``Xt`` (its transpose) both C-ordered."""
     p, n = Xt.shape
-    work = _workspace(p, n)
+    work = _workspace(Xt)
     beta = np.zeros(p)
     loss = _loss_at(Xt, beta, work.members, 0, event, ends, work.residual, work.curve, work.eta, work.sums)
     _inverse_column_norms(Xt, work.inverse_norms)
