@@ -22,10 +22,12 @@ scikit-survival's Coxnet solves the same objective but stops on the size of its 
 tol 1e-7), which at the small penalties of a p >> n problem leaves coefficients up to ~1e-2 from the
 optimum; run with a tight tolerance it agrees with this solver to 1e-6 (``tests/test_cox_path.py``).
 Every loop is sequential and the arithmetic is in a fixed order, so results are bit-reproducible.
-Passes over many columns (gradients, Hessian products, the KKT check) run row by row across the
-columns so that the compiler vectorises them, each column's sum still taken in row order; a path
-allocates its arrays once (``Workspace``) and each penalty starts from the state the previous one
-ended with. ``bench/cox_path_speed.py`` times the solver on the demo's folds and checks its bits.
+A full pass over the columns' gradients runs row by row across the columns so that the compiler
+vectorises it; passes over a few columns (Hessian products, the KKT checks' candidates) take four
+columns at a time along their contiguous rows; each column's sum is still taken in row order. A path
+allocates its arrays once (``Workspace``), each penalty starts from the state the previous one ended
+with, and the kernels run without numba's reference counting (``kernel``). ``bench/cox_path_speed.py``
+times the solver on the demo's folds and checks its bits.
 """
 from __future__ import annotations
 
