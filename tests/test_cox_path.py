@@ -157,7 +157,7 @@ def test_face_system_solve_equals_numbas_linalg_solve_bit_for_bit():
 def test_kkt_screen_rules_out_only_columns_that_cannot_cross_their_weight():
     # The screen's promise: a column outside the working set that it rules out has |x_j . r| / n at most
     # its L1 weight at the new residual, computed as the full pass computes it; the others are listed.
-    from trialomics.cox_path import _column_gradients, _inverse_column_norms, _screen, _set_slack
+    from trialomics.cox_kkt_screen import column_gradients, inverse_column_norms, screen, set_slack
 
     rng = np.random.default_rng(3)
     n, p, alpha, l1_ratio = 12, 400, 0.3, 0.5
@@ -169,26 +169,26 @@ def test_kkt_screen_rules_out_only_columns_that_cannot_cross_their_weight():
     working = np.zeros(p, dtype=bool)
     working[:10] = True
     inverse_norms, gradient, slack = np.empty(p), np.empty(p), np.empty(p)
-    _inverse_column_norms(Xt, inverse_norms)
-    _column_gradients(X, reference_residual, gradient)
+    inverse_column_norms(Xt, inverse_norms)
+    column_gradients(X, reference_residual, gradient)
     weight = alpha * l1_ratio * factor
     # Choose the penalty so that some columns sit just below their weight at the reference.
     scale = np.quantile(np.abs(gradient / n) / weight, 0.9)
     weight, alpha = weight * scale, alpha * scale
-    _set_slack(gradient, inverse_norms, working, alpha, l1_ratio, factor, n, slack)
+    set_slack(gradient, inverse_norms, working, alpha, l1_ratio, factor, n, slack)
     assert np.isinf(slack[:10]).all() and np.isinf(slack[5])
     listed_somewhere = 0
     for size in (0.0, 1e-6, 1e-3, 1e-2, 0.05):
         reference = reference_residual.copy()
         residual = reference + size * rng.normal(size=n)
         candidates = np.empty(p, dtype=np.int64)
-        count = _screen(X, residual, working, alpha, l1_ratio, factor, inverse_norms, reference, gradient.copy(),
+        count = screen(X, residual, working, alpha, l1_ratio, factor, inverse_norms, reference, gradient.copy(),
                         slack.copy(), candidates)
         listed = np.zeros(p, dtype=bool)
         listed[candidates[:count]] = True
         assert not (listed & working).any() and np.all(np.diff(candidates[:count]) > 0)
         exact = np.empty(p)
-        _column_gradients(X, residual, exact)
+        column_gradients(X, residual, exact)
         crosses = np.abs(exact / n) > weight
         assert not (crosses & ~working & ~listed).any()
         assert count * 8 <= p       # more would have moved the reference and listed fewer
@@ -197,7 +197,7 @@ def test_kkt_screen_rules_out_only_columns_that_cannot_cross_their_weight():
 
 
 def test_kkt_screen_lists_every_column_when_the_residual_is_not_finite():
-    from trialomics.cox_path import _screen
+    from trialomics.cox_kkt_screen import screen
 
     p, n = 20, 6
     X = np.random.default_rng(0).normal(size=(n, p))
@@ -205,7 +205,7 @@ def test_kkt_screen_lists_every_column_when_the_residual_is_not_finite():
     working[3] = True
     candidates = np.empty(p, dtype=np.int64)
     residual = np.full(n, np.inf)
-    count = _screen(X, residual, working, 0.1, 0.5, np.ones(p), np.ones(p), np.zeros(n), np.zeros(p),
+    count = screen(X, residual, working, 0.1, 0.5, np.ones(p), np.ones(p), np.zeros(n), np.zeros(p),
                     np.full(p, 1e300), candidates)
     assert list(candidates[:count]) == [j for j in range(p) if j != 3]
 
@@ -214,7 +214,8 @@ def test_column_products_and_hessian_products_take_each_columns_sums_in_row_orde
     # The KKT checks and the Hessian products work four columns at a time; each column's value must be
     # the bits of the full pass (gradients) and of the column on its own, and H X must be the Hessian's.
     from trialomics.cox_face_newton import column_products
-    from trialomics.cox_path import _column_gradients, _hessian_products, _loss_and_curvature, _risk_ends
+    from trialomics.cox_kkt_screen import column_gradients
+    from trialomics.cox_path import _hessian_products, _loss_and_curvature, _risk_ends
 
     rng = np.random.default_rng(8)
     X, time, event = cohort(8, 13, 40, ties=True)
@@ -224,7 +225,7 @@ def test_column_products_and_hessian_products_take_each_columns_sums_in_row_orde
     residual, curve = np.empty(13), np.empty((3, 13))
     _loss_and_curvature(X @ rng.normal(0, 0.3, 40), event, _risk_ends(time), residual, curve, np.empty((3, 13)))
     full = np.empty(40)
-    _column_gradients(X, residual, full)
+    column_gradients(X, residual, full)
     for size in (1, 4, 7, 40):
         columns = np.sort(rng.choice(40, size, replace=False))
         products = np.empty(40)

@@ -31,7 +31,7 @@ _DOUBLE_KIND = ord("d")
 @kernel
 def column_products(Xt, face, size, vector, out):
     """``out[a]`` = X[:, face[a]] . vector for a < ``size``, summed over the rows in order (as
-    :func:`trialomics.cox_path._column_gradients` sums them: same bits).
+    :func:`trialomics.cox_kkt_screen.column_gradients` sums them: same bits).
 
     Four columns a pass over their contiguous rows of ``Xt``: four independent sums, where one column at
     a time would wait for each addition and all at once would gather them row by row.

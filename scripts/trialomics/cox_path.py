@@ -13,10 +13,10 @@ descent with soft-thresholding, accelerated by Newton steps on the face of the n
 (one n x n solve by Woodbury's identity, :mod:`trialomics.cox_face_newton`), over a working set that
 starts from the previous penalty's non-zero columns and grows by the model's Karush-Kuhn-Tucker check on
 every column. The checks compute a column's gradient only where a Cauchy-Schwarz bound around the last
-full pass cannot show that it passes (``_screen``): they decide as full passes would. A backtracking line
-search on the exact objective makes each outer step a descent (a proximal Newton method). The path is
-warm-started from the previous penalty. A penalty is done when the KKT conditions hold on every column
-to ``tol`` (on the scale of the mean partial log-likelihood's gradient).
+full pass cannot show that it passes (:mod:`trialomics.cox_kkt_screen`): they decide as full passes
+would. A backtracking line search on the exact objective makes each outer step a descent (a proximal
+Newton method). The path is warm-started from the previous penalty. A penalty is done when the KKT
+conditions hold on every column to ``tol`` (on the scale of the mean partial log-likelihood's gradient).
 
 scikit-survival's Coxnet solves the same objective but stops on the size of its updates (default
 tol 1e-7), which at the small penalties of a p >> n problem leaves coefficients up to ~1e-2 from the
@@ -38,6 +38,7 @@ from numba import njit
 from numba.np.linalg import F_INT_nptype
 
 from .cox_face_newton import column_products, face_newton, kernel, padded_rows
+from .cox_kkt_screen import column_gradients, inverse_column_norms, screen, set_slack
 from .l1_kernels import l1_kkt_violation, soft_threshold
 
 MAX_OUTER = 500            # proximal Newton steps per penalty
@@ -124,118 +125,6 @@ def _loss_at(Xt, beta, columns, n_columns, event, ends, residual, curve, eta, su
             for k in range(n):
                 eta[k] += Xt[j, k] * beta[j]
     return _loss_and_curvature(eta, event, ends, residual, curve, sums)
-
-
-@kernel
-def _column_gradients(X, residual, gradient):
-    """``gradient[j]`` = X[:, j] . residual for every column (the rows are patients).
-
-    Row by row, so that the compiler vectorises across columns while each column's sum runs over the
-    rows in order, as a column's own dot product would (same bits); four rows a pass, so that the sums
-    are loaded and stored once for four terms.
-    """
-    n, p = X.shape
-    gradient[:] = 0.0
-    k = 0
-    while k + 4 <= n:
-        r0, r1, r2, r3 = residual[k], residual[k + 1], residual[k + 2], residual[k + 3]
-        x0, x1, x2, x3 = X[k], X[k + 1], X[k + 2], X[k + 3]
-        for j in range(p):
-            gradient[j] = (((gradient[j] + x0[j] * r0) + x1[j] * r1) + x2[j] * r2) + x3[j] * r3
-        k += 4
-    for row in range(k, n):
-        r = residual[row]
-        for j in range(p):
-            gradient[j] += X[row, j] * r
-
-
-# The KKT checks compute the gradients of the working columns and, outside them, only where a bound
-# cannot rule out that |gradient| / n exceeds the column's L1 weight: |x_j . r| <= |x_j . r_ref| +
-# ||x_j|| ||r - r_ref|| (Cauchy-Schwarz) around a reference residual r_ref whose gradients X' r_ref are
-# known. A column ruled out has a violation of exactly 0 (and does not enter the working set), so the
-# checks decide as a pass over every column does, with the same bits (``column_products`` sums each
-# column over the rows in order, as :func:`_column_gradients` does). A check that would compute more
-# than 1 / SCREEN_REFRESH of the columns computes them all and moves the reference there.
-SCREEN_REFRESH = 8
-
-
-@kernel
-def _inverse_column_norms(Xt, inverse_norms):
-    """``inverse_norms[j]`` = 1 / ||X[:, j]||, made 1e-9 x itself smaller to stay below it whatever the
-    rounding (so that a bound multiplied by it stays a bound)."""
-    p, n = Xt.shape
-    for j in range(p):
-        total = 0.0
-        for k in range(n):
-            total += Xt[j, k] * Xt[j, k]
-        inverse_norms[j] = 1.0 / (np.sqrt(total) * (1.0 + 1e-9))
-
-
-@kernel
-def _set_slack(gradient, inverse_norms, working, alpha, l1_ratio, factor, n, slack):
-    """``slack[j]``: how far (in norm) the residual may move from the reference, whose gradients are
-    ``gradient``, before |x_j . r| / n can exceed the column's L1 weight; -1 where there is no margin
-    (or it is NaN), infinite for the columns in ``working`` (checked anyway; set again as columns join).
-
-    The weight is taken 1e-9 x itself smaller, far more than the rounding of this bound and of the
-    division by n in the check it replaces.
-    """
-    for j in range(gradient.shape[0]):
-        limit = n * (alpha * l1_ratio * factor[j]) * (1.0 - 1e-9)
-        margin = (limit - abs(gradient[j])) * inverse_norms[j]
-        slack[j] = np.inf if working[j] else (margin if margin >= 0.0 else -1.0)
-
-
-@kernel
-def _screen_radius(residual, reference):
-    """A bound on ||residual - reference|| plus the rounding of both gradients' sums.
-
-    A computed x . r is within 2 n eps ||x|| ||r|| of the exact one (the L1 norms below exceed the L2
-    norms); 1e-9 x the distance covers its own rounding. NaN or infinite if residual is not finite.
-    """
-    n = residual.shape[0]
-    distance = 0.0
-    size = 0.0
-    for k in range(n):
-        difference = residual[k] - reference[k]
-        distance += difference * difference
-        size += abs(residual[k]) + abs(reference[k])
-    return np.sqrt(distance) * (1.0 + 1e-9) + 2.0 * n * 2.220446049250313e-16 * size
-
-
-@kernel
-def _screen(X, residual, working, alpha, l1_ratio, factor, inverse_norms, reference, gradient, slack, candidates):
-    """``candidates`` = the columns outside ``working`` whose gradient the KKT check at ``residual`` needs
-    (no slack beyond :func:`_screen_radius`), ascending; returns how many.
-
-    When there are too many, the reference moves to ``residual`` first (every gradient computed).
-    """
-    p, n = X.shape[1], X.shape[0]
-    radius = _screen_radius(residual, reference)
-    if not radius < np.inf:            # a residual that is not finite: no bound, every column is checked
-        count = 0
-        for j in range(p):
-            if not working[j]:
-                candidates[count] = j
-                count += 1
-        return count
-    unsafe = 0
-    for j in range(p):       # without branches, so that it vectorises
-        unsafe += slack[j] <= radius
-    if unsafe * SCREEN_REFRESH > p:
-        _column_gradients(X, residual, gradient)
-        for k in range(n):
-            reference[k] = residual[k]
-        _set_slack(gradient, inverse_norms, working, alpha, l1_ratio, factor, n, slack)
-        radius = _screen_radius(residual, reference)
-    elif unsafe == 0:
-        return 0
-    count = 0
-    for j in range(p):
-        if slack[j] <= radius:
-            candidates[count] = j
-            count += 1
-    return count
 
 
 @kernel
@@ -366,9 +255,10 @@ def _solve_quadratic(Xt, X, curve, residual, beta, working, members, n_members, 
     Passes over the working set, each followed by a Newton step on the face it found
     (:func:`trialomics.cox_face_newton.face_newton`; where that does not apply, glmnet's passes over the
     non-zero columns until they settle), until a pass over the working set changes nothing; then the other
-    columns' model gradients are checked (those the screen cannot rule out, :func:`_screen`) and
-    violators join ``working`` (boolean, with its list ``members[:n_members]``; both updated in place).
-    Returns the number of working columns, or -1 when it did not converge.
+    columns' model gradients are checked (those the screen cannot rule out,
+    :func:`trialomics.cox_kkt_screen.screen`) and violators join ``working`` (boolean, with its list
+    ``members[:n_members]``; both updated in place). Returns the number of working columns, or -1 when
+    it did not converge.
     """
     p, n = Xt.shape
     HXt, curvature, pending, nonzero = work.HXt, work.curvature, work.pending, work.nonzero
@@ -402,7 +292,7 @@ def _solve_quadratic(Xt, X, curve, residual, beta, working, members, n_members, 
                     break
         if not settled:
             return -1
-        n_candidates = _screen(X, residual, working, alpha, l1_ratio, factor, inverse_norms, reference, gradient,
+        n_candidates = screen(X, residual, working, alpha, l1_ratio, factor, inverse_norms, reference, gradient,
                                slack, candidates)
         column_products(Xt, candidates, n_candidates, residual, checked)
         added = False
@@ -443,7 +333,8 @@ def _kkt_violations(Xt, residual, beta, columns, n_columns, alpha, l1_ratio, fac
 @kernel
 def _largest_violation(Xt, X, residual, beta, working, members, n_members, alpha, l1_ratio, factor, work):
     """The largest KKT violation over every column at ``residual``, and the number of screen candidates
-    (:func:`_screen`, in ``work.candidates``) whose violations are in ``work.violations``.
+    (:func:`trialomics.cox_kkt_screen.screen`, in ``work.candidates``) whose violations are in
+    ``work.violations``.
 
     Computed for the working columns and the candidates only: every other column's is exactly 0. The
     maximum is exact in any order.
@@ -451,7 +342,7 @@ def _largest_violation(Xt, X, residual, beta, working, members, n_members, alpha
     inverse_norms, reference, gradient, slack = work.inverse_norms, work.reference, work.gradient, work.slack
     candidates, violations = work.candidates, work.violations
     largest = _kkt_violations(Xt, residual, beta, members, n_members, alpha, l1_ratio, factor, violations)
-    n_candidates = _screen(X, residual, working, alpha, l1_ratio, factor, inverse_norms, reference, gradient,
+    n_candidates = screen(X, residual, working, alpha, l1_ratio, factor, inverse_norms, reference, gradient,
                            slack, candidates)
     candidates_largest = _kkt_violations(Xt, residual, beta, candidates, n_candidates, alpha, l1_ratio, factor,
                                          violations)
@@ -463,8 +354,8 @@ def _fit_penalty(Xt, X, event, ends, beta, loss, alpha, l1_ratio, factor, tol, w
     """Minimise the objective at ``alpha`` from ``beta`` (updated in place); (converged, loss at beta).
 
     ``loss`` and ``work.residual``, ``work.curve`` and ``work.gradient`` hold the state at ``beta``
-    (:func:`_loss_at`, :func:`_column_gradients`) and are updated with it: the next penalty starts
-    from the point where this one ended, whose state it need not compute again.
+    (:func:`_loss_at`, :func:`trialomics.cox_kkt_screen.column_gradients`) and are updated with it: the
+    next penalty starts from the point where this one ended, whose state it need not compute again.
     """
     p, n = Xt.shape
     residual, curve, gradient = work.residual, work.curve, work.gradient
@@ -479,7 +370,7 @@ def _fit_penalty(Xt, X, event, ends, beta, loss, alpha, l1_ratio, factor, tol, w
         working[j] = beta[j] != 0.0 or factor[j] == 0.0
     n_members = _listed(working, members)
     objective = loss / n + _penalty(beta, members, n_members, alpha, l1_ratio, factor)
-    _set_slack(gradient, inverse_norms, working, alpha, l1_ratio, factor, n, slack)
+    set_slack(gradient, inverse_norms, working, alpha, l1_ratio, factor, n, slack)
     largest, _ = _largest_violation(Xt, X, residual, beta, working, members, n_members, alpha, l1_ratio, factor,
                                     work)
     # 0.01 x is monotone in floating point: the largest of 0.01 x each violation is 0.01 x the largest.
@@ -564,8 +455,8 @@ def _path(Xt, X, event, ends, alphas, l1_ratio, factor, tol, coef, converged):
     work = _workspace(Xt)
     beta = np.zeros(p)
     loss = _loss_at(Xt, beta, work.members, 0, event, ends, work.residual, work.curve, work.eta, work.sums)
-    _inverse_column_norms(Xt, work.inverse_norms)
-    _column_gradients(X, work.residual, work.gradient)
+    inverse_column_norms(Xt, work.inverse_norms)
+    column_gradients(X, work.residual, work.gradient)
     work.reference[:] = work.residual
     for a in range(alphas.shape[0]):
         ok, loss = _fit_penalty(Xt, X, event, ends, beta, loss, alphas[a], l1_ratio, factor, tol, work)
