@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from trialomics.errors import InputProblem
-from trialomics.identifiers import FEATURE_ID_GRAMMAR, excel_mangled, feature_problem
+from trialomics.identifiers import FEATURE_ID_GRAMMAR, excel_mangled, feature_problem, usable_feature_names
 
 #: Cells that mean "no value" in numeric matrices and optional numeric clinical columns.
 MISSING_TOKENS = frozenset({"", "NA", "NaN"})
@@ -256,6 +256,8 @@ def _check_identifiers(path: Path, identifiers: pd.Series, column_label: str, wh
 
 def _check_feature_names(path: Path, names: pd.Series, column_label: str, what: str) -> None:
     """Report the first name that breaks the feature grammar or is a spreadsheet-mangled date."""
+    if usable_feature_names(names):
+        return
     for line, name in names.items():
         if name == "":
             continue
