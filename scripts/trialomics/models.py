@@ -46,7 +46,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed, effective_n_jobs
 
 from .model_engine import (PathSpec, covariate_only_predictions, fit_nested, nested_out_of_fold,
                            permutations_scores, plan_outer_cv, selection_counts)
@@ -149,12 +148,18 @@ def evaluate_model(X: pd.DataFrame, outcome: Outcome, preprocess: PreprocessSpec
         outcome, covariate_only_predictions(values, outcome, covariates, plan, split_seed)))
     # One contiguous batch of permutations per process, so that a process reuses its folds' preprocessing.
     seeds = [derive_seed(seed, "permutation", i) for i in range(n_permutations)]
-    n_batches = max(1, min(effective_n_jobs(n_jobs), n_permutations))
-    batches = [seeds[b * n_permutations // n_batches:(b + 1) * n_permutations // n_batches]
-               for b in range(n_batches)]
-    null = [scores for batch in Parallel(n_jobs=n_jobs)(
-        delayed(permutations_scores)(data, outcome, model, plan_args, split_seed, batch) for batch in batches)
-        for scores in batch]
+    if n_jobs == 1:
+        null = permutations_scores(data, outcome, model, plan_args, split_seed, seeds)
+    else:
+        # joblib (~0.1 CPU-s to import) only when the job has several processes to share the work.
+        from joblib import Parallel, delayed, effective_n_jobs
+
+        n_batches = max(1, min(effective_n_jobs(n_jobs), n_permutations))
+        batches = [seeds[b * n_permutations // n_batches:(b + 1) * n_permutations // n_batches]
+                   for b in range(n_batches)]
+        null = [scores for batch in Parallel(n_jobs=n_jobs)(
+            delayed(permutations_scores)(data, outcome, model, plan_args, split_seed, batch)
+            for batch in batches) for scores in batch]
     null_table = pd.DataFrame(null, columns=list(observed))
     null_table.insert(0, "permutation", np.arange(n_permutations))
     rows = []
