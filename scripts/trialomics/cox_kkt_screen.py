@@ -103,20 +103,25 @@ def screen(X, residual, working, alpha, l1_ratio, factor, inverse_norms, referen
                 candidates[count] = j
                 count += 1
         return count
-    unsafe = 0
-    for j in range(p):       # without branches, so that it vectorises
-        unsafe += slack[j] <= radius
-    if unsafe * SCREEN_REFRESH > p:
+    count = _listed_below(slack, radius, candidates)
+    if count * SCREEN_REFRESH > p:
         column_gradients(X, residual, gradient)
         for k in range(n):
             reference[k] = residual[k]
         set_slack(gradient, inverse_norms, working, alpha, l1_ratio, factor, n, slack)
-        radius = screen_radius(residual, reference)
-    elif unsafe == 0:
-        return 0
+        count = _listed_below(slack, screen_radius(residual, reference), candidates)
+    return count
+
+
+@kernel
+def _listed_below(slack, radius, candidates):
+    """``candidates`` = the columns whose slack is at most ``radius``, ascending; returns how many.
+
+    Without branches (every index is written, the count moves on where it is listed): the few
+    candidates among many columns would each cost a mispredicted branch.
+    """
     count = 0
-    for j in range(p):
-        if slack[j] <= radius:
-            candidates[count] = j
-            count += 1
+    for j in range(slack.shape[0]):
+        candidates[count] = j
+        count += slack[j] <= radius
     return count
