@@ -140,8 +140,6 @@ def face_newton(Xt, HXt, residual, beta, members, n_members, alpha, l1_ratio, fa
     zero (that coefficient is set to 0), so the model decreases. Returns False where it does not apply.
     """
     n = Xt.shape[1]
-    # Every workspace array taken before the first branch: numba then drops their reference counting
-    # (the fields read after an early return each cost an atomic increment and decrement per call).
     face, inverse_d, rhs_face, delta = work.face, work.inverse_d, work.rhs_face, work.delta
     system, rhs, lu, pivots, padded_Xt = work.system, work.rhs, work.lu, work.pivots, work.padded_Xt
     size = 0

@@ -262,7 +262,6 @@ def _solve_quadratic(Xt, X, curve, residual, beta, working, members, n_members, 
     """
     p, n = Xt.shape
     HXt, curvature, pending, nonzero = work.HXt, work.curvature, work.pending, work.nonzero
-    # (Taken before the first branch, as in face_newton.)
     row_terms = work.row_terms
     inverse_norms, reference, gradient, slack = work.inverse_norms, work.reference, work.gradient, work.slack
     candidates, checked = work.candidates, work.checked
