@@ -218,8 +218,11 @@ def _sweep(Xt, HXt, residual, beta, active, n_active, alpha, l1_ratio, factor, c
         denominator = curvature[j] + alpha * (1.0 - l1_ratio) * factor[j]
         if denominator <= 0.0:
             continue
-        g = 0.0
-        for k in range(n):
+        # The sum starts at its first term, not at 0 + it: one addition less on the sweep's chain of
+        # dependent operations. That changes nothing but the sign of a zero sum, which the
+        # soft-thresholding of g / n + curvature * old returns as 0 either way (same bits).
+        g = Xt[j, 0] * residual[0]
+        for k in range(1, n):
             g += Xt[j, k] * residual[k]
         old = beta[j]
         new = soft_threshold(g / n + curvature[j] * old, alpha * l1_ratio * factor[j]) / denominator
