@@ -238,12 +238,15 @@ def _sweep(Xt, HXt, residual, beta, active, n_active, alpha, l1_ratio, factor, c
 
 @kernel
 def _listed(working, members):
-    """``members`` = the indices of ``working``'s True entries, ascending; returns how many."""
+    """``members`` = the indices of ``working``'s True entries, ascending; returns how many.
+
+    Without branches, as ``cox_kkt_screen._listed_below`` (every index written, the count moving on
+    where it is listed).
+    """
     count = 0
     for j in range(working.shape[0]):
-        if working[j]:
-            members[count] = j
-            count += 1
+        members[count] = j
+        count += working[j]
     return count
 
 
