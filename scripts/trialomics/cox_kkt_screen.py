@@ -8,6 +8,9 @@ known. A column ruled out has a violation of exactly 0 (and does not enter the w
 checks decide as a pass over every column does, with the same bits (``column_products`` sums each
 column over the rows in order, as :func:`column_gradients` does). A check that would compute more
 than 1 / SCREEN_REFRESH of the columns computes them all and moves the reference there.
+
+The kernels are numba ``njit`` functions without reference counting (``cox_face_newton.kernel``);
+``run.sh`` finds the kernel modules by that word.
 """
 from __future__ import annotations
 
