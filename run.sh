@@ -27,9 +27,10 @@ setup() {
         echo "$want" > "$STAMP"
     fi
     # The models' numba kernels compile once into their cache (next to their sources), not in each of
-    # the first models jobs; redone when a kernel's source changes (content or modification time).
+    # the first models jobs; redone when the package's source changes (content or modification time):
+    # numba keeps a cache entry per kernel file, so kernels whose file did not change load in a second.
     local kernels sources
-    mapfile -t sources < <(grep -l njit scripts/trialomics/*.py)
+    sources=(scripts/trialomics/*.py)
     kernels=$(cat "${sources[@]}" && stat -c %Y "${sources[@]}")
     kernels=$(echo "$kernels$want" | sha256sum | cut -d' ' -f1)
     if [[ ! -f $KERNEL_STAMP || $(cat "$KERNEL_STAMP") != "$kernels" ]]; then

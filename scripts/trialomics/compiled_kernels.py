@@ -1,7 +1,8 @@
 """Compile the models' numba kernels into their on-disk cache before a run (``trialomics compile``).
 
-The path solvers and fold preprocessing (:mod:`trialomics.cox_path`, :mod:`trialomics.logistic_path`,
-:mod:`trialomics.l1_kernels`, :mod:`trialomics.model_preprocess`) are compiled by numba on first use and
+The path solvers and fold preprocessing (:mod:`trialomics.cox_path` with :mod:`trialomics.cox_face_newton`
+and :mod:`trialomics.cox_kkt_screen`, :mod:`trialomics.logistic_path`, :mod:`trialomics.l1_kernels`,
+:mod:`trialomics.fold_kernels`) are compiled by numba on first use and
 cached next to their sources (``cache=True``). Without a warm cache every ``models_fit`` job that starts
 before the first one has written it compiles them again: on a fresh checkout of the demo that was two
 jobs at a time, about 15 CPU-s each. :func:`compile_model_kernels` fits one tiny model of each kind
