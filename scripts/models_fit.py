@@ -1,8 +1,7 @@
 """Rule models_fit: nested-CV penalised model, permutation test and stability selection of one block."""
-import anndata as ad
-
 from trialomics import runlog, tables
 from trialomics.batch import batch_covariate_plan, batch_covariates, patient_batches
+from trialomics.h5ad_reader import read_samples
 from trialomics.imputation import make_fold_imputer
 from trialomics.models import fit_endpoint_model
 from trialomics.readers import read_patients
@@ -12,7 +11,7 @@ log = runlog.start(snakemake)
 params = snakemake.params
 endpoint, model_name = snakemake.wildcards.endpoint, snakemake.wildcards.model
 obs = patient_annotations(tables.read_tsv(snakemake.input.labels), read_patients(snakemake.input.patients))
-adatas = {modality: ad.read_h5ad(path) for modality, path in zip(params.modalities, snakemake.input.adatas)}
+adatas = {modality: read_samples(path) for modality, path in zip(params.modalities, snakemake.input.adatas)}
 blocks = {modality: baseline_matrix(adata, modality) for modality, adata in adatas.items()}
 covariates = covariate_matrix(obs, list(params.covariates)) if params.covariates else None
 # models.batch_covariate: the batch of the blocks whose batch goes with this endpoint joins the

@@ -1,8 +1,7 @@
 """Rule survival_univariate: Cox screen of one modality for one survival endpoint, and KM splits."""
-import anndata as ad
-
 from trialomics import model_plots, runlog, style, tables
 from trialomics.batch import batch_covariate_plan, patient_batches
+from trialomics.h5ad_reader import read_samples
 from trialomics.readers import read_patients
 from trialomics.survival import baseline_matrix, endpoint_labels, feature_kinds, patient_annotations, screen_modality
 
@@ -10,7 +9,7 @@ log = runlog.start(snakemake)
 params = snakemake.params
 block, endpoint = snakemake.wildcards.block, snakemake.wildcards.endpoint
 obs = patient_annotations(tables.read_tsv(snakemake.input.labels), read_patients(snakemake.input.patients))
-adata = ad.read_h5ad(snakemake.input.adata)
+adata = read_samples(snakemake.input.adata)
 values = baseline_matrix(adata, block)
 covariates = list(params.covariates)
 # models.batch_covariate: the block's batch joins the screen's covariates when it goes with the endpoint.

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import anndata as ad
 import pandas as pd
+
+if TYPE_CHECKING:  # imported where an AnnData is built: the jobs that only read need no anndata
+    import anndata as ad
 
 LABEL_COLUMNS = ("bor", "responder", "clinical_benefit", "disease_control", "pfs_months", "pfs_event",
                  "os_months", "os_event", "best_pct_change", "bor_unconfirmed")
@@ -177,6 +180,8 @@ def patient_modality(adata: ad.AnnData, modality: str, timepoint: str = "baselin
     ``var_names`` become ``<modality>:<feature>`` (unique across modalities, as MOFA+ needs), with the
     plain name in ``var["feature"]``. Raises ValueError when a patient has two such samples.
     """
+    import anndata as ad
+
     view = one_sample_per_patient(adata, timepoint)
     obs = pd.DataFrame({"sample_id": view.obs_names.astype(str),
                         **{c: view.obs[c].astype(str).to_numpy() for c in ("batch", "timepoint") if c in view.obs}},

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import TYPE_CHECKING
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 
@@ -35,6 +35,9 @@ from .cohort import one_sample_per_patient
 from .distributions import chi2_sf, normal_sf
 from .kaplan_meier import median_survival
 from .multitest import benjamini_hochberg
+
+if TYPE_CHECKING:  # anndata is not imported by the jobs that read through trialomics.h5ad_reader
+    import anndata as ad
 
 SURVIVAL_ENDPOINTS = {"pfs": ("pfs_months", "pfs_event"), "os": ("os_months", "os_event")}
 BINARY_ENDPOINTS = ("responder", "clinical_benefit")
