@@ -12,7 +12,9 @@ P = np.concatenate([np.linspace(0, 1, 1001), [1e-300, 5e-324, 1 - 1e-16, np.nan,
 
 
 def same(ours, theirs):
-    return np.array_equal(np.asarray(ours), np.asarray(theirs), equal_nan=True)
+    """Equal values, NaN where NaN, and the same sign of zero (a -0.0 is printed as such in a table)."""
+    ours, theirs = np.asarray(ours), np.asarray(theirs)
+    return np.array_equal(ours, theirs, equal_nan=True) and np.array_equal(np.signbit(ours), np.signbit(theirs))
 
 
 def test_normal_tail_and_its_inverse():

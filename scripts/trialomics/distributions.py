@@ -26,7 +26,8 @@ def normal_isf(q):
 
     q = np.asarray(q, dtype=float)
     with np.errstate(invalid="ignore"):
-        return np.where((q >= 0) & (q <= 1), -ndtri(q), np.nan)[()]
+        # + 0.0 as scipy.stats adds its location: the median is +0.0, not -0.0
+        return np.where((q >= 0) & (q <= 1), -ndtri(q) + 0.0, np.nan)[()]
 
 
 def chi2_sf(x, df):
@@ -43,7 +44,7 @@ def chi2_ppf(p, df):
 
     p = np.asarray(p, dtype=float)
     with np.errstate(invalid="ignore"):
-        return np.where((p >= 0) & (p <= 1), 2 * gammaincinv(df / 2, p), np.nan)[()]
+        return np.where((p >= 0) & (p <= 1), 2 * gammaincinv(df / 2, p) + 0.0, np.nan)[()]
 
 
 def t_sf(x, df):
