@@ -9,8 +9,7 @@ checks decide as a pass over every column does, with the same bits (``column_pro
 column over the rows in order, as :func:`column_gradients` does). A check that would compute more
 than 1 / SCREEN_REFRESH of the columns computes them all and moves the reference there.
 
-The kernels are numba ``njit`` functions without reference counting (``cox_face_newton.kernel``);
-``run.sh`` finds the kernel modules by that word.
+The kernels are numba ``njit`` functions without reference counting (``cox_face_newton.kernel``).
 """
 from __future__ import annotations
 
