@@ -130,6 +130,19 @@ def test_lasso_and_mostly_ridge_paths_meet_the_kkt_conditions(l1_ratio):
             assert kkt_violation(centred, time, event, coef[:, k], alpha, l1_ratio, np.ones(300)) <= 1e-9
 
 
+def test_paths_beyond_the_face_newton_limit_meet_the_kkt_conditions():
+    # Above NEWTON_MAX_PATIENTS training rows the path runs on coordinate descent alone: same optimum.
+    from trialomics.cox_face_newton import NEWTON_MAX_PATIENTS
+
+    n = NEWTON_MAX_PATIENTS + 24
+    X, time, event = cohort(31, n, 200, ties=True)
+    alphas, coef = cox_elastic_net_path(X, time, event, np.zeros(200, dtype=bool))
+    assert np.isfinite(coef).all() and (coef[:, -1] != 0).sum() > 20
+    centred = X - X.mean(axis=0)
+    for k, alpha in enumerate(alphas):
+        assert kkt_violation(centred, time, event, coef[:, k], alpha, 0.5, np.ones(200)) <= 1e-9
+
+
 def test_face_system_solve_equals_numbas_linalg_solve_bit_for_bit():
     # The face Newton step calls LAPACK's dgesv on reused buffers instead of np.linalg.solve; both must
     # give the same bits (the path's coefficients depend on them), and fail the same way.
