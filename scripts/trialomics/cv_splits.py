@@ -20,8 +20,18 @@ from __future__ import annotations
 import numpy as np
 
 
+# Seeding an existing RandomState draws the same stream as a new RandomState(seed) (the same legacy
+# seeding) at ~1/60 of the cost (2 us against 117): a nested fit draws its inner folds from a fresh seed,
+# thousands of times per models job. One state serves every call; each function below is done with it
+# before it returns (the repeated splitters pass theirs down, never reseeding it).
+_REUSED_STATE = np.random.RandomState(0)
+
+
 def _random_state(seed) -> np.random.RandomState:
-    return seed if isinstance(seed, np.random.RandomState) else np.random.RandomState(seed)
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    _REUSED_STATE.seed(seed)
+    return _REUSED_STATE
 
 
 def _splits_of(test_folds: np.ndarray, n_splits: int) -> list[tuple[np.ndarray, np.ndarray]]:
