@@ -130,8 +130,8 @@ def test_lasso_and_mostly_ridge_paths_meet_the_kkt_conditions(l1_ratio):
             assert kkt_violation(centred, time, event, coef[:, k], alpha, l1_ratio, np.ones(300)) <= 1e-9
 
 
-def test_paths_beyond_the_face_newton_limit_meet_the_kkt_conditions():
-    # Above NEWTON_MAX_PATIENTS training rows the path runs on coordinate descent alone: same optimum.
+def test_paths_of_large_cohorts_meet_the_kkt_conditions():
+    # Above NEWTON_MAX_PATIENTS training rows coordinate descent leads and BLAS Newton steps help: same optimum.
     from trialomics.cox_face_newton import NEWTON_MAX_PATIENTS
 
     n = NEWTON_MAX_PATIENTS + 24
@@ -141,6 +141,33 @@ def test_paths_beyond_the_face_newton_limit_meet_the_kkt_conditions():
     centred = X - X.mean(axis=0)
     for k, alpha in enumerate(alphas):
         assert kkt_violation(centred, time, event, coef[:, k], alpha, 0.5, np.ones(200)) <= 1e-9
+
+
+@pytest.mark.parametrize("size", [30, 150])
+def test_blas_face_step_solves_the_face_system_whichever_system_it_builds(size):
+    # Above NEWTON_MAX_PATIENTS rows the face step is solved through BLAS: the f x f system when the face
+    # has fewer columns than there are patients (size 30 of 120), Woodbury's n x n one otherwise (150).
+    from trialomics.cox_face_newton import NEWTON_MAX_PATIENTS, blas_face_step
+    from trialomics.cox_path import _hessian_products, _loss_and_curvature, _risk_ends, _workspace
+
+    n = NEWTON_MAX_PATIENTS + 24
+    X, time, event = cohort(12, n, 200, ties=True)
+    order = np.argsort(-time, kind="mergesort")
+    X, time, event = X[order], time[order], event[order].astype(float)
+    Xt = np.ascontiguousarray(X.T)
+    rng = np.random.default_rng(4)
+    curve = np.empty((3, n))
+    _loss_and_curvature(X @ rng.normal(0, 0.1, 200), event, _risk_ends(time), np.empty(n), curve, np.empty((3, n)))
+    face = np.sort(rng.choice(200, size, replace=False)).astype(np.int64)
+    work = _workspace(Xt)
+    _hessian_products(curve, Xt, face, size, work.HXt, np.empty(200), np.empty((2, n)))
+    inverse_d = 1.0 / rng.uniform(0.01, 0.1, size)
+    rhs_face = rng.normal(size=size)
+    delta = np.empty(size)
+    blas_face_step(Xt, work.HXt, face, size, inverse_d, rhs_face, delta, work)
+    V, HV = X[:, face], work.HXt[face].T
+    expected = np.linalg.solve(np.diag(1.0 / inverse_d) + V.T @ HV / n, rhs_face)
+    np.testing.assert_allclose(delta, expected, rtol=1e-8, atol=1e-10)
 
 
 def test_face_system_solve_equals_numbas_linalg_solve_bit_for_bit():

@@ -115,6 +115,47 @@ def test_many_patients_and_degenerate_columns_converge_to_the_optimum():
         assert kkt_violation(X, label, alpha, np.ones(50), coef[:, i], intercepts[i]) <= 1e-9 * alpha
 
 
+def test_large_cohorts_build_the_face_hessian_by_blas_and_converge_to_the_optimum():
+    # Above BLAS_MIN_PATIENTS the face Newton step's Hessian is one dgemm; correlated columns (a shared
+    # factor) make coordinate descent slow, so the step is taken.
+    from trialomics.logistic_path import BLAS_MIN_PATIENTS
+
+    rng = np.random.default_rng(21)
+    n = BLAS_MIN_PATIENTS + 23
+    shared = rng.normal(size=(n, 1))
+    X = standardised(rng, n, 150) + 2.0 * shared
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    label = (rng.random(n) < 1.0 / (1.0 + np.exp(-X[:, :6].sum(axis=1) / 3))).astype(int)
+    factor = np.ones(150)
+    alphas = grid(X, label, factor)
+    coef, intercepts = l1_logistic_path(X, label, alphas, factor, INTERCEPT_PENALTY)
+    assert (coef[:, -1] != 0).sum() > 20
+    for i, alpha in enumerate(alphas):
+        assert kkt_violation(X, label, alpha, factor, coef[:, i], intercepts[i]) <= 1e-9 * alpha
+
+
+@pytest.mark.parametrize("n", [40, 120])
+def test_face_newton_step_zeroes_the_models_gradient_on_the_face(n):
+    # Loops of dot products below BLAS_MIN_PATIENTS, one dgemm above: either way the step solves the
+    # face's quadratic model exactly (coefficients far from 0, so no sign change cuts it).
+    from trialomics.logistic_path import _subspace_newton
+
+    rng = np.random.default_rng(n)
+    m, size = 60, 25
+    Z = rng.normal(size=(m, n))
+    working = np.arange(m)
+    curvature = rng.uniform(0.05, 0.25, n)
+    weight = rng.uniform(0.0, 0.1, m)
+    candidate = np.zeros(m)
+    candidate[:size] = rng.choice([-100.0, 100.0], size)
+    delta_eta, model_residual = np.zeros(n), rng.normal(size=n)
+    face, weighted, hessian, step = np.empty(n, dtype=np.int64), np.empty((n, n)), np.empty((n, n)), np.empty(n)
+    _subspace_newton(Z, working, m, curvature, weight, candidate, delta_eta, model_residual, face, weighted,
+                     hessian, step)
+    gradient = Z[:size] @ model_residual + weight[:size] * np.sign(candidate[:size])
+    assert np.abs(gradient).max() <= 1e-9 and (np.abs(candidate[:size]) > 50).all()
+
+
 def test_kkt_conditions_hold_at_every_penalty():
     for X, label, factor in path_cases():
         alphas = grid(X, label, factor)
