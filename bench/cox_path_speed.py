@@ -1,18 +1,21 @@
-"""CPU per path of the compiled elastic-net Cox path on the demo's folds, and whether its bits changed.
+"""CPU per path of the compiled penalised paths on a run's folds, and whether their bits changed.
 
 Two commands:
 
   python bench/cox_path_speed.py capture RUN_DIRECTORY OUT.npz [--blocks pfs:rna,pfs:joint]
-         [--permutations 2] [--repeats 1] [--stability 2] [--every 5]
+         [--permutations 2] [--repeats 1] [--stability 2] [--every 5] [--solver cox|logistic]
   python bench/cox_path_speed.py replay OUT.npz [--rounds 3]
 
 ``capture`` runs the models blocks of a finished run in this process (as ``bench/models_runtime.py
-blocks`` does) and keeps every ``--every``-th call of :func:`trialomics.cox_path.elastic_net_cox_path`
-the models make: its inputs and the coefficients it returned. ``replay`` solves every captured path
-again with the code as it is now, prints the CPU seconds per path (the best of ``--rounds`` rounds over
-all paths, so that other processes on the machine inflate it less) and the largest |difference| of the
-coefficients from the captured ones, with the number of paths whose coefficients are not bit-identical.
-Capture with the code before a change, replay after it. Exit status 0 when every path is bit-identical.
+blocks`` does) and keeps every ``--every``-th call of the solver the models make (``cox``:
+:func:`trialomics.cox_path.elastic_net_cox_path`, for pfs/os blocks; ``logistic``:
+:func:`trialomics.logistic_path.l1_logistic_path`, for responder/clinical_benefit blocks): its inputs
+and the coefficients it returned. ``replay`` solves every captured path again with the code as it is now
+(``PYTHONPATH`` may point at another checkout's ``scripts``), prints the CPU seconds per path (the best of
+``--rounds`` rounds over all paths, so that other processes on the machine inflate it less) and the
+largest |difference| of the coefficients from the captured ones, with the number of paths whose
+coefficients are not bit-identical. Capture with the code before a change, replay after it. Exit status
+0 when every path is bit-identical. BLAS runs on one thread, as in a ``models_fit`` job.
 """
 from __future__ import annotations
 
@@ -22,59 +25,73 @@ import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from models_runtime import load_inputs, run_block  # bench/ is on sys.path when a bench script runs
+
+
+# The arguments each solver is called with (model_paths' calls), then the captured result and its block.
+ARGUMENTS = {"cox": ("X", "time", "event", "alphas", "factor", "l1_ratio", "tol"),
+             "logistic": ("X", "label", "alphas", "factor", "intercept_penalty")}
+SOLVERS = {"cox": "elastic_net_cox_path", "logistic": "l1_logistic_path"}
+
+
+def solver(kind: str):
+    if kind == "cox":
+        from trialomics.cox_path import elastic_net_cox_path
+        return elastic_net_cox_path
+    from trialomics.logistic_path import l1_logistic_path
+    return l1_logistic_path
 
 
 def capture(args) -> int:
     from trialomics import model_paths
 
-    solve = model_paths.elastic_net_cox_path
-    kept: dict[str, list] = {key: [] for key in ("X", "time", "event", "alphas", "factor", "l1_ratio", "tol",
-                                                 "coef", "block")}
+    solve = getattr(model_paths, SOLVERS[args.solver])
+    kept: dict[str, list] = {key: [] for key in (*ARGUMENTS[args.solver], "coef", "block")}
     calls = 0
 
-    def recording(X, time_, event, alphas, factor, l1_ratio, tol):
+    def recording(*arguments):
         nonlocal calls
-        coef, usable = solve(X, time_, event, alphas, factor, l1_ratio, tol)
+        result = solve(*arguments)
         if calls % args.every == 0:
-            for key, value in zip(kept, (X, time_, event, alphas, factor, l1_ratio, tol, coef, block)):
+            for key, value in zip(kept, (*arguments, result[0], block)):
                 kept[key].append(np.array(value))
         calls += 1
-        return coef, usable
+        return result
 
     obs, matrices = load_inputs(Path(args.run))
     settings = {"permutations": args.permutations, "repeats": args.repeats, "stability": args.stability}
-    model_paths.elastic_net_cox_path = recording
+    setattr(model_paths, SOLVERS[args.solver], recording)
     try:
         for block in args.blocks.split(","):
             endpoint, model = block.split(":")
             run_block(obs, matrices, endpoint, model, settings, 1)
     finally:
-        model_paths.elastic_net_cox_path = solve
+        setattr(model_paths, SOLVERS[args.solver], solve)
     arrays = {f"{key}_{i}": value for key, values in kept.items() for i, value in enumerate(values)}
-    np.savez_compressed(args.out, count=len(kept["X"]), **arrays)
+    np.savez_compressed(args.out, count=len(kept["X"]), solver=args.solver, **arrays)
     print(f"{calls} paths solved, {len(kept['X'])} kept in {args.out}")
     return 0
 
 
 def replay(args) -> int:
-    from trialomics.cox_path import elastic_net_cox_path
-
     saved = np.load(args.captured)
-    paths = [{key: saved[f"{key}_{i}"] for key in ("X", "time", "event", "alphas", "factor", "l1_ratio", "tol",
-                                                   "coef", "block")} for i in range(int(saved["count"]))]
-    first = paths[0]
-    elastic_net_cox_path(first["X"], first["time"], first["event"], first["alphas"], first["factor"],
-                         float(first["l1_ratio"]), float(first["tol"]))        # compile or load the cache
+    kind = str(saved["solver"]) if "solver" in saved else "cox"
+    solve, names = solver(kind), ARGUMENTS[kind]
+    paths = [{key: saved[f"{key}_{i}"] for key in (*names, "coef", "block")} for i in range(int(saved["count"]))]
+
+    def arguments(path):
+        return [path[name] if path[name].ndim else path[name].item() for name in names]
+
+    solve(*arguments(paths[0]))        # compile or load the cache
     best: dict[str, float] = {}
     worst, changed = 0.0, 0
     for round_ in range(args.rounds):
         seconds: dict[str, float] = {}
         for path in paths:
             start = time.process_time()
-            coef, _ = elastic_net_cox_path(path["X"], path["time"], path["event"], path["alphas"], path["factor"],
-                                           float(path["l1_ratio"]), float(path["tol"]))
+            coef = solve(*arguments(path))[0]
             block = str(path["block"])
             seconds[block] = seconds.get(block, 0.0) + time.process_time() - start
             if round_ == 0 and not np.array_equal(coef, path["coef"], equal_nan=True):
@@ -88,7 +105,7 @@ def replay(args) -> int:
         print(f"{block}: {len(widths)} paths of {int(np.median(widths))} median columns, "
               f"{1e3 * seconds_ / len(widths):.3f} ms CPU per path")
     total = sum(best.values())
-    print(f"all: {len(paths)} paths, {1e3 * total / len(paths):.3f} ms CPU per path (best of {args.rounds} rounds)")
+    print(f"all ({kind}): {len(paths)} paths, {1e3 * total / len(paths):.3f} ms CPU per path (best of {args.rounds} rounds)")
     print(f"coefficients: {changed} of {len(paths)} paths differ from the captured ones, max |diff| {worst:.3g}")
     return 0 if changed == 0 else 1
 
@@ -106,9 +123,11 @@ def main(argv: list[str]) -> int:
     record.add_argument("--every", type=int, default=5)
     again = commands.add_parser("replay")
     again.add_argument("captured")
+    record.add_argument("--solver", choices=sorted(ARGUMENTS), default="cox")
     again.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv[1:])
-    return capture(args) if args.command == "capture" else replay(args)
+    with threadpool_limits(limits=1):
+        return capture(args) if args.command == "capture" else replay(args)
 
 
 if __name__ == "__main__":
