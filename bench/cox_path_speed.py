@@ -51,10 +51,11 @@ def capture(args) -> int:
     kept: dict[str, list] = {key: [] for key in (*ARGUMENTS[args.solver], "coef", "block")}
     calls = 0
 
-    def recording(*arguments):
+    def recording(*arguments, **options):
         nonlocal calls
-        result = solve(*arguments)
-        if calls % args.every == 0:
+        result = solve(*arguments, **options)
+        # Stability selection's paths stop once q features have entered (``stop_entered``): not kept.
+        if calls % args.every == 0 and not options.get("stop_entered"):
             for key, value in zip(kept, (*arguments, result[0], block)):
                 kept[key].append(np.array(value))
         calls += 1

@@ -128,3 +128,29 @@ def test_results_do_not_depend_on_n_jobs(task):
                                   seed=2, n_jobs=n_jobs) for n_jobs in (1, 2)]
     pd.testing.assert_frame_equal(runs[0].performance, runs[1].performance)
     pd.testing.assert_frame_equal(runs[0].permutations, runs[1].permutations)
+
+
+@pytest.mark.parametrize("survival", [True, False])
+def test_a_path_stopped_once_q_columns_entered_selects_the_same_first_q(survival):
+    # Stability selection reads only the first q columns to enter: the path stops after the penalty at
+    # which q have entered; the penalties before it are those of the whole path, bit for bit.
+    from trialomics.model_engine import PathSpec, fit_path, first_to_enter
+    from trialomics.model_preprocess import Outcome
+
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(16, 60))
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    outcome = (Outcome.of_survival(rng.exponential(10, 16) * np.exp(-X[:, 0]), rng.random(16) < 0.7)
+               if survival else Outcome.of_label((X[:, 0] + rng.normal(0, 1, 16) > 0).astype(int)))
+    unpenalised = np.zeros(60, dtype=bool)
+    unpenalised[59] = True
+    model = PathSpec(survival).with_grid(50, 0.01)
+    whole = fit_path(model, X, outcome, unpenalised)
+    for q in (1, 4, 8):
+        stopped = fit_path(model, X, outcome, unpenalised, stop_entered=q)
+        done = int(np.isfinite(stopped.coef).all(axis=0).sum())
+        assert 0 < done < 50 and np.isnan(stopped.coef[:, done:]).all()
+        assert np.array_equal(stopped.coef[:, :done], whole.coef[:, :done])
+        entered = (stopped.coef[~unpenalised, :done] != 0).any(axis=1).sum()
+        assert entered >= q > (whole.coef[~unpenalised, :done - 1] != 0).any(axis=1).sum()
+        assert np.array_equal(first_to_enter(stopped.coef, q, unpenalised), first_to_enter(whole.coef, q, unpenalised))

@@ -474,11 +474,17 @@ def _workspace(Xt):
 
 
 @njit(cache=True, error_model="numpy")
-def _path(Xt, X, event, ends, alphas, l1_ratio, factor, tol, coef, converged):
-    """The path over ``alphas`` from 0; ``X`` (patients x columns) and ``Xt`` (its transpose) both C-ordered."""
+def _path(Xt, X, event, ends, alphas, l1_ratio, factor, tol, coef, converged, stop_entered):
+    """The path over ``alphas`` from 0; ``X`` (patients x columns) and ``Xt`` (its transpose) both C-ordered.
+
+    With ``stop_entered`` > 0 it stops after the first penalty at which that many penalised columns have
+    been non-zero somewhere on the path (the penalties before it are computed as without the stop).
+    """
     p, n = Xt.shape
     work = _workspace(Xt)
     beta = np.zeros(p)
+    entered = np.zeros(p, dtype=np.bool_)
+    n_entered = 0
     loss = _loss_at(Xt, beta, work.members, 0, event, ends, work.residual, work.curve, work.eta, work.sums)
     inverse_column_norms(Xt, work.inverse_norms)
     column_gradients(X, work.residual, work.gradient)
@@ -489,6 +495,12 @@ def _path(Xt, X, event, ends, alphas, l1_ratio, factor, tol, coef, converged):
         if not ok:
             return
         coef[:, a] = beta
+        for j in range(p):
+            if beta[j] != 0.0 and factor[j] > 0.0 and not entered[j]:
+                entered[j] = True
+                n_entered += 1
+        if 0 < stop_entered <= n_entered:
+            return
 
 
 def largest_penalty(X: np.ndarray, time: np.ndarray, event: np.ndarray, factor: np.ndarray, l1_ratio: float,
@@ -512,7 +524,7 @@ def largest_penalty(X: np.ndarray, time: np.ndarray, event: np.ndarray, factor: 
         fitted = np.zeros((X.shape[1], 1))
         converged = np.zeros(1, dtype=np.bool_)
         _path(Xt, ordered, ordered_event, ends, np.array([1e12]), float(l1_ratio), factor, float(tol), fitted,
-              converged)
+              converged, 0)
         if converged[0]:
             beta = fitted[:, 0]
     residual = np.empty(len(time))
@@ -522,11 +534,12 @@ def largest_penalty(X: np.ndarray, time: np.ndarray, event: np.ndarray, factor: 
 
 
 def elastic_net_cox_path(X: np.ndarray, time: np.ndarray, event: np.ndarray, alphas: np.ndarray, factor: np.ndarray,
-                         l1_ratio: float, tol: float = DEFAULT_TOL) -> tuple[np.ndarray, int]:
+                         l1_ratio: float, tol: float = DEFAULT_TOL, stop_entered: int = 0) -> tuple[np.ndarray, int]:
     """Coefficients (features x alphas) of the path over the decreasing ``alphas``; and how many converged.
 
     ``X`` is used as given (the caller centres it). ``factor``: per-column penalty weights (0 =
-    unpenalised). Columns of penalties from the first that failed to converge on are NaN.
+    unpenalised). Columns of penalties from the first that failed to converge on are NaN, as are those
+    after the first penalty at which ``stop_entered`` (> 0) penalised columns have entered the path.
     """
     X = np.asarray(X, dtype=np.float64)
     time = np.asarray(time, dtype=np.float64)
@@ -537,6 +550,6 @@ def elastic_net_cox_path(X: np.ndarray, time: np.ndarray, event: np.ndarray, alp
     ordered = np.ascontiguousarray(X[order])
     _path(np.ascontiguousarray(ordered.T), ordered, np.asarray(event, dtype=np.float64)[order],
           _risk_ends(time[order]), alphas, float(l1_ratio), np.ascontiguousarray(factor, dtype=np.float64),
-          float(tol), coef, converged)
+          float(tol), coef, converged, int(stop_entered))
     usable = int(np.argmin(converged)) if not converged.all() else len(alphas)
     return coef, usable

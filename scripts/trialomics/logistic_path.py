@@ -315,8 +315,11 @@ def _solve_working_set(Z, label, weight, beta, working, n_working, tol_abs, max_
 
 
 @_jit
-def _path(rows, label, alphas, factor, tol, tol_floor, max_iter, coef):
+def _path(rows, label, alphas, factor, tol, tol_floor, max_iter, coef, counted, stop_entered):
     """The whole path on the design ``rows`` (patients x columns, the last one the intercept's 1).
+
+    With ``stop_entered`` > 0 it stops after the first penalty at which that many ``counted`` columns have
+    been non-zero somewhere on the path, and returns (CONVERGED, the number of penalties computed).
 
     The full gradient is accumulated patient by patient over ``rows``, a loop over contiguous columns
     that vectorises without reordering any sum; coordinate descent reads its transpose ``Z``
@@ -352,6 +355,8 @@ def _path(rows, label, alphas, factor, tol, tol_floor, max_iter, coef):
             in_working[j] = True
             working[n_working] = j
             n_working += 1
+    entered = np.zeros(m, dtype=np.bool_)
+    n_entered = 0
     for a in range(alphas.shape[0]):
         alpha = alphas[a]
         tol_abs = max(tol * alpha, tol_floor)
@@ -390,18 +395,27 @@ def _path(rows, label, alphas, factor, tol, tol_floor, max_iter, coef):
                 working[n_working] = j
                 n_working += 1
         coef[:, a] = beta
+        for j in range(m):
+            if beta[j] != 0.0 and counted[j] and not entered[j]:
+                entered[j] = True
+                n_entered += 1
+        if 0 < stop_entered <= n_entered:
+            return CONVERGED, a + 1
     return CONVERGED, alphas.shape[0]
 
 
 def l1_logistic_path(X, label, alphas, penalty_factor, intercept_penalty: float, tol: float = DEFAULT_TOL,
-                     max_iter: int = DEFAULT_MAX_ITER) -> tuple[np.ndarray, np.ndarray]:
+                     max_iter: int = DEFAULT_MAX_ITER, stop_entered: int = 0,
+                     counted: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(coefficients features x alphas, intercepts) of the L1 logistic path; see the module docstring.
 
     ``X`` patients x features, ``label`` 0/1, ``alphas`` a decreasing grid of positive penalties,
     ``penalty_factor`` per feature (>= 0), ``intercept_penalty`` the intercept's L1 weight (>= 0).
     ``tol`` bounds every coordinate's KKT violation relative to the penalty; ``max_iter`` caps both
     the proximal Newton iterations and the coordinate-descent sweeps of each inner problem.
-    Raises ``ArithmeticError`` when a penalty is not converged within ``max_iter``. With every
+    Raises ``ArithmeticError`` when a penalty is not converged within ``max_iter``. ``stop_entered`` > 0
+    stops the path after the first penalty at which that many features flagged by ``counted`` (boolean,
+    default: every feature) have entered it; the later penalties' coefficients and intercepts are NaN. With every
     weight positive the optimum is finite, even on separable data; when penalty-free terms separate
     the classes it is at infinity, and the fit stops where the gradient falls below the tolerance.
     """
@@ -432,10 +446,12 @@ def l1_logistic_path(X, label, alphas, penalty_factor, intercept_penalty: float,
     # A gradient entry is a mean of n terms up to max|x| / n, so rounding leaves it uncertain by a few
     # 1e-16 x max|x|: a KKT tolerance below that (alpha under ~1e-4 at tol 1e-10) may never be met.
     tol_floor = ROUNDING_FLOOR * max(1.0, float(np.abs(X).max(initial=0.0)))
+    counted = np.ones(p, dtype=bool) if counted is None else np.asarray(counted, dtype=bool)
     status, where = _path(rows, label.astype(np.float64), alphas, np.append(penalty_factor, intercept_penalty),
-                          float(tol), tol_floor, int(max_iter), coef)
+                          float(tol), tol_floor, int(max_iter), coef, np.append(counted, False), int(stop_entered))
     if status != CONVERGED:
         limit = "proximal Newton iterations" if status == NEWTON_LIMIT else "coordinate-descent sweeps"
         raise ArithmeticError(f"L1 logistic path not converged within {max_iter} {limit} at penalty "
                               f"{alphas[where]:.6g} (index {where}); raise max_iter")
+    coef[:, where:] = np.nan
     return coef[:p], coef[p]

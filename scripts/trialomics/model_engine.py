@@ -59,14 +59,18 @@ class Path:
 
 
 def fit_path(model: PathSpec, values: np.ndarray, outcome: Outcome, unpenalised: np.ndarray,
-             alphas=None) -> Path:
-    """The penalised path on preprocessed ``values``; ``alphas=None`` estimates the grid on them."""
+             alphas=None, stop_entered: int = 0) -> Path:
+    """The penalised path on preprocessed ``values``; ``alphas=None`` estimates the grid on them.
+
+    ``stop_entered`` > 0: only up to the first penalty at which that many penalised columns have entered
+    (the later penalties' coefficients are NaN): all that "first q" selection reads.
+    """
     if model.survival:
         alphas, coef = cox_elastic_net_path(values, outcome.time, outcome.event, unpenalised, model.l1_ratio,
-                                            model.n_alphas, model.alpha_min_ratio, alphas)
+                                            model.n_alphas, model.alpha_min_ratio, alphas, stop_entered=stop_entered)
         return Path(alphas, coef, np.zeros(len(alphas)))
     return Path(*logistic_l1_path(values, outcome.label, unpenalised, model.n_alphas, model.alpha_min_ratio,
-                                  alphas))
+                                  alphas, stop_entered=stop_entered))
 
 
 def inner_splits(strata: np.ndarray, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -338,7 +342,8 @@ def selection_counts(X: np.ndarray, outcome: Outcome, preprocess: PreprocessSpec
     for rows in halves:
         sub_outcome = outcome.take(rows)
         fitted, values = data.fit(rows, sub_outcome)
-        path = fit_path(model, values, sub_outcome, fitted.unpenalised)
+        # The first q to enter are known once q have entered: the rest of the path is not computed.
+        path = fit_path(model, values, sub_outcome, fitted.unpenalised, stop_entered=q)
         columns = fitted.columns
         considered[columns] += 1
         chosen = first_to_enter(path.coef, q, fitted.unpenalised)

@@ -37,13 +37,14 @@ def decreasing_grid(alpha_max: float, n_alphas: int, alpha_min_ratio: float) -> 
 
 def cox_elastic_net_path(X: np.ndarray, time, event, unpenalised: np.ndarray, l1_ratio: float = 0.5,
                          n_alphas: int = 10, alpha_min_ratio: float = 0.05, alphas=None,
-                         tol: float = COX_TOL) -> tuple[np.ndarray, np.ndarray]:
+                         tol: float = COX_TOL, stop_entered: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(alphas, coefficients features x alphas) of the elastic-net Cox path; see the module docstring.
 
     ``unpenalised`` marks columns with penalty factor 0; the factors are rescaled to sum to the number
     of columns, as Coxnet and glmnet do (so the penalty scale is theirs). ``alphas=None`` makes the grid
     on these data: from the smallest penalty that zeroes every penalised coefficient down to
     ``alpha_min_ratio`` of it. Columns are centred first (the partial likelihood ignores a shift).
+    ``stop_entered`` > 0: the path stops once that many penalised columns have entered it (NaN after).
     """
     X = np.asarray(X, dtype=np.float64)
     time = np.asarray(time, dtype=np.float64)
@@ -60,7 +61,7 @@ def cox_elastic_net_path(X: np.ndarray, time, event, unpenalised: np.ndarray, l1
         alphas = decreasing_grid(largest_penalty(centred, time, event, penalty, l1_ratio, tol), n_alphas,
                                  alpha_min_ratio)
     alphas = np.asarray(alphas, dtype=np.float64)
-    coef, _ = elastic_net_cox_path(centred, time, event, alphas, penalty, l1_ratio, tol)
+    coef, _ = elastic_net_cox_path(centred, time, event, alphas, penalty, l1_ratio, tol, stop_entered=stop_entered)
     return alphas, coef
 
 
@@ -75,10 +76,11 @@ def logistic_alpha_max(X: np.ndarray, label: np.ndarray, unpenalised: np.ndarray
 
 def logistic_l1_path(X: np.ndarray, label, unpenalised: np.ndarray, n_alphas: int = 10,
                      alpha_min_ratio: float = 0.05, alphas=None, unpenalised_weight: float = 0.01,
-                     intercept_weight: float = 0.01) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     intercept_weight: float = 0.01, stop_entered: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(alphas, coefficients features x alphas, intercepts) of the L1 logistic path.
 
     A single-class training set carries no information on the features: intercept-only fit.
+    ``stop_entered`` > 0: the path stops once that many penalised columns have entered it (NaN after).
     """
     X = np.asarray(X, dtype=np.float64)
     label = np.asarray(label, dtype=int)
@@ -93,7 +95,8 @@ def logistic_l1_path(X: np.ndarray, label, unpenalised: np.ndarray, n_alphas: in
     if 0 < positives < n and X.shape[1]:
         try:
             coef_path, intercepts = l1_logistic_path(X, label, alphas, np.where(unpenalised, unpenalised_weight, 1.0),
-                                                     intercept_weight)
+                                                     intercept_weight, stop_entered=stop_entered,
+                                                     counted=~unpenalised)
         except ArithmeticError:
             coef_path = np.full((X.shape[1], len(alphas)), np.nan)
     return alphas, coef_path, intercepts
