@@ -156,6 +156,23 @@ def test_face_newton_step_zeroes_the_models_gradient_on_the_face(n):
     assert np.abs(gradient).max() <= 1e-9 and (np.abs(candidate[:size]) > 50).all()
 
 
+def test_a_step_whose_predicted_decrease_is_below_the_losss_rounding_is_taken_whole():
+    # 400 patients, five binary alterations and one skewed column: at the first penalty only the
+    # intercept moves, by a Newton step predicting a decrease of ~2e-15. The mean log-loss of 400 terms
+    # cannot resolve that; a rounding bound that ignored n made the line search halve the step for ever
+    # (ArithmeticError after 10,000 iterations).
+    rng = np.random.default_rng(3)
+    n = 400
+    X = (rng.random((n, 6)) < rng.uniform(0.05, 0.4, 6)).astype(float)
+    X[:, 5] = rng.lognormal(size=n)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    label = (rng.random(n) < 0.4).astype(int)
+    alphas = grid(X, label, np.ones(6))
+    coef, intercepts = l1_logistic_path(X, label, alphas, np.ones(6), INTERCEPT_PENALTY)
+    for i, alpha in enumerate(alphas):
+        assert kkt_violation(X, label, alpha, np.ones(6), coef[:, i], intercepts[i]) <= 1e-9 * alpha
+
+
 def test_kkt_conditions_hold_at_every_penalty():
     for X, label, factor in path_cases():
         alphas = grid(X, label, factor)
