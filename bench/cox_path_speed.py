@@ -106,7 +106,8 @@ def replay(args) -> int:
         print(f"{block}: {len(widths)} paths of {int(np.median(widths))} median columns, "
               f"{1e3 * seconds_ / len(widths):.3f} ms CPU per path")
     total = sum(best.values())
-    print(f"all ({kind}): {len(paths)} paths, {1e3 * total / len(paths):.3f} ms CPU per path (best of {args.rounds} rounds)")
+    print(f"all ({kind}): {len(paths)} paths, {1e3 * total / len(paths):.3f} ms CPU per path "
+          f"(best of {args.rounds} rounds)")
     print(f"coefficients: {changed} of {len(paths)} paths differ from the captured ones, max |diff| {worst:.3g}")
     return 0 if changed == 0 else 1
 

@@ -301,7 +301,8 @@ def _solve_quadratic(Xt, X, curve, residual, beta, working, members, n_members, 
                     n_nonzero += 1
             budget = MAX_SWEEPS if small else PASSES_BEFORE_NEWTON
             for passes in range(1, MAX_SWEEPS + 1):
-                if _sweep(Xt, HXt, residual, beta, nonzero, n_nonzero, alpha, l1_ratio, factor, curvature, n) < tol * tol:
+                change = _sweep(Xt, HXt, residual, beta, nonzero, n_nonzero, alpha, l1_ratio, factor, curvature, n)
+                if change < tol * tol:
                     break
                 if passes >= budget and face_newton(Xt, HXt, residual, beta, members, n_members, alpha, l1_ratio,
                                                     factor, work):

@@ -76,7 +76,8 @@ def logistic_alpha_max(X: np.ndarray, label: np.ndarray, unpenalised: np.ndarray
 
 def logistic_l1_path(X: np.ndarray, label, unpenalised: np.ndarray, n_alphas: int = 10,
                      alpha_min_ratio: float = 0.05, alphas=None, unpenalised_weight: float = 0.01,
-                     intercept_weight: float = 0.01, stop_entered: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     intercept_weight: float = 0.01,
+                     stop_entered: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(alphas, coefficients features x alphas, intercepts) of the L1 logistic path.
 
     A single-class training set carries no information on the features: intercept-only fit.
