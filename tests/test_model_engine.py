@@ -2,8 +2,6 @@
 scikit-learn's splitters under the documented seeds, and its results do not depend on ``n_jobs``."""
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -154,3 +152,31 @@ def test_a_path_stopped_once_q_columns_entered_selects_the_same_first_q(survival
         entered = (stopped.coef[~unpenalised, :done] != 0).any(axis=1).sum()
         assert entered >= q > (whole.coef[~unpenalised, :done - 1] != 0).any(axis=1).sum()
         assert np.array_equal(first_to_enter(stopped.coef, q, unpenalised), first_to_enter(whole.coef, q, unpenalised))
+
+
+def test_a_path_that_does_not_converge_is_logged_not_silent(monkeypatch, caplog):
+    # Its penalties get NaN coefficients (they can never be chosen); the job's log says so.
+    from trialomics import model_paths
+
+    def not_converging(X, *args, **kwargs):
+        raise ArithmeticError("L1 logistic path not converged within 10 proximal Newton iterations")
+
+    rng = np.random.default_rng(2)
+    X, label = rng.normal(size=(30, 4)), np.r_[np.zeros(15, dtype=int), np.ones(15, dtype=int)]
+    monkeypatch.setattr(model_paths, "l1_logistic_path", not_converging)
+    with caplog.at_level("WARNING", logger="trialomics.model_paths"):
+        _, coef, _ = model_paths.logistic_l1_path(X, label, np.zeros(4, dtype=bool))
+    assert np.isnan(coef).all()
+    assert "L1 logistic path on 30 patients x 4 features: L1 logistic path not converged" in caplog.text
+
+    caplog.clear()
+    monkeypatch.setattr(model_paths, "elastic_net_cox_path",
+                        lambda X, *args, **kwargs: (np.full((X.shape[1], 10), np.nan), 3))
+    with caplog.at_level("WARNING", logger="trialomics.model_paths"):
+        model_paths.cox_elastic_net_path(X, rng.exponential(1, 30), np.ones(30, dtype=bool), np.zeros(4, dtype=bool))
+    assert "not converged from penalty 4 of 10" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="trialomics.model_paths"):   # a stopped stability path is not a failure
+        model_paths.cox_elastic_net_path(X, rng.exponential(1, 30), np.ones(30, dtype=bool), np.zeros(4, dtype=bool),
+                                         stop_entered=2)
+    assert caplog.text == ""

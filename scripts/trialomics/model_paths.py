@@ -8,18 +8,20 @@ The penalty ``alpha`` is on the glmnet scale for both; input is validated once p
   optimum at small penalties; on converged runs of Coxnet and of R glmnet it agrees to 1e-6
   (``tests/test_cox_path.py``, ``bench/models_vs_glmnet.py``). A penalty where it does not converge
   (none seen; the ridge part keeps the optimum finite) gets NaN coefficients, as do the smaller ones
-  after it, and can never be chosen.
+  after it, and can never be chosen; the job's log says so.
 - Logistic: :func:`trialomics.logistic_path.l1_logistic_path`, compiled proximal Newton with
   coordinate descent, solved to the KKT conditions, warm-started along the grid. Objective: mean
   log-loss + alpha * (||beta||_1 + 0.01 |intercept|), with unpenalised columns at L1 weight 0.01: the
   objective of the liblinear calls it replaced (``C = 1 / (n * alpha)``, a constant column of
   ``intercept_scaling`` 100 for the intercept, unpenalised columns multiplied by 100), whose tolerance
   (1e-4) left coefficients short of the optimum; it agrees with liblinear run to 1e-10 within 1e-6
-  (``tests/test_logistic_path.py``). A path that does not converge (none seen) gets NaN coefficients
-  and can never be chosen.
+  (``tests/test_logistic_path.py``). A path that does not converge gets NaN coefficients and can never
+  be chosen; the job's log says so (seen at 400 training rows before the line search's rounding bound
+  grew with n, none since).
 """
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -29,6 +31,7 @@ from .logistic_path import l1_logistic_path
 from .model_preprocess import Outcome
 
 COX_TOL = 1e-10            # KKT tolerance of the Cox path (trialomics.cox_path)
+LOGGER = logging.getLogger(__name__)
 
 
 def decreasing_grid(alpha_max: float, n_alphas: int, alpha_min_ratio: float) -> np.ndarray:
@@ -61,7 +64,12 @@ def cox_elastic_net_path(X: np.ndarray, time, event, unpenalised: np.ndarray, l1
         alphas = decreasing_grid(largest_penalty(centred, time, event, penalty, l1_ratio, tol), n_alphas,
                                  alpha_min_ratio)
     alphas = np.asarray(alphas, dtype=np.float64)
-    coef, _ = elastic_net_cox_path(centred, time, event, alphas, penalty, l1_ratio, tol, stop_entered=stop_entered)
+    coef, usable = elastic_net_cox_path(centred, time, event, alphas, penalty, l1_ratio, tol,
+                                        stop_entered=stop_entered)
+    if usable < len(alphas) and not stop_entered:
+        LOGGER.warning("elastic-net Cox path on %d patients x %d features not converged from penalty %d of %d "
+                       "on: those penalties get NaN coefficients and cannot be chosen", *X.shape, usable + 1,
+                       len(alphas))
     return alphas, coef
 
 
@@ -98,7 +106,9 @@ def logistic_l1_path(X: np.ndarray, label, unpenalised: np.ndarray, n_alphas: in
             coef_path, intercepts = l1_logistic_path(X, label, alphas, np.where(unpenalised, unpenalised_weight, 1.0),
                                                      intercept_weight, stop_entered=stop_entered,
                                                      counted=~unpenalised)
-        except ArithmeticError:
+        except ArithmeticError as problem:
+            LOGGER.warning("L1 logistic path on %d patients x %d features: %s; the path gets NaN coefficients "
+                           "and this fit's penalties cannot be chosen", *X.shape, problem)
             coef_path = np.full((X.shape[1], len(alphas)), np.nan)
     return alphas, coef_path, intercepts
 
