@@ -36,14 +36,6 @@ ARGUMENTS = {"cox": ("X", "time", "event", "alphas", "factor", "l1_ratio", "tol"
 SOLVERS = {"cox": "elastic_net_cox_path", "logistic": "l1_logistic_path"}
 
 
-def solver(kind: str):
-    if kind == "cox":
-        from trialomics.cox_path import elastic_net_cox_path
-        return elastic_net_cox_path
-    from trialomics.logistic_path import l1_logistic_path
-    return l1_logistic_path
-
-
 def capture(args) -> int:
     from trialomics import model_paths
 
@@ -77,9 +69,11 @@ def capture(args) -> int:
 
 
 def replay(args) -> int:
+    from trialomics import model_paths
+
     saved = np.load(args.captured)
     kind = str(saved["solver"]) if "solver" in saved else "cox"
-    solve, names = solver(kind), ARGUMENTS[kind]
+    solve, names = getattr(model_paths, SOLVERS[kind]), ARGUMENTS[kind]
     paths = [{key: saved[f"{key}_{i}"] for key in (*names, "coef", "block")} for i in range(int(saved["count"]))]
 
     def arguments(path):

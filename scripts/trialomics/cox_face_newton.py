@@ -128,6 +128,21 @@ def padded_rows(Xt):
 
 
 @kernel
+def _dgesv(size, lu, pivots, rhs):
+    """``rhs[:size]`` = A^-1 rhs for the ``size`` x ``size`` matrix A held column-major in ``lu`` (n x n:
+    element (a, b) in ``lu[b, a]``, leading dimension n), which receives its LU factors. Raises
+    np.linalg.LinAlgError as np.linalg.solve does."""
+    for b in range(size):
+        if not np.isfinite(rhs[b]):
+            raise np.linalg.LinAlgError("Array must not contain infs or NaNs.")
+        for a in range(size):
+            if not np.isfinite(lu[b, a]):
+                raise np.linalg.LinAlgError("Array must not contain infs or NaNs.")
+    if _DGESV(_DOUBLE_KIND, size, 1, lu.ctypes, lu.shape[1], pivots.ctypes, rhs.ctypes, size) != 0:
+        raise np.linalg.LinAlgError("Matrix is singular to machine precision.")
+
+
+@kernel
 def solve_in_place(system, rhs, lu, pivots):
     """``rhs`` = system^-1 rhs, as np.linalg.solve(system, rhs) computes it (see ``_DGESV``).
 
@@ -138,14 +153,7 @@ def solve_in_place(system, rhs, lu, pivots):
     for k in range(n):
         for m in range(n):
             lu[m, k] = system[k, m]
-    for k in range(n):
-        if not np.isfinite(rhs[k]):
-            raise np.linalg.LinAlgError("Array must not contain infs or NaNs.")
-        for m in range(n):
-            if not np.isfinite(lu[k, m]):
-                raise np.linalg.LinAlgError("Array must not contain infs or NaNs.")
-    if _DGESV(_DOUBLE_KIND, n, 1, lu.ctypes, n, pivots.ctypes, rhs.ctypes, n) != 0:
-        raise np.linalg.LinAlgError("Matrix is singular to machine precision.")
+    _dgesv(n, lu, pivots, rhs)
 
 
 @kernel
@@ -158,17 +166,6 @@ def _dgemm(transa, transb, m, n, k, a, lda, b, ldb, c, ldc, scalars):
         raise RuntimeError("BLAS dgemm is not available")
 
 
-@kernel
-def _dgesv(size, matrix, pivots, rhs):
-    """``rhs`` = matrix^-1 rhs for the column-major ``size`` x ``size`` ``matrix`` (overwritten by its LU)."""
-    for a in range(size * size):
-        if not np.isfinite(matrix[a]):
-            raise np.linalg.LinAlgError("Array must not contain infs or NaNs.")
-    for a in range(size):
-        if not np.isfinite(rhs[a]):
-            raise np.linalg.LinAlgError("Array must not contain infs or NaNs.")
-    if _DGESV(_DOUBLE_KIND, size, 1, matrix.ctypes, size, pivots.ctypes, rhs.ctypes, size) != 0:
-        raise np.linalg.LinAlgError("Matrix is singular to machine precision.")
 
 
 @kernel
@@ -177,23 +174,24 @@ def blas_face_step(Xt, HXt, face, size, inverse_d, rhs_face, delta, work):
     ``inverse_d``), by whichever system is smaller: with f = ``size`` < n, the f x f system itself, its
     Gram matrix V'(HV) by dgemm; else Woodbury's, (n I + H V D^-1 V') y = H V D^-1 ``rhs_face`` and
     ``delta`` = D^-1 (``rhs_face`` - V'y), its n x n matrix by dgemm. The face's rows of ``Xt`` and ``HXt``
-    are gathered into ``work.face_Xt`` and ``work.face_HXt`` (row-major f x n: column-major n x f)."""
+    are gathered into ``work.face_Xt`` and ``work.face_HXt`` (row-major f x n: column-major n x f); the
+    system is built and factorised in ``work.lu`` (leading dimension n)."""
     n = Xt.shape[1]
-    face_Xt, face_HXt, matrix, pivots, rhs = work.face_Xt, work.face_HXt, work.gram, work.pivots, work.rhs
+    face_Xt, face_HXt, lu, pivots, rhs = work.face_Xt, work.face_HXt, work.lu, work.pivots, work.rhs
     for a in range(size):
         j = face[a]
         for k in range(n):
             face_Xt[a, k] = Xt[j, k]
             face_HXt[a, k] = HXt[j, k]
     if size < n:
-        _dgemm(_TRANSPOSED, _AS_IS, size, size, n, face_Xt, n, face_HXt, n, matrix, size, work.scalars)
+        _dgemm(_TRANSPOSED, _AS_IS, size, size, n, face_Xt, n, face_HXt, n, lu, n, work.scalars)
         for b in range(size):
             for a in range(size):
-                matrix[a + b * size] /= n
-            matrix[b + b * size] += 1.0 / inverse_d[b]
+                lu[b, a] /= n
+            lu[b, b] += 1.0 / inverse_d[b]
         for a in range(size):
             delta[a] = rhs_face[a]
-        _dgesv(size, matrix, pivots, delta)
+        _dgesv(size, lu, pivots, delta)
         return
     for k in range(n):
         rhs[k] = 0.0
@@ -201,10 +199,10 @@ def blas_face_step(Xt, HXt, face, size, inverse_d, rhs_face, delta, work):
         for k in range(n):
             face_HXt[a, k] *= inverse_d[a]
             rhs[k] += face_HXt[a, k] * rhs_face[a]
-    _dgemm(_AS_IS, _TRANSPOSED, n, n, size, face_HXt, n, face_Xt, n, matrix, n, work.scalars)
+    _dgemm(_AS_IS, _TRANSPOSED, n, n, size, face_HXt, n, face_Xt, n, lu, n, work.scalars)
     for k in range(n):
-        matrix[k + k * n] += n
-    _dgesv(n, matrix, pivots, rhs)
+        lu[k, k] += n
+    _dgesv(n, lu, pivots, rhs)
     column_products(Xt, face, size, rhs, delta)
     for a in range(size):
         delta[a] = inverse_d[a] * (rhs_face[a] - delta[a])

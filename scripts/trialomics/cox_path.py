@@ -39,7 +39,7 @@ from numba.np.linalg import F_INT_nptype
 
 from .cox_face_newton import NEWTON_MAX_PATIENTS, column_products, face_newton, kernel, padded_rows
 from .cox_kkt_screen import column_gradients, inverse_column_norms, screen, set_slack
-from .l1_kernels import l1_kkt_violation, soft_threshold
+from .l1_kernels import l1_kkt_violation, mark_entered, soft_threshold
 
 MAX_OUTER = 500            # proximal Newton steps per penalty
 MAX_SWEEPS = 100000        # coordinate-descent sweeps per quadratic subproblem
@@ -265,9 +265,8 @@ def _solve_quadratic(Xt, X, curve, residual, beta, working, members, n_members, 
     Passes over the working set, each followed by a Newton step on the face it found
     (:func:`trialomics.cox_face_newton.face_newton`; where that does not apply, glmnet's passes over the
     non-zero columns until they settle; above ``NEWTON_MAX_PATIENTS`` rows, those passes first, and the
-    Newton step only when ``PASSES_BEFORE_NEWTON`` of them have not settled it), until a pass over the working set
-    changes nothing; then the other
-    columns' model gradients are checked (those the screen cannot rule out,
+    Newton step only when ``PASSES_BEFORE_NEWTON`` of them have not settled it), until a pass over the
+    working set changes nothing; then the other columns' model gradients are checked (those the screen cannot rule out,
     :func:`trialomics.cox_kkt_screen.screen`) and violators join ``working`` (boolean, with its list
     ``members[:n_members]``; both updated in place). Returns the number of working columns, or -1 when
     it did not converge.
@@ -277,6 +276,8 @@ def _solve_quadratic(Xt, X, curve, residual, beta, working, members, n_members, 
     row_terms = work.row_terms
     inverse_norms, reference, gradient, slack = work.inverse_norms, work.reference, work.gradient, work.slack
     candidates, checked = work.candidates, work.checked
+    small = n <= NEWTON_MAX_PATIENTS           # a Newton step after every unsettled pass (cox_face_newton)
+    budget = MAX_SWEEPS if small else PASSES_BEFORE_NEWTON
     curvature[:] = -1.0        # < 0: product not computed yet at this curve
     for _ in range(MAX_SWEEPS):
         n_pending = 0
@@ -291,7 +292,6 @@ def _solve_quadratic(Xt, X, curve, residual, beta, working, members, n_members, 
             if _sweep(Xt, HXt, residual, beta, members, n_members, alpha, l1_ratio, factor, curvature, n) < tol * tol:
                 settled = True
                 break
-            small = n <= NEWTON_MAX_PATIENTS
             if small and face_newton(Xt, HXt, residual, beta, members, n_members, alpha, l1_ratio, factor, work):
                 continue
             n_nonzero = 0
@@ -299,7 +299,6 @@ def _solve_quadratic(Xt, X, curve, residual, beta, working, members, n_members, 
                 if beta[members[j_index]] != 0.0:
                     nonzero[n_nonzero] = members[j_index]
                     n_nonzero += 1
-            budget = MAX_SWEEPS if small else PASSES_BEFORE_NEWTON
             for passes in range(1, MAX_SWEEPS + 1):
                 change = _sweep(Xt, HXt, residual, beta, nonzero, n_nonzero, alpha, l1_ratio, factor, curvature, n)
                 if change < tol * tol:
@@ -454,7 +453,7 @@ Workspace = namedtuple("Workspace", [
     "residual", "curve", "gradient", "trial", "step_beta", "trial_residual", "trial_curve", "eta", "sums",
     "working", "model_residual", "inverse_norms", "reference", "slack", "candidates", "checked", "HXt", "curvature",
     "members", "pending", "nonzero", "row_terms", "face", "inverse_d", "rhs_face", "delta", "system", "rhs", "lu",
-    "pivots", "violations", "padded_Xt", "face_Xt", "face_HXt", "gram", "scalars"])
+    "pivots", "violations", "padded_Xt", "face_Xt", "face_HXt", "scalars"])
 
 
 @njit(cache=True, error_model="numpy")
@@ -462,7 +461,7 @@ def _workspace(Xt):
     p, n = Xt.shape
     padded_Xt = padded_rows(Xt)
     # The BLAS face step's buffers (cox_face_newton.blas_face_step), used above NEWTON_MAX_PATIENTS rows only.
-    blas_rows, gram = (p, n * n) if n > NEWTON_MAX_PATIENTS else (0, 0)
+    blas_rows = p if n > NEWTON_MAX_PATIENTS else 0
     return Workspace(
         np.empty(n), np.empty((3, n)), np.empty(p), np.empty(p), np.empty(p), np.empty(n), np.empty((3, n)),
         np.empty(n), np.empty((3, n)), np.zeros(p, dtype=np.bool_), np.empty(n), np.empty(p), np.empty(n),
@@ -471,7 +470,7 @@ def _workspace(Xt):
         np.empty((2, n)), np.empty(p, dtype=np.int64), np.empty(p), np.empty(p),
         np.empty(p), np.empty((n, padded_Xt.shape[1])), np.empty(n), np.empty((n, n)),
         np.empty(n, dtype=F_INT_nptype), np.empty(p), padded_Xt, np.empty((blas_rows, n)),
-        np.empty((blas_rows, n)), np.empty(gram), np.empty(2))
+        np.empty((blas_rows, n)), np.empty(2))
 
 
 @njit(cache=True, error_model="numpy")
@@ -484,8 +483,7 @@ def _path(Xt, X, event, ends, alphas, l1_ratio, factor, tol, coef, converged, st
     p, n = Xt.shape
     work = _workspace(Xt)
     beta = np.zeros(p)
-    entered = np.zeros(p, dtype=np.bool_)
-    n_entered = 0
+    counted, entered, n_entered = factor > 0.0, np.zeros(p, dtype=np.bool_), 0
     loss = _loss_at(Xt, beta, work.members, 0, event, ends, work.residual, work.curve, work.eta, work.sums)
     inverse_column_norms(Xt, work.inverse_norms)
     column_gradients(X, work.residual, work.gradient)
@@ -496,10 +494,7 @@ def _path(Xt, X, event, ends, alphas, l1_ratio, factor, tol, coef, converged, st
         if not ok:
             return
         coef[:, a] = beta
-        for j in range(p):
-            if beta[j] != 0.0 and factor[j] > 0.0 and not entered[j]:
-                entered[j] = True
-                n_entered += 1
+        n_entered += mark_entered(beta, counted, entered)
         if 0 < stop_entered <= n_entered:
             return
 

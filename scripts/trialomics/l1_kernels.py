@@ -1,4 +1,4 @@
-"""The two L1 kernels shared by the compiled path solvers (:mod:`trialomics.cox_path`,
+"""The L1 kernels shared by the compiled path solvers (:mod:`trialomics.cox_path`,
 :mod:`trialomics.logistic_path`)."""
 from __future__ import annotations
 
@@ -23,3 +23,15 @@ def l1_kkt_violation(gradient, value, weight):
     if value < 0.0:
         return abs(gradient - weight)
     return max(abs(gradient) - weight, 0.0)
+
+
+@njit(cache=True, error_model="numpy")
+def mark_entered(beta, counted, entered):
+    """Marks in ``entered`` the ``counted`` columns non-zero in ``beta`` for the first time; returns how many
+    (a path that stops once q features have entered counts them this way)."""
+    new = 0
+    for j in range(beta.shape[0]):
+        if beta[j] != 0.0 and counted[j] and not entered[j]:
+            entered[j] = True
+            new += 1
+    return new

@@ -36,7 +36,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .l1_kernels import l1_kkt_violation, soft_threshold
+from .l1_kernels import l1_kkt_violation, mark_entered, soft_threshold
 
 DEFAULT_TOL = 1e-10
 DEFAULT_MAX_ITER = 10_000
@@ -398,10 +398,7 @@ def _path(rows, label, alphas, factor, tol, tol_floor, max_iter, coef, counted, 
                 working[n_working] = j
                 n_working += 1
         coef[:, a] = beta
-        for j in range(m):
-            if beta[j] != 0.0 and counted[j] and not entered[j]:
-                entered[j] = True
-                n_entered += 1
+        n_entered += mark_entered(beta, counted, entered)
         if 0 < stop_entered <= n_entered:
             return CONVERGED, a + 1
     return CONVERGED, alphas.shape[0]
