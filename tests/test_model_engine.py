@@ -154,6 +154,31 @@ def test_a_path_stopped_once_q_columns_entered_selects_the_same_first_q(survival
         assert np.array_equal(first_to_enter(stopped.coef, q, unpenalised), first_to_enter(whole.coef, q, unpenalised))
 
 
+@pytest.mark.parametrize("survival", [True, False])
+def test_a_nested_fit_computes_its_path_up_to_the_chosen_penalty_only(survival):
+    # The inner folds choose the penalty on the grid of the whole training set; the path on it is then
+    # computed up to that penalty: the same grid, and bit for bit the whole path's coefficients there.
+    from trialomics.model_engine import PathSpec, fit_nested, fit_path
+    from trialomics.model_preprocess import Outcome, PreprocessSpec
+
+    rng = np.random.default_rng(5)
+    X = standardised(rng, 24, 80)
+    outcome = (Outcome.of_survival(rng.exponential(10, 24) * np.exp(-1.5 * X[:, 0]), rng.random(24) < 0.8)
+               if survival else Outcome.of_label((X[:, 0] + rng.normal(0, 0.5, 24) > 0).astype(int)))
+    model = PathSpec(survival, n_alphas=12, alpha_min_ratio=0.01, seed=4)
+    spec = PreprocessSpec.for_columns(80, top_variance=None)
+    fitted = fit_nested(X, outcome, spec, model)
+    _, values = fit_preprocess(spec, X, outcome)
+    whole = fit_path(model, values, outcome, np.zeros(80, dtype=bool))
+    chosen = fitted.alpha_index
+    assert 0 < chosen < 11   # a penalty inside the grid: the later ones are skipped
+    assert np.array_equal(fitted.path.alphas, whole.alphas)
+    assert np.array_equal(fitted.path.coef[:, :chosen + 1], whole.coef[:, :chosen + 1])
+    assert np.isnan(fitted.path.coef[:, chosen + 1:]).all()
+    assert np.array_equal(fitted.coef, whole.coef[:, chosen])
+    assert np.array_equal(fitted.predict(X), (values @ whole.coef)[:, chosen])
+
+
 def test_a_path_that_does_not_converge_is_logged_not_silent(monkeypatch, caplog):
     # Its penalties get NaN coefficients (they can never be chosen); the job's log says so.
     from trialomics import model_paths

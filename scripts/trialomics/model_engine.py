@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from .cv_splits import kfold_splits, leave_one_out_splits, repeated_kfold_splits, stratified_kfold_splits
 from .model_metrics import binomial_log_likelihood, cox_log_partial_likelihood, repeat_averaged_scores
-from .model_paths import cox_elastic_net_path, logistic_l1_path, unpenalised_fit
+from .model_paths import (cox_elastic_net_path, cox_penalty_grid, logistic_l1_path, logistic_penalty_grid,
+                          unpenalised_fit)
 from .model_preprocess import Outcome, PreprocessSpec, RowPreprocessing, transform
 from .seeds import derive_seed
 
@@ -73,6 +74,14 @@ def fit_path(model: PathSpec, values: np.ndarray, outcome: Outcome, unpenalised:
                                   alphas, stop_entered=stop_entered))
 
 
+def penalty_grid(model: PathSpec, values: np.ndarray, outcome: Outcome, unpenalised: np.ndarray) -> np.ndarray:
+    """The grid :func:`fit_path` estimates on preprocessed ``values`` when given none."""
+    if model.survival:
+        return cox_penalty_grid(values, outcome.time, outcome.event, unpenalised, model.l1_ratio, model.n_alphas,
+                                model.alpha_min_ratio)
+    return logistic_penalty_grid(values, outcome.label, unpenalised, model.n_alphas, model.alpha_min_ratio)
+
+
 def inner_splits(strata: np.ndarray, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train, test) of the inner folds: stratified K-fold with K lowered to the minority count; plain
     K-fold if a stratum has < 2 (scikit-learn's ``[Stratified]KFold(shuffle=True)`` folds,
@@ -86,7 +95,11 @@ def inner_splits(strata: np.ndarray, n_splits: int, seed: int) -> list[tuple[np.
 
 @dataclass(frozen=True)
 class NestedFit:
-    """A nested fit: its preprocessing, full path, inner-CV scores and chosen penalty."""
+    """A nested fit: its preprocessing, path on all its rows, inner-CV scores and chosen penalty.
+
+    The path is computed up to the chosen penalty only (NaN after): it is warm-started along the grid, so
+    those penalties' coefficients are the whole path's, and nothing reads the others.
+    """
 
     preprocess: object
     path: Path
@@ -121,13 +134,13 @@ def fit_nested(X: np.ndarray, outcome: Outcome, preprocess: PreprocessSpec, mode
 def _fit_nested(data: RowPreprocessing, rows: np.ndarray, outcome: Outcome, model: PathSpec) -> NestedFit:
     """:func:`fit_nested` on the rows ``rows`` of ``data.X`` (``outcome`` is theirs, in that order)."""
     fitted, values = data.fit(rows, outcome)
-    path = fit_path(model, values, outcome, fitted.unpenalised)
-    scores = np.zeros(len(path.alphas))
+    alphas = penalty_grid(model, values, outcome, fitted.unpenalised)
+    scores = np.zeros(len(alphas))
     strata = outcome.strata
     for train, test in inner_splits(strata, model.inner_folds, model.seed):
         inner_outcome = outcome.take(train)
         inner_fitted, inner_values = data.fit(rows[train], inner_outcome)
-        inner = fit_path(model, inner_values, inner_outcome, inner_fitted.unpenalised, path.alphas)
+        inner = fit_path(model, inner_values, inner_outcome, inner_fitted.unpenalised, alphas)
         if outcome.survival:
             # Verweij & van Houwelingen: l(beta_-k; all) - l_-k(beta_-k; training part of the fold). The
             # whole training set goes through the inner preprocessing at once, as one block.
@@ -139,11 +152,25 @@ def _fit_nested(data: RowPreprocessing, rows: np.ndarray, outcome: Outcome, mode
             scores += binomial_log_likelihood(outcome.label[test], eta)
     scores = np.where(np.isfinite(scores), scores, -np.inf)
     alpha_index = int(np.argmax(scores))
+    path = _padded(fit_path(model, values, outcome, fitted.unpenalised, alphas[:alpha_index + 1]), alphas)
     if np.isnan(path.coef[:, alpha_index]).any():
         # The full-data path failed at this penalty: use the smallest penalty that converged.
         finite = np.flatnonzero(~np.isnan(path.coef).any(axis=0))
         alpha_index = int(finite[-1]) if finite.size else 0
     return NestedFit(fitted, path, scores, alpha_index)
+
+
+def _padded(path: Path, alphas: np.ndarray) -> Path:
+    """``path``, computed over the first penalties of ``alphas``, with NaN for the others (as the shape
+    of the whole path's products, so that the computed penalties' ones come out the same to the bit)."""
+    computed = len(path.alphas)
+    if computed == len(alphas):
+        return path
+    coef = np.full((path.coef.shape[0], len(alphas)), np.nan)
+    coef[:, :computed] = path.coef
+    intercepts = np.full(len(alphas), np.nan)
+    intercepts[:computed] = path.intercepts
+    return Path(alphas, coef, intercepts)
 
 
 # ------------------------------------------------------------------------------- outer loop

@@ -49,16 +49,12 @@ def cox_elastic_net_path(X: np.ndarray, time, event, unpenalised: np.ndarray, l1
     ``alpha_min_ratio`` of it. Columns are centred first (the partial likelihood ignores a shift).
     ``stop_entered`` > 0: the path stops once that many penalised columns have entered it (NaN after).
     """
-    X = np.asarray(X, dtype=np.float64)
-    time = np.asarray(time, dtype=np.float64)
-    event = np.asarray(event, dtype=bool)
-    factor = np.where(np.asarray(unpenalised, dtype=bool), 0.0, 1.0)
-    if not factor.any():
+    X, time, event, penalty = _cox_inputs(X, time, event, unpenalised)
+    if not penalty.any():
         # No penalised column passed this fold's filters: the unpenalised fit (or nothing) at every penalty.
         alphas = decreasing_grid(1.0, n_alphas, alpha_min_ratio) if alphas is None else np.asarray(alphas, float)
         coef = unpenalised_fit(X, Outcome.of_survival(time, event)) if X.shape[1] else np.zeros(0)
         return alphas, np.repeat(coef[:, None], len(alphas), axis=1)
-    penalty = factor * X.shape[1] / factor.sum()
     centred = X - X.mean(axis=0)
     if alphas is None:
         alphas = decreasing_grid(largest_penalty(centred, time, event, penalty, l1_ratio, tol), n_alphas,
@@ -71,6 +67,32 @@ def cox_elastic_net_path(X: np.ndarray, time, event, unpenalised: np.ndarray, l1
                        "on: those penalties get NaN coefficients and cannot be chosen", *X.shape, usable + 1,
                        len(alphas))
     return alphas, coef
+
+
+def _cox_inputs(X, time, event, unpenalised) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The arrays as the Cox path reads them, and the penalty factors: 0 for ``unpenalised`` columns, the
+    others rescaled to sum to the number of columns, as Coxnet and glmnet do (all 0 when none is penalised)."""
+    factor = np.where(np.asarray(unpenalised, dtype=bool), 0.0, 1.0)
+    X = np.asarray(X, dtype=np.float64)
+    penalty = factor * X.shape[1] / factor.sum() if factor.any() else factor
+    return X, np.asarray(time, dtype=np.float64), np.asarray(event, dtype=bool), penalty
+
+
+def cox_penalty_grid(X: np.ndarray, time, event, unpenalised: np.ndarray, l1_ratio: float = 0.5,
+                     n_alphas: int = 10, alpha_min_ratio: float = 0.05, tol: float = COX_TOL) -> np.ndarray:
+    """The grid :func:`cox_elastic_net_path` makes on these data when given none."""
+    X, time, event, penalty = _cox_inputs(X, time, event, unpenalised)
+    if not penalty.any():
+        return decreasing_grid(1.0, n_alphas, alpha_min_ratio)
+    return decreasing_grid(largest_penalty(X - X.mean(axis=0), time, event, penalty, l1_ratio, tol), n_alphas,
+                           alpha_min_ratio)
+
+
+def logistic_penalty_grid(X: np.ndarray, label, unpenalised: np.ndarray, n_alphas: int = 10,
+                          alpha_min_ratio: float = 0.05) -> np.ndarray:
+    """The grid :func:`logistic_l1_path` makes on these data when given none."""
+    return decreasing_grid(logistic_alpha_max(np.asarray(X, dtype=np.float64), np.asarray(label, dtype=int),
+                                              np.asarray(unpenalised, dtype=bool)), n_alphas, alpha_min_ratio)
 
 
 def logistic_alpha_max(X: np.ndarray, label: np.ndarray, unpenalised: np.ndarray) -> float:
