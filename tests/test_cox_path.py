@@ -284,3 +284,29 @@ def test_column_products_and_hessian_products_take_each_columns_sums_in_row_orde
     for j in columns:
         _hessian_products(curve, Xt, np.array([j]), 1, alone[0], alone[1], np.empty((2, 13)))
     assert np.array_equal(alone[0], HXt) and np.array_equal(alone[1], curvature)
+
+
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_the_shifted_design_is_formed_in_the_compiled_call_bit_for_bit(layout):
+    # model_paths centres the design by passing its column means as ``shift``: the same coefficients, to
+    # the bit, as the path on the centred matrix numpy forms, in either memory layout; tied times keep
+    # their order (a stable sort).
+    rng = np.random.default_rng(12)
+    X = np.asarray(rng.normal(size=(15, 40)) * 3.0 + 1.0, order=layout)
+    time = np.round(rng.exponential(10, 15))
+    event = rng.random(15) < 0.7
+    factor = np.ones(40)
+    alphas = decreasing_grid(largest_penalty(X - X.mean(axis=0), time, event, factor, 0.5), 8, 0.05)
+    mean = X.mean(axis=0)
+    shifted, usable = elastic_net_cox_path(X, time, event, alphas, factor, 0.5, shift=mean)
+    centred, _ = elastic_net_cox_path(X - mean, time, event, alphas, factor, 0.5)
+    assert usable == 8 and np.array_equal(shifted, centred) and (shifted[:, -1] != 0).any()
+    # ... and as the solver on rows numpy's mergesort put in descending time.
+    from trialomics.cox_path import _path, _risk_ends
+
+    order = np.argsort(-time, kind="mergesort")
+    ordered = np.ascontiguousarray((X - mean)[order])
+    expected, converged = np.full((40, 8), np.nan), np.zeros(8, dtype=bool)
+    _path(np.ascontiguousarray(ordered.T), ordered, event[order].astype(float), _risk_ends(time[order]), alphas,
+          0.5, factor, 1e-10, expected, converged, 0)
+    assert converged.all() and np.array_equal(shifted, expected)

@@ -529,23 +529,46 @@ def largest_penalty(X: np.ndarray, time: np.ndarray, event: np.ndarray, factor: 
     return float((score[penalised] / factor[penalised]).max() / l1_ratio) or 1.0
 
 
+@njit(cache=True, error_model="numpy")
+def _shifted_path(X, shift, time, event, alphas, l1_ratio, factor, tol, coef, converged, stop_entered):
+    """:func:`_path` on the design ``X - shift`` (each column less its shift, as numpy's broadcast
+    subtraction: same bits), its rows in descending time (a stable sort, as numpy's mergesort)."""
+    n, p = X.shape
+    order = np.argsort(-time, kind="mergesort")
+    ordered = np.empty((n, p))
+    Xt = np.empty((p, n))
+    ordered_event = np.empty(n)
+    ordered_time = np.empty(n)
+    for i in range(n):
+        row = order[i]
+        for j in range(p):
+            value = X[row, j] - shift[j]
+            ordered[i, j] = value
+            Xt[j, i] = value
+        ordered_event[i] = np.float64(event[row])
+        ordered_time[i] = time[row]
+    _path(Xt, ordered, ordered_event, _risk_ends(ordered_time), alphas, l1_ratio, factor, tol, coef, converged,
+          stop_entered)
+
+
 def elastic_net_cox_path(X: np.ndarray, time: np.ndarray, event: np.ndarray, alphas: np.ndarray, factor: np.ndarray,
-                         l1_ratio: float, tol: float = DEFAULT_TOL, stop_entered: int = 0) -> tuple[np.ndarray, int]:
+                         l1_ratio: float, tol: float = DEFAULT_TOL, stop_entered: int = 0,
+                         shift: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Coefficients (features x alphas) of the path over the decreasing ``alphas``; and how many converged.
 
-    ``X`` is used as given (the caller centres it). ``factor``: per-column penalty weights (0 =
-    unpenalised). Columns of penalties from the first that failed to converge on are NaN, as are those
-    after the first penalty at which ``stop_entered`` (> 0) penalised columns have entered the path.
+    The design is ``X - shift`` (``shift`` per column, e.g. the column means: the caller centres it;
+    ``None``: ``X`` as given), formed in the compiled call with the rest of the solver's inputs.
+    ``factor``: per-column penalty weights (0 = unpenalised). Columns of penalties from the first that
+    failed to converge on are NaN, as are those after the first penalty at which ``stop_entered`` (> 0)
+    penalised columns have entered the path.
     """
     X = np.asarray(X, dtype=np.float64)
-    time = np.asarray(time, dtype=np.float64)
-    order = np.argsort(-time, kind="mergesort")
+    shift = np.zeros(X.shape[1]) if shift is None else np.ascontiguousarray(shift, dtype=np.float64)
     alphas = np.ascontiguousarray(alphas, dtype=np.float64)
     coef = np.full((X.shape[1], len(alphas)), np.nan)
     converged = np.zeros(len(alphas), dtype=np.bool_)
-    ordered = np.ascontiguousarray(X[order])
-    _path(np.ascontiguousarray(ordered.T), ordered, np.asarray(event, dtype=np.float64)[order],
-          _risk_ends(time[order]), alphas, float(l1_ratio), np.ascontiguousarray(factor, dtype=np.float64),
-          float(tol), coef, converged, int(stop_entered))
+    _shifted_path(X, shift, np.ascontiguousarray(time, dtype=np.float64), np.ascontiguousarray(event), alphas,
+                  float(l1_ratio), np.ascontiguousarray(factor, dtype=np.float64), float(tol), coef, converged,
+                  int(stop_entered))
     usable = int(np.argmin(converged)) if not converged.all() else len(alphas)
     return coef, usable

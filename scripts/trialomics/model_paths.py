@@ -55,13 +55,11 @@ def cox_elastic_net_path(X: np.ndarray, time, event, unpenalised: np.ndarray, l1
         alphas = decreasing_grid(1.0, n_alphas, alpha_min_ratio) if alphas is None else np.asarray(alphas, float)
         coef = unpenalised_fit(X, Outcome.of_survival(time, event)) if X.shape[1] else np.zeros(0)
         return alphas, np.repeat(coef[:, None], len(alphas), axis=1)
-    centred = X - X.mean(axis=0)
     if alphas is None:
-        alphas = decreasing_grid(largest_penalty(centred, time, event, penalty, l1_ratio, tol), n_alphas,
-                                 alpha_min_ratio)
+        alphas = cox_penalty_grid(X, time, event, unpenalised, l1_ratio, n_alphas, alpha_min_ratio, tol)
     alphas = np.asarray(alphas, dtype=np.float64)
-    coef, usable = elastic_net_cox_path(centred, time, event, alphas, penalty, l1_ratio, tol,
-                                        stop_entered=stop_entered)
+    coef, usable = elastic_net_cox_path(X, time, event, alphas, penalty, l1_ratio, tol, stop_entered=stop_entered,
+                                        shift=X.mean(axis=0))
     if usable < len(alphas) and not stop_entered:
         LOGGER.warning("elastic-net Cox path on %d patients x %d features not converged from penalty %d of %d "
                        "on: those penalties get NaN coefficients and cannot be chosen", *X.shape, usable + 1,
