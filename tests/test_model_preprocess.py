@@ -170,3 +170,20 @@ def test_column_statistics_skip_missing_values_with_sequential_sums():
         assert observed[c] == len(values) and altered[c] == values.count(1.0)
         assert (np.isnan(variance[c]) if len(values) < 2
                 else variance[c] == squares / (len(values) - 1.0) and not np.signbit(variance[c]))
+
+
+@pytest.mark.parametrize("n_rows", [1, 2, 7, 16, 33])
+def test_complete_column_statistics_four_at_a_time_are_column_statistics_bit_for_bit(n_rows):
+    # The variance screen's kernel for columns without gaps: the same sums in the same order, so the
+    # same bits, for any number of columns (a remainder below four) and rows.
+    rng = np.random.default_rng(n_rows)
+    X = np.asfortranarray(rng.normal(size=(40, 23)) * 10.0 ** rng.uniform(-3, 4, size=(40, 23)))
+    X[rng.random(X.shape) < 0.1] = 1.0
+    X[:, 5] = -0.0
+    X[:, 6] = 3.25                                                        # constant: variance 0
+    rows = np.sort(rng.choice(40, n_rows, replace=False))
+    for columns in (rng.permutation(23), np.arange(4), np.arange(3), np.arange(0)):
+        fast = fold_kernels.complete_column_statistics(X, rows, columns)
+        reference = fold_kernels.column_statistics(X, rows, columns)
+        for got, expected in zip(fast, reference):
+            assert got.tobytes() == expected.tobytes()

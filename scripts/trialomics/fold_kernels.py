@@ -31,17 +31,18 @@ def screened(X, rows, always, order, negated_ss, order_starts, incomplete, incom
         group_incomplete = incomplete[incomplete_starts[group]:incomplete_starts[group + 1]]
         small = group_order.shape[0] <= 4 * k   # examined whole: no candidates to measure
         candidates = group_order[:0] if small else group_order[:4 * k]
-        of_candidates = column_statistics(X, rows, candidates)
+        of_candidates = complete_column_statistics(X, rows, candidates)
         if small or (of_candidates[1] > 0).sum() < k:
-            for whole in (group_order, group_incomplete):
-                count = append_examined(examined, statistics, count, whole, column_statistics(X, rows, whole),
-                                         True, 0.0)
+            count = append_examined(examined, statistics, count, group_order,
+                                     complete_column_statistics(X, rows, group_order), True, 0.0)
+            count = append_examined(examined, statistics, count, group_incomplete,
+                                     column_statistics(X, rows, group_incomplete), True, 0.0)
             continue
         v_k = np.partition(of_candidates[1], candidates.shape[0] - k)[candidates.shape[0] - k]
         needed = np.searchsorted(negated_ss[order_starts[group]:order_starts[group + 1]],
                                  -v_k * margin * (n - 1), side="right")
         if needed > candidates.shape[0]:
-            more = column_statistics(X, rows, group_order[candidates.shape[0]:needed])
+            more = complete_column_statistics(X, rows, group_order[candidates.shape[0]:needed])
             of_candidates = (np.concatenate((of_candidates[0], more[0])), np.concatenate((of_candidates[1], more[1])),
                              np.concatenate((of_candidates[2], more[2])))
             candidates = group_order[:needed]
@@ -277,6 +278,58 @@ def column_statistics(X, rows, columns):
             variance[c] = np.nan
         observed[c] = count
         altered[c] = ones
+    return observed, variance, altered
+
+
+@njit(cache=True)
+def complete_column_statistics(X, rows, columns):
+    """:func:`column_statistics` of columns with no missing value among ``rows``, the same bits: each
+    column's sums are taken in the same (row) order, four columns at a time -- four independent chains
+    of additions where one column waits for each of its own (the variance screen reads thousands of
+    columns per fold)."""
+    size = columns.shape[0]
+    n = rows.shape[0]
+    observed = np.full(size, np.float64(n))
+    variance = np.empty(size)
+    altered = np.zeros(size)
+    c = 0
+    while c + 4 <= size:
+        j0, j1, j2, j3 = columns[c], columns[c + 1], columns[c + 2], columns[c + 3]
+        total0, total1, total2, total3 = 0.0, 0.0, 0.0, 0.0
+        ones0, ones1, ones2, ones3 = 0, 0, 0, 0
+        for r in range(n):
+            i = rows[r]
+            x0, x1, x2, x3 = X[i, j0], X[i, j1], X[i, j2], X[i, j3]
+            total0 += x0
+            total1 += x1
+            total2 += x2
+            total3 += x3
+            ones0 += x0 == 1.0
+            ones1 += x1 == 1.0
+            ones2 += x2 == 1.0
+            ones3 += x3 == 1.0
+        altered[c], altered[c + 1], altered[c + 2], altered[c + 3] = ones0, ones1, ones2, ones3
+        if n < 2:
+            variance[c:c + 4] = np.nan
+            c += 4
+            continue
+        mean0, mean1, mean2, mean3 = total0 / n, total1 / n, total2 / n, total3 / n
+        squares0, squares1, squares2, squares3 = 0.0, 0.0, 0.0, 0.0
+        for r in range(n):
+            i = rows[r]
+            d0, d1, d2, d3 = X[i, j0] - mean0, X[i, j1] - mean1, X[i, j2] - mean2, X[i, j3] - mean3
+            squares0 += d0 * d0
+            squares1 += d1 * d1
+            squares2 += d2 * d2
+            squares3 += d3 * d3
+        variance[c] = squares0 / (n - 1.0)
+        variance[c + 1] = squares1 / (n - 1.0)
+        variance[c + 2] = squares2 / (n - 1.0)
+        variance[c + 3] = squares3 / (n - 1.0)
+        c += 4
+    if c < size:
+        rest = column_statistics(X, rows, columns[c:])
+        observed[c:], variance[c:], altered[c:] = rest[0], rest[1], rest[2]
     return observed, variance, altered
 
 
