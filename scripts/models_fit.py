@@ -1,5 +1,5 @@
 """Rule models_fit: nested-CV penalised model, permutation test and stability selection of one block."""
-from trialomics import runlog, tables
+from trialomics import numba_lapack, runlog, tables
 from trialomics.batch import batch_covariate_plan, batch_covariates, patient_batches
 from trialomics.h5ad_reader import read_samples
 from trialomics.imputation import make_fold_imputer
@@ -8,6 +8,7 @@ from trialomics.readers import read_patients
 from trialomics.survival import baseline_matrix, covariate_matrix, patient_annotations
 
 log = runlog.start(snakemake)
+numba_lapack.preload()   # before the first compiled call: its BLAS and LAPACK without importing scipy.linalg
 params = snakemake.params
 endpoint, model_name = snakemake.wildcards.endpoint, snakemake.wildcards.model
 obs = patient_annotations(tables.read_tsv(snakemake.input.labels), read_patients(snakemake.input.patients))
