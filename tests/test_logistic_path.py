@@ -282,10 +282,17 @@ def test_separation_by_penalty_free_terms_stops_where_the_gradient_is_below_tole
     (lambda a: {**a, "alphas": a["alphas"][::-1]}, "decreasing"),
     (lambda a: {**a, "penalty_factor": -a["penalty_factor"]}, "non-negative"),
     (lambda a: {**a, "X": np.where(a["X"] > 1, np.nan, a["X"])}, "non-finite"),
+    (lambda a: {**a, "X": np.where(a["X"] > 1, -np.inf, a["X"])}, "non-finite"),
+    (lambda a: {**a, "X": np.full((0, 4), np.nan), "label": a["label"][:0]}, None),
+    (lambda a: {**a, "X": np.where(a["X"] > 1, np.nan, a["X"]), "alphas": a["alphas"][:0]}, "non-finite"),
 ])
 def test_bad_input_is_named(change, message):
     rng = np.random.default_rng(10)
     arguments = {"X": rng.normal(size=(10, 4)), "label": shuffled_labels(rng, 10, 4),
                  "alphas": np.array([0.2, 0.1]), "penalty_factor": np.ones(4), "intercept_penalty": 0.01}
+    if message is None:   # no patients: nothing to check, nothing fitted
+        coef, intercepts = l1_logistic_path(**change(arguments))
+        assert coef.shape == (4, 2) and not coef.any() and not intercepts.any()
+        return
     with pytest.raises(ValueError, match=message):
         l1_logistic_path(**change(arguments))
