@@ -116,7 +116,7 @@ def logistic_l1_path(X: np.ndarray, label, unpenalised: np.ndarray, n_alphas: in
     n = len(label)
     unpenalised = np.asarray(unpenalised, dtype=bool)
     if alphas is None:
-        alphas = decreasing_grid(logistic_alpha_max(X, label, unpenalised), n_alphas, alpha_min_ratio)
+        alphas = logistic_penalty_grid(X, label, unpenalised, n_alphas, alpha_min_ratio)
     alphas = np.asarray(alphas, dtype=np.float64)
     coef_path = np.zeros((X.shape[1], len(alphas)))
     positives = int(label.sum())
