@@ -186,6 +186,13 @@ class VarianceScreen:
         """The columns the screen reads: ``always``, ``order`` and ``incomplete`` one after the other."""
         return np.concatenate([self.always, self.order, self.incomplete]).astype(np.intp)
 
+    @cached_property
+    def read_positions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The positions in :attr:`read_columns` of ``always``, ``order`` and ``incomplete``."""
+        positions = np.arange(len(self.read_columns))
+        always, complete = len(self.always), len(self.always) + len(self.order)
+        return positions[:always], positions[always:complete], positions[complete:]
+
     def read_block(self, X: np.ndarray) -> np.ndarray:
         """``X[:, read_columns]``, column-major: the screen's reads of a fold then stream through adjacent
         columns instead of jumping across X (on the joint matrix a third less time, cache misses)."""
@@ -206,12 +213,11 @@ class VarianceScreen:
         rows = np.arange(len(X)) if rows is None else np.asarray(rows, dtype=np.intp)
         fewest_observed = max(2, math.floor(len(rows) * (1.0 - spec.max_missing)) - 1)
         read = self.read_block(X) if read is None else read
-        positions = np.arange(len(self.read_columns))
-        always, complete = len(self.always), len(self.always) + len(self.order)
+        always, complete, incomplete = self.read_positions
         examined, statistics = fold_kernels.screened(
-            read, rows, positions[:always], positions[always:complete], self.negated_ss, self.order_starts,
-            positions[complete:], self.incomplete_negated_ss, self.incomplete_starts, int(spec.top_variance),
-            fewest_observed, self.read_columns, X.shape[1])
+            read, rows, always, complete, self.negated_ss, self.order_starts, incomplete,
+            self.incomplete_negated_ss, self.incomplete_starts, int(spec.top_variance), fewest_observed,
+            self.read_columns, X.shape[1])
         return examined[_passing(spec, len(rows), examined, statistics)]
 
 
@@ -377,6 +383,8 @@ def _fit_label_free(spec: PreprocessSpec, X: np.ndarray, rows: np.ndarray | None
 def _with_selection(fitted: FittedPreprocess, values: np.ndarray, outcome: Outcome,
                     k: int | None) -> tuple[FittedPreprocess, np.ndarray]:
     """The label-free state and values narrowed to the univariate selection's columns."""
+    if k is None:
+        return fitted, values
     selected = _select(values, outcome, fitted.unpenalised, k)
     if len(selected) == len(fitted.selected):
         return fitted, values
