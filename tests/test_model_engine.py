@@ -200,8 +200,15 @@ def test_a_path_that_does_not_converge_is_logged_not_silent(monkeypatch, caplog)
     with caplog.at_level("WARNING", logger="trialomics.model_paths"):
         model_paths.cox_elastic_net_path(X, rng.exponential(1, 30), np.ones(30, dtype=bool), np.zeros(4, dtype=bool))
     assert "not converged from penalty 4 of 10" in caplog.text
-    caplog.clear()
-    with caplog.at_level("WARNING", logger="trialomics.model_paths"):   # a stopped stability path is not a failure
-        model_paths.cox_elastic_net_path(X, rng.exponential(1, 30), np.ones(30, dtype=bool), np.zeros(4, dtype=bool),
-                                         stop_entered=2)
-    assert caplog.text == ""
+    # A stability path stopped once 2 columns entered (at its third penalty) is not a failure; one that
+    # failed before 2 entered is.
+    stopped = np.full((4, 10), np.nan)
+    stopped[:, :3] = [[0.0, 0.1, 0.2], [0.0, 0.0, -0.1], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+    for coef, logged in ((stopped, False), (np.where(np.arange(10) < 2, stopped, np.nan), True)):
+        monkeypatch.setattr(model_paths, "elastic_net_cox_path",
+                            lambda X, *args, coef=coef, **kwargs: (coef, int((~np.isnan(coef[0])).sum())))
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="trialomics.model_paths"):
+            model_paths.cox_elastic_net_path(X, rng.exponential(1, 30), np.ones(30, dtype=bool),
+                                             np.zeros(4, dtype=bool), stop_entered=2)
+        assert ("not converged from penalty" in caplog.text) is logged

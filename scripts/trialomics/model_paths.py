@@ -60,7 +60,9 @@ def cox_elastic_net_path(X: np.ndarray, time, event, unpenalised: np.ndarray, l1
     alphas = np.asarray(alphas, dtype=np.float64)
     coef, usable = elastic_net_cox_path(X, time, event, alphas, penalty, l1_ratio, tol, stop_entered=stop_entered,
                                         shift=X.mean(axis=0))
-    if usable < len(alphas) and not stop_entered:
+    # A path cut short with stop_entered columns entered was stopped; cut short before, it failed.
+    stopped = stop_entered > 0 and int((coef[penalty > 0, :usable] != 0).any(axis=1).sum()) >= stop_entered
+    if usable < len(alphas) and not stopped:
         LOGGER.warning("elastic-net Cox path on %d patients x %d features not converged from penalty %d of %d "
                        "on: those penalties get NaN coefficients and cannot be chosen", *X.shape, usable + 1,
                        len(alphas))
