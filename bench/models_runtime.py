@@ -38,7 +38,6 @@ import yaml
 
 STAGES = ("survival", "models", "biomarkers")
 ROOT = Path(__file__).resolve().parents[1]
-MODALITIES = ("mutations", "copy_number", "rna", "proteins")
 TABLES = ("performance", "oof", "permutations", "stability", "stability_summary", "coefficients")
 DEFAULT_BLOCKS = "pfs:rna,os:proteins,responder:rna,clinical_benefit:proteins,pfs:joint,responder:joint"
 
@@ -87,7 +86,9 @@ def load_inputs(run: Path):
     demo = ROOT / "resources" / "demo"
     obs = patient_annotations(tables.read_tsv(run / "results" / "clinical" / "labels.tsv"),
                               read_patients(demo / "patients.tsv"))
-    matrices = {m: baseline_matrix(ad.read_h5ad(run / "results" / m / "normalised.h5ad"), m) for m in MODALITIES}
+    # Every block a model can read: the four modalities, their on-treatment changes and the pathway scores.
+    matrices = {path.parent.name: baseline_matrix(ad.read_h5ad(path), path.parent.name)
+                for path in sorted((run / "results").glob("*/normalised.h5ad"))}
     return obs, matrices
 
 
