@@ -341,7 +341,10 @@ def prefilter_of_statistics(n_rows, observed, variance, altered, kinds, groups, 
     size = kinds.shape[0]
     keep = np.zeros(size, dtype=np.bool_)
     spread = np.where(np.isnan(variance), 0.0, variance)
-    eligible = np.zeros(size, dtype=np.bool_)
+    # The eligible continuous columns, bucketed by group in column order (one pass, a counting sort).
+    eligible = np.empty(size, dtype=np.intp)
+    n_eligible = 0
+    group_sizes = np.zeros(n_groups + 1, dtype=np.intp)
     for c in range(size):
         missing_ok = (1.0 - observed[c] / n_rows) <= max_missing
         if kinds[c] == 1:
@@ -349,10 +352,19 @@ def prefilter_of_statistics(n_rows, observed, variance, altered, kinds, groups, 
             keep[c] = missing_ok and altered[c] >= threshold and observed[c] - altered[c] >= threshold
         elif kinds[c] == 2:
             keep[c] = True
-        else:
-            eligible[c] = missing_ok and spread[c] > 0
+        elif missing_ok and spread[c] > 0:
+            eligible[n_eligible] = c
+            n_eligible += 1
+            group_sizes[groups[c] + 1] += 1
+    starts = np.cumsum(group_sizes)
+    filled = starts[:-1].copy()
+    by_group = np.empty(n_eligible, dtype=np.intp)
+    for e in range(n_eligible):
+        c = eligible[e]
+        by_group[filled[groups[c]]] = c
+        filled[groups[c]] += 1
     for group in range(n_groups):
-        members = np.flatnonzero(eligible & (groups == group))
+        members = by_group[starts[group]:starts[group + 1]]
         if top_variance < 0 or members.size <= top_variance:
             keep[members] = True
             continue
