@@ -296,3 +296,21 @@ def test_bad_input_is_named(change, message):
         return
     with pytest.raises(ValueError, match=message):
         l1_logistic_path(**change(arguments))
+
+
+def test_a_fold_whose_sweeps_converge_slowly_is_fitted_not_dropped():
+    # A 10-patient inner fold of the demo's clinical_benefit / rna_change model (500 columns): at its eighth
+    # penalty the face Hessian is too ill-conditioned for the subspace Newton step and coordinate descent
+    # needs 14,055 sweeps. With a limit of 10,000 the path raised (its fold's penalties dropped from the
+    # choice); the default limit lets it converge, every penalty meeting the KKT conditions.
+    from pathlib import Path
+
+    data = np.load(Path(__file__).resolve().parent / "data" / "slow_logistic_fold.npz")
+    X, label, alphas, factor = data["X"], data["label"], data["alphas"], data["factor"]
+    intercept_penalty = float(data["intercept_penalty"])
+    with pytest.raises(ArithmeticError, match="within 10000 coordinate-descent sweeps"):
+        l1_logistic_path(X, label, alphas, factor, intercept_penalty, max_iter=10_000)
+    coef, intercepts = l1_logistic_path(X, label, alphas, factor, intercept_penalty)
+    assert np.isfinite(coef).all() and (coef[:, -1] != 0).sum() == 9
+    for a, alpha in enumerate(alphas):
+        assert kkt_violation(X, label, alpha, factor, coef[:, a], intercepts[a], intercept_penalty) <= 1e-10 * alpha
