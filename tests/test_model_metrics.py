@@ -143,3 +143,16 @@ def test_the_models_stage_imports_neither_scikit_learn_nor_scikit_survival():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             env={**os.environ, "PYTHONPATH": str(SCRIPTS)})
     assert result.stdout.strip() == "[]"
+
+
+def test_a_failed_paths_nan_log_odds_score_nan_without_a_warning():
+    # The failure is logged by model_paths; the inner folds' scoring turns NaN into -inf (never chosen).
+    from trialomics.model_metrics import binomial_log_likelihood
+
+    label = np.array([0, 1, 1, 0])
+    logit = np.column_stack([np.array([-1.0, 2.0, 0.5, 0.0]), np.full(4, np.nan)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = binomial_log_likelihood(label, logit)
+    expected = -np.log1p(np.exp(-np.array([1.0, 2.0, 0.5, 0.0]))).sum()
+    assert scores[0] == pytest.approx(expected, rel=1e-15) and np.isnan(scores[1])

@@ -37,10 +37,15 @@ def cox_log_partial_likelihood(time, event, eta: np.ndarray) -> np.ndarray:
 
 
 def binomial_log_likelihood(label, logit: np.ndarray) -> np.ndarray:
-    """Sum of log p(label) for each column of log-odds ``logit`` (patients x k)."""
+    """Sum of log p(label) for each column of log-odds ``logit`` (patients x k).
+
+    A column of a path that failed (NaN log-odds) scores NaN, quietly: the failure is logged where it
+    happens (``model_paths``), and numpy's "invalid value" warning would only repeat it less clearly.
+    """
     label = np.asarray(label, dtype=np.float64)[:, None]
     logit = np.asarray(logit, dtype=np.float64).reshape(len(label), -1)
-    return -(np.logaddexp(0.0, logit) - label * logit).sum(axis=0)
+    with np.errstate(invalid="ignore"):
+        return -(np.logaddexp(0.0, logit) - label * logit).sum(axis=0)
 
 
 def harrell_c(time, event, risk) -> float:
