@@ -499,18 +499,44 @@ def _path(Xt, X, event, ends, alphas, l1_ratio, factor, tol, coef, converged, st
             return
 
 
+@njit(cache=True, error_model="numpy")
+def _ordered_design(X, shift, time, event):
+    """(Xt, its transpose, event, risk-set ends) as :func:`_path` reads them: the design ``X - shift`` (each
+    column less its shift, as numpy's broadcast subtraction: same bits) with its rows in descending time
+    (a stable sort, as numpy's mergesort), both orientations C-ordered."""
+    n, p = X.shape
+    order = np.argsort(-time, kind="mergesort")
+    ordered = np.empty((n, p))
+    Xt = np.empty((p, n))
+    ordered_event = np.empty(n)
+    ordered_time = np.empty(n)
+    for i in range(n):
+        row = order[i]
+        for j in range(p):
+            value = X[row, j] - shift[j]
+            ordered[i, j] = value
+            Xt[j, i] = value
+        ordered_event[i] = np.float64(event[row])
+        ordered_time[i] = time[row]
+    return Xt, ordered, ordered_event, _risk_ends(ordered_time)
+
+
+def _design_inputs(X, time, event, shift) -> tuple:
+    """The arguments of :func:`_ordered_design` (``shift=None``: none)."""
+    X = np.asarray(X, dtype=np.float64)
+    shift = np.zeros(X.shape[1]) if shift is None else np.ascontiguousarray(shift, dtype=np.float64)
+    return X, shift, np.ascontiguousarray(time, dtype=np.float64), np.ascontiguousarray(event)
+
+
 def largest_penalty(X: np.ndarray, time: np.ndarray, event: np.ndarray, factor: np.ndarray, l1_ratio: float,
-                    tol: float = DEFAULT_TOL) -> float:
+                    tol: float = DEFAULT_TOL, shift: np.ndarray | None = None) -> float:
     """The smallest alpha at which every penalised coefficient is 0 (glmnet's and Coxnet's first penalty).
 
-    max_j |score_j| / (n l1_ratio w_j) over the penalised columns, the score taken at the fit of the
-    unpenalised columns alone (at 0 when there are none, or when that fit does not converge).
+    max_j |score_j| / (n l1_ratio w_j) over the penalised columns of the design ``X - shift``, the score
+    taken at the fit of the unpenalised columns alone (at 0 when there are none, or when that fit does
+    not converge).
     """
-    order = np.argsort(-time, kind="mergesort")
-    ordered = np.ascontiguousarray(X[order])
-    Xt = np.ascontiguousarray(ordered.T)
-    ordered_event = np.asarray(event, dtype=np.float64)[order]
-    ends = _risk_ends(time[order])
+    Xt, ordered, ordered_event, ends = _ordered_design(*_design_inputs(X, time, event, shift))
     factor = np.ascontiguousarray(factor, dtype=np.float64)
     penalised = factor > 0
     if not penalised.any():
@@ -531,24 +557,9 @@ def largest_penalty(X: np.ndarray, time: np.ndarray, event: np.ndarray, factor: 
 
 @njit(cache=True, error_model="numpy")
 def _shifted_path(X, shift, time, event, alphas, l1_ratio, factor, tol, coef, converged, stop_entered):
-    """:func:`_path` on the design ``X - shift`` (each column less its shift, as numpy's broadcast
-    subtraction: same bits), its rows in descending time (a stable sort, as numpy's mergesort)."""
-    n, p = X.shape
-    order = np.argsort(-time, kind="mergesort")
-    ordered = np.empty((n, p))
-    Xt = np.empty((p, n))
-    ordered_event = np.empty(n)
-    ordered_time = np.empty(n)
-    for i in range(n):
-        row = order[i]
-        for j in range(p):
-            value = X[row, j] - shift[j]
-            ordered[i, j] = value
-            Xt[j, i] = value
-        ordered_event[i] = np.float64(event[row])
-        ordered_time[i] = time[row]
-    _path(Xt, ordered, ordered_event, _risk_ends(ordered_time), alphas, l1_ratio, factor, tol, coef, converged,
-          stop_entered)
+    """:func:`_path` on the design ``X - shift`` (:func:`_ordered_design`), in one compiled call."""
+    Xt, ordered, ordered_event, ends = _ordered_design(X, shift, time, event)
+    _path(Xt, ordered, ordered_event, ends, alphas, l1_ratio, factor, tol, coef, converged, stop_entered)
 
 
 def elastic_net_cox_path(X: np.ndarray, time: np.ndarray, event: np.ndarray, alphas: np.ndarray, factor: np.ndarray,
@@ -562,13 +573,11 @@ def elastic_net_cox_path(X: np.ndarray, time: np.ndarray, event: np.ndarray, alp
     failed to converge on are NaN, as are those after the first penalty at which ``stop_entered`` (> 0)
     penalised columns have entered the path.
     """
-    X = np.asarray(X, dtype=np.float64)
-    shift = np.zeros(X.shape[1]) if shift is None else np.ascontiguousarray(shift, dtype=np.float64)
+    X, shift, time, event = _design_inputs(X, time, event, shift)
     alphas = np.ascontiguousarray(alphas, dtype=np.float64)
     coef = np.full((X.shape[1], len(alphas)), np.nan)
     converged = np.zeros(len(alphas), dtype=np.bool_)
-    _shifted_path(X, shift, np.ascontiguousarray(time, dtype=np.float64), np.ascontiguousarray(event), alphas,
-                  float(l1_ratio), np.ascontiguousarray(factor, dtype=np.float64), float(tol), coef, converged,
-                  int(stop_entered))
+    _shifted_path(X, shift, time, event, alphas, float(l1_ratio), np.ascontiguousarray(factor, dtype=np.float64),
+                  float(tol), coef, converged, int(stop_entered))
     usable = int(np.argmin(converged)) if not converged.all() else len(alphas)
     return coef, usable

@@ -50,16 +50,16 @@ def cox_elastic_net_path(X: np.ndarray, time, event, unpenalised: np.ndarray, l1
     ``stop_entered`` > 0: the path stops once that many penalised columns have entered it (NaN after).
     """
     X, time, event, penalty = _cox_inputs(X, time, event, unpenalised)
+    means = X.mean(axis=0)
+    if alphas is None:
+        alphas = _cox_grid(X, means, time, event, penalty, l1_ratio, n_alphas, alpha_min_ratio, tol)
+    alphas = np.asarray(alphas, dtype=np.float64)
     if not penalty.any():
         # No penalised column passed this fold's filters: the unpenalised fit (or nothing) at every penalty.
-        alphas = decreasing_grid(1.0, n_alphas, alpha_min_ratio) if alphas is None else np.asarray(alphas, float)
         coef = unpenalised_fit(X, Outcome.of_survival(time, event)) if X.shape[1] else np.zeros(0)
         return alphas, np.repeat(coef[:, None], len(alphas), axis=1)
-    if alphas is None:
-        alphas = cox_penalty_grid(X, time, event, unpenalised, l1_ratio, n_alphas, alpha_min_ratio, tol)
-    alphas = np.asarray(alphas, dtype=np.float64)
     coef, usable = elastic_net_cox_path(X, time, event, alphas, penalty, l1_ratio, tol, stop_entered=stop_entered,
-                                        shift=X.mean(axis=0))
+                                        shift=means)
     # A path cut short with stop_entered columns entered was stopped; cut short before, it failed.
     stopped = stop_entered > 0 and int((coef[penalty > 0, :usable] != 0).any(axis=1).sum()) >= stop_entered
     if usable < len(alphas) and not stopped:
@@ -82,9 +82,14 @@ def cox_penalty_grid(X: np.ndarray, time, event, unpenalised: np.ndarray, l1_rat
                      n_alphas: int = 10, alpha_min_ratio: float = 0.05, tol: float = COX_TOL) -> np.ndarray:
     """The grid :func:`cox_elastic_net_path` makes on these data when given none."""
     X, time, event, penalty = _cox_inputs(X, time, event, unpenalised)
+    return _cox_grid(X, X.mean(axis=0), time, event, penalty, l1_ratio, n_alphas, alpha_min_ratio, tol)
+
+
+def _cox_grid(X, means, time, event, penalty, l1_ratio, n_alphas, alpha_min_ratio, tol) -> np.ndarray:
+    """:func:`cox_penalty_grid` on :func:`_cox_inputs`' arrays (``means``: X's column means, which centre it)."""
     if not penalty.any():
         return decreasing_grid(1.0, n_alphas, alpha_min_ratio)
-    return decreasing_grid(largest_penalty(X - X.mean(axis=0), time, event, penalty, l1_ratio, tol), n_alphas,
+    return decreasing_grid(largest_penalty(X, time, event, penalty, l1_ratio, tol, shift=means), n_alphas,
                            alpha_min_ratio)
 
 
