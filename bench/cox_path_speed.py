@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from models_runtime import load_inputs, run_block  # bench/ is on sys.path when a bench script runs
 
@@ -122,8 +121,9 @@ def main(argv: list[str]) -> int:
     record.add_argument("--solver", choices=sorted(ARGUMENTS), default="cox")
     again.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv[1:])
-    with threadpool_limits(limits=1):
-        return capture(args) if args.command == "capture" else replay(args)
+    from trialomics.runlog import limit_threads
+    limit_threads(1)          # as in a models_fit job, whose BLAS runs on one thread
+    return capture(args) if args.command == "capture" else replay(args)
 
 
 if __name__ == "__main__":

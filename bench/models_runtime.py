@@ -194,6 +194,8 @@ def table_differences(before: pd.DataFrame, after: pd.DataFrame) -> str:
 
 def blocks_report(args) -> int:
     from trialomics import tables
+    from trialomics.runlog import limit_threads
+    limit_threads(1)          # as in a models_fit job (threads: 1), whose BLAS runs on one thread
 
     obs, matrices = load_inputs(Path(args.run))
     settings = {"permutations": args.permutations, "repeats": args.repeats, "stability": args.stability}

@@ -98,6 +98,8 @@ def main(argv: list[str]) -> int:
 
     from trialomics import model_engine, models
     from trialomics.model_metrics import harrell_c
+    from trialomics.runlog import limit_threads
+    limit_threads(1)          # as in a models_fit job (R, started later, inherits the same limit)
     from trialomics.model_paths import COX_TOL, cox_elastic_net_path
     from trialomics.model_preprocess import fit_preprocess, transform
     from trialomics.imputation import make_fold_imputer

@@ -51,3 +51,27 @@ def test_done_exits_at_once_only_after_success_and_without_children(tmp_path, mo
     assert log.count(": job resources: ") == 1, log
     assert (tmp_path / f"exit_handler_ran.{mode}").exists() != exits_at_once
     assert (tmp_path / f"exit_handler_ran.{mode}.returned").exists() == (mode == "child")
+
+
+def test_thread_limit_reaches_the_blas_loaded_after_the_job_started():
+    """SciPy's OpenBLAS, which the compiled model kernels call, is loaded after ``runlog.start``: it must
+    run on the rule's threads too (unbounded it took every core, and the bits of its products depended on them)."""
+    import os
+
+    from trialomics import runlog
+
+    environment = {name: value for name, value in os.environ.items() if name not in runlog.THREAD_VARIABLES}
+    done = subprocess.run([sys.executable, "-c", (
+        "import numpy\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from trialomics import numba_lapack, runlog\n"
+        "before = {info['filepath'] for info in threadpool_info()}\n"
+        "runlog.limit_threads(1)\n"
+        "numba_lapack.preload()\n"
+        "pools = threadpool_info()\n"
+        "print(len(pools), sum(info['filepath'] not in before for info in pools),\n"
+        "      max(info['num_threads'] for info in pools))\n")],
+        capture_output=True, text=True, check=True, env=environment)
+    pools, loaded_later, most_threads = map(int, done.stdout.split())
+    assert loaded_later >= 1 and pools >= 2
+    assert most_threads == 1

@@ -29,6 +29,23 @@ def stop_on_sigterm(signum, frame):
 #: The line every job's log ends with (``bench/rule_benchmarks.py`` reads it back).
 RESOURCES_LINE = "job resources: %.2f CPU-s (user %.2f, system %.2f), peak RSS %.0f MB"
 
+#: What BLAS and OpenMP libraries read when they are loaded (the variables Snakemake sets for shell jobs).
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def limit_threads(threads: int) -> None:
+    """Bound every BLAS and OpenMP thread pool of this process to ``threads``, later ones included.
+
+    ``threadpool_limits`` reaches the libraries loaded so far only. SciPy's OpenBLAS, which the compiled
+    model kernels call, is loaded at their first call (:mod:`trialomics.numba_lapack`) and then reads its
+    thread count from the environment: unset, it took every core of the machine, spinning between calls,
+    and its threaded products made the last bits of paths above 20 patients depend on the machine's cores.
+    """
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    threadpool_limits(limits=threads)
+
 
 def log_resources(logger: logging.Logger) -> None:
     """Log this process's exact CPU time and peak memory, its finished children's included.
@@ -64,7 +81,7 @@ def start(snakemake) -> logging.Logger:
         logger.info("removed %s, left by an interrupted earlier run", path)
     # The rule's threads bound every thread pool (BLAS, OpenMP), so a job never takes a whole node.
     threads = max(1, int(getattr(snakemake, "threads", 1) or 1))
-    threadpool_limits(limits=threads)
+    limit_threads(threads)
     where = (f"; SLURM job {os.environ['SLURM_JOB_ID']} on {os.environ.get('SLURMD_NODENAME', '?')} with "
              f"{os.environ.get('SLURM_CPUS_PER_TASK', '?')} CPU(s) per task" if "SLURM_JOB_ID" in os.environ else "")
     logger.info("trialomics %s from %s; %d thread(s)%s", __version__, os.path.dirname(__file__), threads, where)
