@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from trialomics import demo, enrichment  # noqa: E402
+from trialomics import demo, demo_clinical, enrichment  # noqa: E402
 
 DEFAULT_GENE_SETS = Path(__file__).resolve().parents[1] / "resources" / "gene_sets" / "immuno_oncology.gmt"
 
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         null=args.null, gene_sets=enrichment.read_gmt(args.gene_sets))
     written = demo.write_demo_cohort(cohort, args.out)
     print(f"wrote {len(written)} files to {args.out}")
-    print(demo.format_outcome_summary(demo.summarise_outcomes(cohort.expected_labels)))
+    print(demo_clinical.format_outcome_summary(demo_clinical.summarise_outcomes(cohort.expected_labels)))
     return 0
 
 

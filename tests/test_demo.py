@@ -1,4 +1,4 @@
-"""Tests of the demo trial generator (scripts/trialomics/demo.py) and the committed resources/demo."""
+"""Tests of the demo trial generator (scripts/trialomics/demo*.py) and the committed resources/demo."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,7 +13,7 @@ from lifelines import CoxPHFitter
 from scipy import stats
 
 import make_demo_cohort
-from trialomics import clinical, demo, demo_on_treatment, enrichment, mutations, readers
+from trialomics import clinical, demo, demo_clinical, demo_omics, demo_on_treatment, enrichment, mutations, readers
 from trialomics.cox import logrank_scores
 from trialomics.tables import read_tsv
 
@@ -86,7 +86,7 @@ def test_readme_quotes_the_command_and_the_realised_outcomes():
                        + [a.replace("{out}", "resources/demo") for a in DEFAULT_COMMAND])
     assert command in readme
     labels = pd.read_csv(COMMITTED / "expected_labels.tsv", sep="\t")
-    assert demo.format_outcome_summary(demo.summarise_outcomes(labels)) in readme
+    assert demo_clinical.format_outcome_summary(demo_clinical.summarise_outcomes(labels)) in readme
 
 
 # --- input contract ------------------------------------------------------------------------------
@@ -214,7 +214,7 @@ def test_committed_recist_contains_the_edge_cases():
 
 def test_committed_outcomes_are_in_the_intended_ranges():
     labels = pd.read_csv(COMMITTED / "expected_labels.tsv", sep="\t")
-    summary = demo.summarise_outcomes(labels)
+    summary = demo_clinical.summarise_outcomes(labels)
     assert summary["responders"] == 4 and summary["n_SD"] >= 2 and summary["n_NE"] == 1
     assert 4 <= summary["median_pfs_months"] <= 6 and 10 <= summary["median_os_months"] <= 14
     assert 6 <= summary["clinical_benefit"] <= 9
@@ -252,7 +252,7 @@ def test_expected_labels_on_hand_made_cases():
         ("P4", "2021-02-26", "60", "ABSENT", "no"),
     ]
     recist = pd.DataFrame(rows, columns=["patient_id", "date", "target_sum_mm", "non_target", "new_lesion"])
-    labels = demo.derive_expected_labels(patients, recist).set_index("patient_id")
+    labels = demo_clinical.derive_expected_labels(patients, recist).set_index("patient_id")
     assert labels["bor"].to_dict() == {"P1": "PR", "P2": "SD", "P3": "NE", "P4": "PD"}
     assert labels.at["P2", "bor_unconfirmed"] == "PR"
     assert labels["pfs_event"].to_dict() == {"P1": 1, "P2": 1, "P3": 1, "P4": 1}
@@ -274,7 +274,7 @@ def test_expected_labels_confirm_a_pr_and_censor_at_last_evaluable_visit():
         ("P5", "2021-03-01", "60", "NON_CR_NON_PD", "no"), ("P5", "2021-03-20", "60", "NON_CR_NON_PD", "no"),
         ("P5", "2021-04-20", "", "NE", "no"),
     ], columns=["patient_id", "date", "target_sum_mm", "non_target", "new_lesion"])
-    labels = demo.derive_expected_labels(patients, recist).set_index("patient_id")
+    labels = demo_clinical.derive_expected_labels(patients, recist).set_index("patient_id")
     # 65 mm at day 40 and 60 mm at day 58 are 18 days apart; day 40 -> day 78 confirms
     assert labels.at["P5", "bor"] == "PR"
     assert labels.at["P5", "pfs_event"] == 0 and labels.at["P5", "pfs_months"] == pytest.approx(78 / 30.4375)
@@ -282,10 +282,10 @@ def test_expected_labels_confirm_a_pr_and_censor_at_last_evaluable_visit():
 
 def test_kaplan_meier_median_by_hand():
     # S(t): 1 -> 4/5 at t=1 -> 4/5*3/4 = 0.6 at t=2 -> 0.6*1/2 = 0.3 at t=4 (t=3 censored)
-    assert demo.kaplan_meier_median([1, 2, 3, 4, 5], [1, 1, 0, 1, 0]) == 4.0
-    assert demo.kaplan_meier_median([1, 2, 3], [1, 1, 1]) == 2.0
-    assert demo.kaplan_meier_median([1, 2, 3], [0, 0, 1]) == 3.0  # the last one at risk dies: S = 0
-    assert math.isnan(demo.kaplan_meier_median([1, 2, 3], [1, 0, 0]))  # S stays at 2/3
+    assert demo_clinical.kaplan_meier_median([1, 2, 3, 4, 5], [1, 1, 0, 1, 0]) == 4.0
+    assert demo_clinical.kaplan_meier_median([1, 2, 3], [1, 1, 1]) == 2.0
+    assert demo_clinical.kaplan_meier_median([1, 2, 3], [0, 0, 1]) == 3.0  # the last one at risk dies: S = 0
+    assert math.isnan(demo_clinical.kaplan_meier_median([1, 2, 3], [1, 0, 0]))  # S stays at 2/3
 
 
 # --- planted signal and the null -----------------------------------------------------------------
@@ -300,7 +300,7 @@ def _programme_score(folder: Path) -> pd.Series:
     samples = read_tsv(folder / "samples.tsv")
     scores = {}
     for row in samples[(samples["modality"] == "rna") & (samples["timepoint"] == "baseline")].itertuples(index=False):
-        scores[row.patient_id] = _log_cpm(folder / row.path).loc[list(demo.IMMUNE_PROGRAMME_RNA)].mean()
+        scores[row.patient_id] = _log_cpm(folder / row.path).loc[list(demo_omics.IMMUNE_PROGRAMME_RNA)].mean()
     return pd.Series(scores)
 
 
@@ -314,7 +314,7 @@ def test_committed_programme_and_chemokines_are_higher_in_responders():
     proteins = pd.read_csv(COMMITTED / "proteins.tsv", sep="\t", index_col=0)
     assert set(samples.loc[proteins.columns, "timepoint"]) == {"baseline"}
     group = (labels.loc[samples.loc[proteins.columns, "patient_id"], "responder"] == "yes").to_numpy()
-    for chemokine in demo.IMMUNE_PROGRAMME_PROTEINS:
+    for chemokine in demo_omics.IMMUNE_PROGRAMME_PROTEINS:
         values = np.log2(proteins.loc[chemokine].to_numpy(dtype=float))
         keep = ~np.isnan(values)
         assert _smd(values[keep], group[keep]) > 1.5, chemokine
@@ -327,7 +327,7 @@ def test_committed_programme_predicts_pfs_beyond_the_family_wise_null():
     labels = pd.read_csv(COMMITTED / "expected_labels.tsv", sep="\t").set_index("patient_id")
     samples = read_tsv(COMMITTED / "samples.tsv")
     rna = samples[(samples["modality"] == "rna") & (samples["timepoint"] == "baseline")]
-    values = pd.DataFrame({row.patient_id: _log_cpm(COMMITTED / row.path).loc[list(demo.IMMUNE_PROGRAMME_RNA)]
+    values = pd.DataFrame({row.patient_id: _log_cpm(COMMITTED / row.path).loc[list(demo_omics.IMMUNE_PROGRAMME_RNA)]
                            for row in rna.itertuples(index=False)}).T
     months = labels.loc[values.index, "pfs_months"].to_numpy(dtype=float)
     event = labels.loc[values.index, "pfs_event"].to_numpy() == 1
@@ -342,7 +342,7 @@ def test_committed_programme_predicts_pfs_beyond_the_family_wise_null():
     fit = CoxPHFitter().fit(data, "months", "event")
     assert np.exp(fit.params_["score"]) == pytest.approx(0.27, abs=0.01)
     assert fit.summary.loc["score", "p"] < 0.01
-    assert _truth_rows("ifng_tcell_inflamed")["pfs_log_hr"].eq(demo.PFS_LOG_HR_IMMUNE).all()
+    assert _truth_rows("ifng_tcell_inflamed")["pfs_log_hr"].eq(demo_clinical.PFS_LOG_HR_IMMUNE).all()
 
 
 def _truth_rows(programme: str) -> pd.DataFrame:
@@ -379,7 +379,7 @@ def test_on_treatment_samples_leave_the_baseline_files_unchanged(small):
     cohort = demo.generate_demo_cohort(n_patients=12, n_genes=400, n_proteins=200, seed=7,
                                        gene_sets=enrichment.read_gmt(GENE_SETS))
     baseline = cohort.samples[cohort.samples["timepoint"] == "baseline"].reset_index(drop=True)
-    rna_counts, _ = demo.simulate_rna_counts(demo._rng(7, "rna"), demo.build_gene_universe(
+    rna_counts, _ = demo_omics.simulate_rna_counts(demo._rng(7, "rna"), demo_omics.build_gene_universe(
         demo._rng(7, "genes"), 400, enrichment.read_gmt(GENE_SETS)), cohort.biology, baseline)
     pd.testing.assert_frame_equal(rna_counts, cohort.rna_counts[baseline.loc[baseline["modality"] == "rna",
                                                                              "sample_id"]])
@@ -426,15 +426,15 @@ def test_committed_kras_carriers_never_respond_and_progress_sooner(committed_lab
     hazard_ratio, p_value = _univariate_pfs_cox(labels, carriers)
     assert hazard_ratio >= 3 and p_value < 0.05
     mask = labels.index.isin(carriers)
-    carrier_median = demo.kaplan_meier_median(labels.pfs_months[mask], labels.pfs_event[mask])
-    other_median = demo.kaplan_meier_median(labels.pfs_months[~mask], labels.pfs_event[~mask])
+    carrier_median = demo_clinical.kaplan_meier_median(labels.pfs_months[mask], labels.pfs_event[mask])
+    other_median = demo_clinical.kaplan_meier_median(labels.pfs_months[~mask], labels.pfs_event[~mask])
     assert carrier_median < other_median / 2
     assert _truth("KRAS")["pfs_log_hr"] > 0 and _truth("KRAS")["response_log_odds"] < 0
 
 
 def test_committed_tmb_is_higher_in_responders(committed_labels, committed_mafs):
     tmb = pd.Series({pid: maf["Variant_Classification"].isin(mutations.NONSYNONYMOUS_CLASSES).sum()
-                     / demo.CAPTURE_SIZE_MB for pid, maf in committed_mafs.items()})
+                     / demo_omics.CAPTURE_SIZE_MB for pid, maf in committed_mafs.items()})
     responder = committed_labels.loc[tmb.index, "responder"] == "yes"
     assert stats.mannwhitneyu(tmb[responder], tmb[~responder], alternative="two-sided").pvalue < 0.05
     assert tmb[responder].median() > 1.3 * tmb[~responder].median()
@@ -459,7 +459,7 @@ def test_committed_demo_has_the_documented_follow_up_situations(committed_labels
     start = {pid: dt.date.fromisoformat(d) for pid, d in patients["treatment_start"].items()}
     after_start = {pid: [(dt.date.fromisoformat(d) - start[pid]).days for d in dates[1:]]
                    for pid, dates in visits.items()}
-    pfs_days = (labels["pfs_months"] * demo.DAYS_PER_MONTH).round().astype(int)
+    pfs_days = (labels["pfs_months"] * demo_clinical.DAYS_PER_MONTH).round().astype(int)
     # the PFS event is a death without radiological progression, after at least one assessment
     death_without_pd = [pid for pid in labels.index if labels.at[pid, "pfs_event"] == 1
                         and labels.at[pid, "os_event"] == 1 and after_start[pid]
@@ -536,4 +536,4 @@ def test_shipped_gene_sets_are_well_formed_and_documented():
 
 def test_gene_universe_rejects_too_few_genes():
     with pytest.raises(ValueError, match="too small"):
-        demo.build_gene_universe(np.random.default_rng(0), 100, enrichment.read_gmt(GENE_SETS))
+        demo_omics.build_gene_universe(np.random.default_rng(0), 100, enrichment.read_gmt(GENE_SETS))

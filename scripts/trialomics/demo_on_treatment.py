@@ -82,7 +82,7 @@ def simulate_on_treatment(seed: int, genes: pd.DataFrame, bio: pd.DataFrame, bas
 
     ``courses`` and ``expected_labels`` are the planted cohort's (also for a ``null`` cohort).
     """
-    from . import demo
+    from . import demo, demo_omics
 
     on_study = {p for p, c in courses.items()
                 if min(c.death_day, c.last_contact_day) > ON_TREATMENT_DAY}
@@ -93,33 +93,33 @@ def simulate_on_treatment(seed: int, genes: pd.DataFrame, bio: pd.DataFrame, bas
     batch_of = baseline_samples.set_index("sample_id")["batch"]
 
     rows = []
-    rna_model = demo.rna_model(demo._rng(seed, "rna"), genes)
+    rna_model = demo_omics.rna_model(demo._rng(seed, "rna"), genes)
     rna_rng = demo._rng(seed, "on_treatment", "rna")
     counts, summary = {}, {}
     for patient in chosen["rna"]:
         sample = on_treatment_sample_id(patient, "rna")
         batch = str(batch_of[f"{patient}-RNA"])
-        counts[sample], summary[sample] = demo.simulate_rna_sample(
+        counts[sample], summary[sample] = demo_omics.simulate_rna_sample(
             rna_rng, rna_model, bio, patient, batch, {EARLY_CHANGE_GENE: early_change_log2(score[patient])})
         rows.append((sample, patient, "rna", f"rna/{sample}.counts.tsv", "", batch, ON_TREATMENT_TIMEPOINT))
 
     protein_batches = baseline_samples.loc[baseline_samples["modality"] == "proteins", "batch"]
-    protein_model = demo.protein_model(demo._rng(seed, "proteins"), genes, set(protein_batches), n_proteins)
+    protein_model = demo_omics.protein_model(demo._rng(seed, "proteins"), genes, set(protein_batches), n_proteins)
     protein_rng = demo._rng(seed, "on_treatment", "proteins")
     intensities = {}
     for patient in chosen["proteins"]:
         sample = on_treatment_sample_id(patient, "proteins")
         batch = str(batch_of[f"{patient}-PROT"])
-        intensities[sample] = demo.simulate_protein_sample(
+        intensities[sample] = demo_omics.simulate_protein_sample(
             protein_rng, protein_model, bio, patient, batch,
             {EARLY_CHANGE_GENE: early_change_log2(score[patient])})
         rows.append((sample, patient, "proteins", PROTEINS_ON_TREATMENT_FILE, sample, batch,
                      ON_TREATMENT_TIMEPOINT))
 
     return OnTreatment(
-        samples=pd.DataFrame(rows, columns=list(demo.SAMPLE_COLUMNS)),
+        samples=pd.DataFrame(rows, columns=list(demo_omics.SAMPLE_COLUMNS)),
         rna_counts=pd.DataFrame(counts, index=pd.Index(rna_model.genes, name="gene"), dtype=np.int64),
-        rna_summary=pd.DataFrame(summary, index=pd.Index(demo.HTSEQ_SUMMARY_LINES, name="gene")),
+        rna_summary=pd.DataFrame(summary, index=pd.Index(demo_omics.HTSEQ_SUMMARY_LINES, name="gene")),
         proteins=pd.DataFrame(intensities, index=pd.Index(protein_model.proteins, name="protein")),
         change_score=score)
 
