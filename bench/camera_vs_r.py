@@ -17,8 +17,8 @@ contrast (responder, clinical_benefit) and gene-set collection (``resources/gene
 
   ``same_z``: R camera's own statistic (the moderated t of the matrix as z-score, ``zscoreT`` with
   Hill's approximation, written by R): checks the set test alone (VIF, pooled variance, df, sign);
-  ``same_matrix``: the workflow's moderated t (``differential.moderated_t_test``, inmoose) of the
-  same matrix and design, as z-scores by ``enrichment.z_scores`` (exact quantile conversion):
+  ``same_matrix``: the workflow's moderated t (``differential_proteins.moderated_t_test``, inmoose) of
+  the same matrix and design, as z-scores by ``enrichment.z_scores`` (exact quantile conversion):
   checks the whole computation;
   ``workflow``: the z-scores the enrichment rule uses (``enrichment.z_scores`` of
   ``results/differential/{modality}/{contrast}.tsv``: DESeq2's Wald statistic for RNA, the moderated
@@ -52,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from trialomics import differential as dx  # noqa: E402
+from trialomics import differential_proteins as dprot  # noqa: E402
 from trialomics import enrichment as en  # noqa: E402
 from trialomics import tables  # noqa: E402
 from trialomics.readers import read_patients  # noqa: E402
@@ -172,7 +173,7 @@ def run_r_camera(values: pd.DataFrame, design: pd.DataFrame, sets: dict[str, lis
 
 def workflow_moderated_z(values: pd.DataFrame, design: pd.DataFrame, coefficient: str) -> pd.Series:
     """The workflow's moderated t of ``values`` (limma's method, inmoose) as z-scores."""
-    tested = dx.moderated_t_test(values, design, coefficient)
+    tested = dprot.moderated_t_test(values, design, coefficient)
     return en.z_scores(tested.rename_axis("feature").reset_index())
 
 

@@ -69,11 +69,12 @@ import sys
 import pandas as pd
 from trialomics import differential as dx
 from trialomics.deseq_store import write_deseq_fit
+from trialomics.differential_rna import fit_deseq2
 counts_path, coldata_path, fit_path, reference, target, threads = sys.argv[1:]
 counts = pd.read_csv(counts_path, sep="	", index_col=0).T
 obs = pd.read_csv(coldata_path, sep="	", index_col=0, dtype=str)
 contrast = dx.Contrast("bench", "group", reference, target)
-write_deseq_fit(dx.fit_deseq2(counts, obs, contrast, n_cpus=int(threads)), fit_path)
+write_deseq_fit(fit_deseq2(counts, obs, contrast, n_cpus=int(threads)), fit_path)
 """
 RESULTS_STEP = r"""
 import sys
@@ -81,10 +82,11 @@ import time
 from trialomics import differential as dx
 from trialomics import tables
 from trialomics.deseq_store import read_deseq_fit
+from trialomics.differential_rna import deseq2_results
 fit_path, table_path, plots_dir, reference, target, threads, plots = sys.argv[1:]
 contrast = dx.Contrast("bench", "group", reference, target)
-table = dx.deseq2_results(read_deseq_fit(fit_path, n_cpus=int(threads)), contrast, shrink=True,
-                          n_cpus=int(threads))
+table = deseq2_results(read_deseq_fit(fit_path, n_cpus=int(threads)), contrast, shrink=True,
+                       n_cpus=int(threads))
 tables.write_tsv(table, table_path)
 if plots == "yes":
     from trialomics import differential_plots as figures

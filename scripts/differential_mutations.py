@@ -2,6 +2,7 @@
 from trialomics import differential as dx
 from trialomics import differential_plots as plots
 from trialomics import runlog, style, tables
+from trialomics.differential_alterations import exact_tests, tmb_comparison
 
 log = runlog.start(snakemake)
 contrast = dx.Contrast.from_config(snakemake.params.contrast)
@@ -9,13 +10,13 @@ alpha = snakemake.params.alpha
 min_per_level = snakemake.params.min_patients_per_level
 adata = dx.read_baseline_patient_samples(snakemake.input.adata, snakemake.input.labels, snakemake.input.patients)
 dx.log_excluded(adata.obs, contrast, log)
-table = dx.exact_tests(dx.feature_matrix(adata), adata.obs, contrast, "mutations",
-                       min_altered=snakemake.params.min_altered, min_per_level=min_per_level)
+table = exact_tests(dx.feature_matrix(adata), adata.obs, contrast, "mutations",
+                    min_altered=snakemake.params.min_altered, min_per_level=min_per_level)
 log.info("%s: %d genes altered in at least %d patients tested, %d with padj < %g",
          contrast.describe(), len(table), snakemake.params.min_altered,
          int((table["padj"] < alpha).sum()), alpha)
 tables.write_tsv(table, snakemake.output.table)
-tmb = dx.tmb_comparison(adata.obs, contrast, min_per_level=min_per_level)
+tmb = tmb_comparison(adata.obs, contrast, min_per_level=min_per_level)
 tables.write_tsv(tmb, snakemake.output.tmb)
 
 title = f"Mutations, {contrast.describe()}"

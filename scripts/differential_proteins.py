@@ -2,6 +2,7 @@
 from trialomics import differential as dx
 from trialomics import differential_plots as plots
 from trialomics import runlog, style, tables
+from trialomics.differential_proteins import limma_results, protein_contrast, protein_log2_values
 
 log = runlog.start(snakemake)
 contrast = dx.Contrast.from_config(snakemake.params.contrast)
@@ -9,12 +10,12 @@ alpha = snakemake.params.alpha
 adata = dx.read_contrast_samples(snakemake.input.adata, snakemake.input.labels, snakemake.input.patients,
                                 contrast)
 dx.log_excluded(adata.obs, contrast, log)
-contrast, batch_note = dx.protein_contrast(contrast, adata.obs, snakemake.params.batch_in_design,
-                                           snakemake.params.min_patients_per_level)
+contrast, batch_note = protein_contrast(contrast, adata.obs, snakemake.params.batch_in_design,
+                                        snakemake.params.min_patients_per_level)
 log.info("testing layers['log2'] (uncorrected, missing values kept): %s", batch_note)
-table = dx.limma_results(dx.protein_log2_values(adata), adata.obs, contrast,
-                         min_per_level=snakemake.params.min_patients_per_level,
-                         min_observed_per_level=snakemake.params.min_observed_per_level)
+table = limma_results(protein_log2_values(adata), adata.obs, contrast,
+                      min_per_level=snakemake.params.min_patients_per_level,
+                      min_observed_per_level=snakemake.params.min_observed_per_level)
 log.info("%s: %d proteins tested (prior df %.3g), %d with padj < %g", contrast.describe(),
          int(table["padj"].notna().sum()), float(table["df_prior"].iloc[0]),
          int((table["padj"] < alpha).sum()), alpha)

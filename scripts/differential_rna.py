@@ -3,13 +3,14 @@ from trialomics import differential as dx
 from trialomics import differential_plots as plots
 from trialomics import runlog, style, tables
 from trialomics.deseq_store import read_deseq_fit
+from trialomics.differential_rna import deseq2_results
 
 log = runlog.start(snakemake)
 contrast = dx.Contrast.from_config(snakemake.params.contrast)
 alpha = snakemake.params.alpha
 dds = read_deseq_fit(snakemake.input.fit, n_cpus=snakemake.threads)
-table = dx.deseq2_results(dds, contrast, shrink=snakemake.params.shrink, alpha=alpha,
-                          n_cpus=snakemake.threads)
+table = deseq2_results(dds, contrast, shrink=snakemake.params.shrink, alpha=alpha,
+                       n_cpus=snakemake.threads)
 log.info("%s: %d genes tested, %d with padj < %g", contrast.describe(),
          int(table["padj"].notna().sum()), int((table["padj"] < alpha).sum()), alpha)
 tables.write_tsv(table, snakemake.output.table)

@@ -2,6 +2,7 @@
 from trialomics import differential as dx
 from trialomics import runlog
 from trialomics.deseq_store import write_deseq_fit
+from trialomics.differential_rna import fit_deseq2
 
 log = runlog.start(snakemake)
 contrasts = dx.contrasts_from_config(snakemake.params.contrasts)
@@ -13,10 +14,10 @@ for contrast in contrasts:
     dx.log_excluded(adata.obs, contrast, log)
     dx.require_valid_contrast(contrast, adata.obs, min_per_level)
 
-dds = dx.fit_deseq2(dx.feature_matrix(adata, "raw"), adata.obs, design, n_cpus=snakemake.threads,
-                    refit_cooks=snakemake.params.refit_cooks,
-                    min_replicates=snakemake.params.cooks_min_replicates,
-                    min_per_level=min_per_level)
+dds = fit_deseq2(dx.feature_matrix(adata, "raw"), adata.obs, design, n_cpus=snakemake.threads,
+                 refit_cooks=snakemake.params.refit_cooks,
+                 min_replicates=snakemake.params.cooks_min_replicates,
+                 min_per_level=min_per_level)
 log.info("design %s (%s): %d samples x %d genes, formula %s; contrasts %s", design.id,
          design.describe(), dds.n_obs, dds.n_vars, dds.uns["trialomics_contrast_design"]["formula"],
          ", ".join(c.id for c in contrasts))

@@ -16,6 +16,7 @@ import pytest
 from pydeseq2 import utils as deseq_utils
 from pydeseq2.default_inference import DefaultInference
 from trialomics import differential as dx
+from trialomics import differential_rna as drna
 from trialomics.deseq_inference import VectorisedInference
 
 
@@ -169,7 +170,7 @@ def test_deseq2_tables_match_the_default_inference(monkeypatch):
     frame = pd.DataFrame(counts.astype(np.int64), index=samples, columns=[f"g{j}" for j in range(counts.shape[1])])
     obs = pd.DataFrame({"patient_id": samples, "arm": np.where(design[:, 1] == 1, "yes", "no")}, index=samples)
     contrast = dx.Contrast("arm", "arm", "no", "yes")
-    ours = dx.deseq2_results(dx.fit_deseq2(frame, obs, contrast), contrast).set_index("feature")
+    ours = drna.deseq2_results(drna.fit_deseq2(frame, obs, contrast), contrast).set_index("feature")
     import trialomics.deseq_inference as module
 
     # fit_deseq2 and deseq2_results import the inference class when called: swap in pydeseq2's.
@@ -178,7 +179,7 @@ def test_deseq2_tables_match_the_default_inference(monkeypatch):
             super().__init__(n_cpus=n_cpus)
 
     monkeypatch.setattr(module, "VectorisedInference", Default)
-    reference = dx.deseq2_results(dx.fit_deseq2(frame, obs, contrast), contrast).set_index("feature")
+    reference = drna.deseq2_results(drna.fit_deseq2(frame, obs, contrast), contrast).set_index("feature")
     reference = reference.loc[ours.index]
     assert list(ours.columns) == list(reference.columns)
     # Effects move with the dispersions where L-BFGS-B stopped early (up to ~2e-3 here); the

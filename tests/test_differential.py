@@ -1,4 +1,5 @@
-"""Tests of trialomics.differential (and its figures) on small simulated data with known answers."""
+"""Tests of trialomics.differential, its modality modules (differential_rna, differential_proteins,
+differential_alterations) and its figures on small simulated data with known answers."""
 from math import comb
 
 import matplotlib.figure
@@ -8,7 +9,11 @@ import pytest
 from scipy import optimize, special, stats
 
 from trialomics import differential as dx
+from trialomics import differential_alterations as dalt
+from trialomics import differential_proteins as dprot
+from trialomics import differential_rna as drna
 from trialomics import differential_plots as dplots
+from trialomics.multitest import benjamini_hochberg
 
 
 def make_obs(n_per_group=6, seed=0):
@@ -113,15 +118,15 @@ def test_design_matrix_puts_the_reference_level_in_the_intercept():
 def test_benjamini_hochberg_matches_a_hand_computed_example():
     # sorted p: 0.005, 0.01, 0.03, 0.04 (m = 4) -> p*m/rank: 0.02, 0.02, 0.04, 0.04, then the
     # running minimum from the top keeps them.
-    adjusted = dx.benjamini_hochberg([0.01, 0.04, 0.03, 0.005, np.nan])
+    adjusted = benjamini_hochberg([0.01, 0.04, 0.03, 0.005, np.nan])
     np.testing.assert_allclose(adjusted[:4], [0.02, 0.04, 0.04, 0.02])
     assert np.isnan(adjusted[4])
 
 
 def test_benjamini_hochberg_agrees_with_scipy_and_caps_at_one():
     p = np.random.default_rng(3).uniform(size=200) ** 2
-    np.testing.assert_allclose(dx.benjamini_hochberg(p), stats.false_discovery_control(p))
-    assert dx.benjamini_hochberg([0.9, 0.95]).max() <= 1.0
+    np.testing.assert_allclose(benjamini_hochberg(p), stats.false_discovery_control(p))
+    assert benjamini_hochberg([0.9, 0.95]).max() <= 1.0
 
 
 # ------------------------------------------------------------------ exact tests
@@ -144,7 +149,7 @@ def test_fisher_exact_test_matches_hand_values():
     # target 4/5 altered, reference 1/6. With margins (5 altered of 11, 5 in target),
     # P(X = k) = C(5,k) C(6,5-k) / 462: k=0..5 -> 6, 75, 200, 150, 30, 1. Two-sided p sums the
     # tables no more likely than the observed one (k = 4): (6 + 30 + 1) / 462.
-    result = dx.fisher_exact_test(4, 5, 1, 6)
+    result = dalt.fisher_exact_test(4, 5, 1, 6)
     assert result["pvalue"] == pytest.approx(37 / 462, rel=1e-12)
     assert result["odds_ratio"] == pytest.approx(conditional_mle_odds_ratio(4, 5, 5, 11), rel=1e-6)
     # Haldane-Anscombe: (4.5 * 5.5) / (1.5 * 1.5) = 11
@@ -159,7 +164,7 @@ def test_exact_tests_filter_rare_genes_and_report_counts():
     altered.loc[["S00", "S06"], "KRAS"] = 1.0
     altered.loc["S03", "RARE"] = 1.0
     altered.loc["S01", "KRAS"] = np.nan
-    table = dx.exact_tests(altered, obs, RESPONDER, "mutations", min_altered=2)
+    table = dalt.exact_tests(altered, obs, RESPONDER, "mutations", min_altered=2)
     assert list(table["feature"]) == ["TP53", "KRAS"]
     tp53 = table.iloc[0]
     assert (tp53["altered_target"], tp53["n_target"], tp53["altered_reference"],
@@ -174,18 +179,18 @@ def test_exact_tests_filter_rare_genes_and_report_counts():
 def test_copy_number_alterations_split_gains_and_losses():
     calls = pd.DataFrame({"MYC": [2, 1, 0, np.nan], "CDKN2A": [-2, -1, 0, 0]},
                          index=["a", "b", "c", "d"])
-    any_level = dx.copy_number_alterations(calls, min_level=1)
+    any_level = dalt.copy_number_alterations(calls, min_level=1)
     assert list(any_level.columns) == ["CDKN2A:gain", "CDKN2A:loss", "MYC:gain", "MYC:loss"]
     assert any_level["MYC:gain"].tolist()[:3] == [1.0, 1.0, 0.0]
     assert np.isnan(any_level.loc["d", "MYC:gain"])
-    deep = dx.copy_number_alterations(calls, min_level=2)
+    deep = dalt.copy_number_alterations(calls, min_level=2)
     assert deep["CDKN2A:loss"].tolist() == [1.0, 0.0, 0.0, 0.0]
 
 
 def test_tmb_comparison_counts_u_by_hand():
     obs = make_obs()
     obs["tmb_per_mb"] = [1, 2, 3, 4, 5, 6, 3.5, 7, 8, 9, 10, 11]
-    row = dx.tmb_comparison(obs, RESPONDER).iloc[0]
+    row = dalt.tmb_comparison(obs, RESPONDER).iloc[0]
     # U of the target group: pairs (target > reference); 3.5 beats 1,2,3 -> 3; the other five
     # target values beat all six -> 30. U = 33 of 36.
     assert row["u_statistic"] == 33
@@ -220,7 +225,7 @@ def limma_design():
 def test_moderated_t_matches_r_limma():
     design = limma_design()
     values = pd.DataFrame(LIMMA_VALUES.T, index=design.index, columns=[f"f{i}" for i in range(1, 7)])
-    result = dx.moderated_t_test(values, design, "g")
+    result = dprot.moderated_t_test(values, design, "g")
     np.testing.assert_allclose(result["stat"], LIMMA_R_T, rtol=1e-6)
     np.testing.assert_allclose(result["pvalue"], LIMMA_R_P, rtol=1e-6)
     assert result["df_prior"].iloc[0] == pytest.approx(34.9660740696185, rel=1e-6)
@@ -250,7 +255,7 @@ def test_moderated_t_follows_smyth_formulas():
     unscaled = np.sqrt(np.linalg.inv(x.T @ x)[1, 1])
     t = beta[1] / (np.sqrt(s2_post) * unscaled)
     p = 2 * stats.t.sf(np.abs(t), d + d0)
-    result = dx.moderated_t_test(values, design, "g")
+    result = dprot.moderated_t_test(values, design, "g")
     assert result["df_prior"].iloc[0] == pytest.approx(d0, rel=1e-5)
     np.testing.assert_allclose(result["stat"], t, rtol=1e-5)
     np.testing.assert_allclose(result["pvalue"], p, rtol=1e-5)
@@ -265,7 +270,7 @@ def test_limma_results_recover_a_planted_protein_with_missing_values():
     values.iloc[0, 5] = np.nan
     values.iloc[[0, 1, 2, 3, 4], 7] = np.nan          # observed once in the reference group
     contrast = dx.Contrast("responder", "responder", "no", "yes", ("age",), "batch")
-    table = dx.limma_results(values, obs, contrast)
+    table = dprot.limma_results(values, obs, contrast)
     assert table["feature"].iloc[0] == "PROT0"
     assert table["effect"].iloc[0] == pytest.approx(3.0, abs=1.2)
     assert table["padj"].iloc[0] < 0.05
@@ -295,8 +300,8 @@ def test_deseq2_recovers_a_planted_gene_with_its_sign():
     obs = make_obs()
     counts = simulated_counts(obs)
     contrast = dx.Contrast("responder", "responder", "no", "yes", ("sex",))
-    dds = dx.fit_deseq2(counts, obs, contrast, n_cpus=1)
-    table = dx.deseq2_results(dds, contrast, shrink=True)
+    dds = drna.fit_deseq2(counts, obs, contrast, n_cpus=1)
+    table = drna.deseq2_results(dds, contrast, shrink=True)
     top = table.iloc[0]
     assert top["feature"] == "GENE0"
     assert top["effect"] == pytest.approx(2.0, abs=0.6)          # log2(4)
@@ -307,12 +312,12 @@ def test_deseq2_recovers_a_planted_gene_with_its_sign():
                                        "padj"]
     # The same counts with the levels swapped give the opposite fold change.
     swapped = dx.Contrast("non_responder", "responder", "yes", "no", ("sex",))
-    reverse = dx.deseq2_results(dx.fit_deseq2(counts, obs, swapped), swapped, shrink=False)
+    reverse = drna.deseq2_results(drna.fit_deseq2(counts, obs, swapped), swapped, shrink=False)
     assert reverse.set_index("feature").loc["GENE0", "effect"] == pytest.approx(-top["effect"],
                                                                                  abs=1e-6)
     assert "effect_shrunk" not in reverse.columns
     with pytest.raises(ValueError, match="does not share the fitted design"):
-        dx.deseq2_results(dds, swapped)
+        drna.deseq2_results(dds, swapped)
 
 
 # ------------------------------------------------------------------ figures
@@ -324,7 +329,7 @@ def test_plots_return_figures():
     table = pd.DataFrame({"feature": [f"G{i}" for i in range(30)],
                           "effect": np.linspace(-3, 3, 30), "pvalue": np.linspace(1e-5, 1, 30),
                           "base_mean": np.linspace(10, 1000, 30)})
-    table["padj"] = dx.benjamini_hochberg(table["pvalue"])
+    table["padj"] = benjamini_hochberg(table["pvalue"])
     table["effect_shrunk"] = table["effect"] / 2
     values = pd.DataFrame(np.random.default_rng(0).normal(size=(12, 30)), index=obs.index,
                           columns=table["feature"])
@@ -356,23 +361,23 @@ def test_proteins_are_tested_on_the_uncorrected_log2_layer_the_screens_and_model
     adata = ad.AnnData(np.zeros((3, 2)), obs=pd.DataFrame({"patient_id": ["a", "b", "c"]},
                                                           index=["s1", "s2", "s3"]),
                        layers={"log2": np.ones((3, 2)), "log2_batch_corrected": np.full((3, 2), 2.0)})
-    assert (dx.protein_log2_values(adata).to_numpy() == 1.0).all()
+    assert (dprot.protein_log2_values(adata).to_numpy() == 1.0).all()
     assert (modality_matrix(adata, "proteins").to_numpy() == 1.0).all()
 
 
 def test_batch_joins_the_protein_design_when_the_contrast_spans_batches():
     obs = make_obs()
-    contrast, note = dx.protein_contrast(RESPONDER, obs, batch_in_design=True)
+    contrast, note = dprot.protein_contrast(RESPONDER, obs, batch_in_design=True)
     assert contrast.batch == "batch" and note == "batch in the design (2 batches)"
-    unchanged, note = dx.protein_contrast(RESPONDER, obs, batch_in_design=False)
+    unchanged, note = dprot.protein_contrast(RESPONDER, obs, batch_in_design=False)
     assert unchanged == RESPONDER and "batch_correction: none" in note
     one_batch = obs.assign(batch="A")
-    assert dx.protein_contrast(RESPONDER, one_batch, batch_in_design=True)[0] == RESPONDER
+    assert dprot.protein_contrast(RESPONDER, one_batch, batch_in_design=True)[0] == RESPONDER
     confounded = obs.assign(batch=obs["responder"].map({"no": "A", "yes": "B"}))
-    contrast, note = dx.protein_contrast(RESPONDER, confounded, batch_in_design=True)
+    contrast, note = dprot.protein_contrast(RESPONDER, confounded, batch_in_design=True)
     assert contrast == RESPONDER and "confounded" in note
     own = dx.Contrast("r", "responder", "no", "yes", batch="sex")
-    assert dx.protein_contrast(own, obs, batch_in_design=True)[0] == own
+    assert dprot.protein_contrast(own, obs, batch_in_design=True)[0] == own
 
 
 def test_linear_model_fits_match_inmoose_lmfit_with_missing_values():
@@ -385,7 +390,7 @@ def test_linear_model_fits_match_inmoose_lmfit_with_missing_values():
     values = rng.normal(size=(24, 30))
     values[rng.random(values.shape) < 0.15] = np.nan
     column = list(design.columns).index("group[T.yes]")
-    ours = dx.linear_model_fits(values, design.to_numpy(), column)
+    ours = dprot.linear_model_fits(values, design.to_numpy(), column)
     theirs = lmFit(pd.DataFrame(values.T), design)
     np.testing.assert_allclose(ours["beta"], np.asarray(theirs.coefficients)[:, column], rtol=1e-10)
     np.testing.assert_allclose(ours["unscaled"], np.asarray(theirs.stdev_unscaled)[:, column], rtol=1e-10)
@@ -402,13 +407,13 @@ def test_a_protein_measured_in_one_batch_is_fitted_without_the_batch_term():
     in_batch_a = (obs["batch"] == "A").to_numpy()
     values[~in_batch_a, 1] = np.nan
     column = list(design.columns).index("group[T.yes]")
-    fit = dx.linear_model_fits(values, design.to_numpy(), column)
-    alone = dx.linear_model_fits(values[in_batch_a][:, [1]], design.to_numpy()[in_batch_a][:, :2], 1)
+    fit = dprot.linear_model_fits(values, design.to_numpy(), column)
+    alone = dprot.linear_model_fits(values[in_batch_a][:, [1]], design.to_numpy()[in_batch_a][:, :2], 1)
     for key in ("beta", "unscaled", "sigma", "df_residual"):
         assert fit[key][1] == pytest.approx(alone[key][0], rel=1e-12)
     assert np.isfinite(fit["beta"]).all() and fit["df_residual"][0] == 24 - 3
     # where the group itself is aliased (measured in one group only) nothing is estimated
     values[obs["responder"].to_numpy() == "yes", 0] = np.nan
-    assert np.isnan(dx.linear_model_fits(values, design.to_numpy(), column)["beta"][0])
+    assert np.isnan(dprot.linear_model_fits(values, design.to_numpy(), column)["beta"][0])
 
 

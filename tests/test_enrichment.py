@@ -371,7 +371,7 @@ def test_correlation_adjusted_test_matches_limma_camera_with_fixed_correlation()
 
 def test_the_workflow_moderated_t_gives_camera_statistic():
     """limma's moderated t (inmoose) as exact z-scores equals camera's Hill approximation here."""
-    from trialomics.differential import moderated_t_test
+    from trialomics.differential_proteins import moderated_t_test
 
     values, design, _, z = camera_example()
     tested = moderated_t_test(values, design, "group")

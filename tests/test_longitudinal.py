@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 
 from trialomics import differential as dx
+from trialomics import differential_proteins as dprot
+from trialomics import differential_rna as drna
 from trialomics import longitudinal
 from trialomics.contrasts import Contrast, design_key
 from trialomics.survival import baseline_matrix
@@ -141,7 +143,7 @@ def test_paired_samples_keep_complete_pairs_and_the_subset():
     assert set(obs.loc[dx.contrast_samples(obs, subset), "patient_id"]) == {"P00", "P01", "P02"}
     frame = dx.design_frame(obs, PAIRED)
     assert list(frame.columns) == [dx.GROUP_COLUMN, dx.PAIR_COLUMN]
-    assert dx.deseq2_formula(frame) == "~pair_block + group"
+    assert drna.deseq2_formula(frame) == "~pair_block + group"
 
 
 def test_paired_design_with_a_patient_covariate_is_not_full_rank():
@@ -166,9 +168,9 @@ def test_paired_limma_recovers_an_exact_within_patient_shift():
     values = pd.DataFrame(np.empty((12, n_features)), index=obs.index, columns=[f"p{j}" for j in range(n_features)])
     values.loc[[f"P{i:02d}-B" for i in range(6)]] = baseline
     values.loc[[f"P{i:02d}-T" for i in range(6)]] = on
-    paired = dx.limma_results(values, obs, PAIRED).set_index("feature")
-    unpaired = dx.limma_results(values, obs, Contrast(id="u", variable="timepoint", reference="baseline",
-                                                      target="C2D1")).set_index("feature")
+    paired = dprot.limma_results(values, obs, PAIRED).set_index("feature")
+    unpaired = dprot.limma_results(values, obs, Contrast(id="u", variable="timepoint", reference="baseline",
+                                                         target="C2D1")).set_index("feature")
     assert paired.loc["p0", "effect"] == pytest.approx(1.0, abs=1e-10)
     assert unpaired.loc["p0", "effect"] == pytest.approx(1.0, abs=1e-10)
     assert paired["pvalue"].idxmin() == "p0"
@@ -193,9 +195,9 @@ def test_paired_deseq2_recovers_a_doubling_within_patients():
         on[0] = 2 * base[0]
         counts.loc[f"P{i:02d}-B"] = base
         counts.loc[f"P{i:02d}-T"] = on
-    dds = dx.fit_deseq2(counts, obs, PAIRED, refit_cooks=False)
+    dds = drna.fit_deseq2(counts, obs, PAIRED, refit_cooks=False)
     assert "pair_block" in dds.uns["trialomics_contrast_design"]["formula"]
-    table = dx.deseq2_results(dds, PAIRED, shrink=False).set_index("feature")
+    table = drna.deseq2_results(dds, PAIRED, shrink=False).set_index("feature")
     assert table.loc["A", "effect"] == pytest.approx(1.0, abs=0.1)
     assert table["pvalue"].idxmin() == "A"
 

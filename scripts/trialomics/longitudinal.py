@@ -142,13 +142,14 @@ def change_tests(block, labels: pd.DataFrame, patients: pd.DataFrame, contrasts:
     """
     from . import differential as dx
     from .cohort import label_samples
+    from .differential_proteins import limma_results
 
     obs = label_samples(block, labels, patients).obs
     values = dx.feature_matrix(block)
     name = block.uns["params"]["modality"]
     tables = {}
     for contrast in contrasts:
-        table = dx.limma_results(values, obs, contrast, min_per_level=min_per_level)
+        table = limma_results(values, obs, contrast, min_per_level=min_per_level)
         table["effect_type"] = (f"difference of mean change ({block.uns['params']['change']}), "
                                 "target minus reference (limma coefficient)")
         table["family"] = dx.family_label(change_block_name(name), contrast.id)

@@ -53,8 +53,8 @@ def modality_matrix(adata: ad.AnnData, modality: str) -> pd.DataFrame:
     ``adata`` holds one sample per patient (``cohort.one_sample_per_patient``). Values used:
     rna ``X`` (VST, log2 scale); proteins ``layers["log2"]`` when present (never batch-corrected; NaN
     kept, so that models impute inside their training folds; the differential test reads the same
-    layer, :func:`trialomics.differential.protein_log2_values`) else ``X``; mutations ``X`` (0/1 non-silent alteration) plus
-    ``obs["tmb_per_mb"]`` as the feature ``TMB``; copy_number and pathways ``X``.
+    layer, :func:`trialomics.differential_proteins.protein_log2_values`) else ``X``; mutations ``X`` (0/1
+    non-silent alteration) plus ``obs["tmb_per_mb"]`` as the feature ``TMB``; copy_number and pathways ``X``.
     """
     if modality == "proteins" and "log2" in adata.layers:
         matrix = adata.layers["log2"]
