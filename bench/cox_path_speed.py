@@ -10,8 +10,9 @@ Two commands:
 blocks`` does) and keeps every ``--every``-th call of the solver the models make (``cox``:
 :func:`trialomics.cox_path.elastic_net_cox_path`, for pfs/os blocks; ``logistic``:
 :func:`trialomics.logistic_path.l1_logistic_path`, for responder/clinical_benefit blocks): its inputs
-and the coefficients it returned. ``replay`` solves every captured path again with the code as it is now
-(``PYTHONPATH`` may point at another checkout's ``scripts``), prints the CPU seconds per path (the best of
+and the coefficients it returned (the Cox design's centring, ``shift``, included). ``replay`` solves every
+captured path again with the code as it is now (``PYTHONPATH`` may point at another checkout's
+``scripts``), prints the CPU seconds per path (the best of
 ``--rounds`` rounds over all paths, so that other processes on the machine inflate it less) and the
 largest |difference| of the coefficients from the captured ones, with the number of paths whose
 coefficients are not bit-identical. Capture with the code before a change, replay after it. Exit status
@@ -40,6 +41,7 @@ def capture(args) -> int:
 
     solve = getattr(model_paths, SOLVERS[args.solver])
     kept: dict[str, list] = {key: [] for key in (*ARGUMENTS[args.solver], "coef", "block")}
+    shifts: list = []
     calls = 0
 
     def recording(*arguments, **options):
@@ -49,6 +51,9 @@ def capture(args) -> int:
         if calls % args.every == 0 and not options.get("stop_entered"):
             for key, value in zip(kept, (*arguments, result[0], block)):
                 kept[key].append(np.array(value))
+            if "shift" in options:         # the Cox design's centring (model_paths passes the column means)
+                shifts.append(np.zeros(arguments[0].shape[1]) if options["shift"] is None
+                              else np.array(options["shift"]))
         calls += 1
         return result
 
@@ -61,6 +66,8 @@ def capture(args) -> int:
             run_block(obs, matrices, endpoint, model, settings, 1)
     finally:
         setattr(model_paths, SOLVERS[args.solver], solve)
+    if shifts:
+        kept["shift"] = shifts
     arrays = {f"{key}_{i}": value for key, values in kept.items() for i, value in enumerate(values)}
     np.savez_compressed(args.out, count=len(kept["X"]), solver=args.solver, **arrays)
     print(f"{calls} paths solved, {len(kept['X'])} kept in {args.out}")
@@ -75,17 +82,25 @@ def replay(args) -> int:
     solve, names = getattr(model_paths, SOLVERS[kind]), ARGUMENTS[kind]
     paths = [{key: saved[f"{key}_{i}"] for key in (*names, "coef", "block")} for i in range(int(saved["count"]))]
 
+    shifted = kind == "cox" and "shift_0" in saved     # captures before the Cox centring was kept have none
+    if shifted:
+        for i, path in enumerate(paths):
+            path["shift"] = saved[f"shift_{i}"]
+
     def arguments(path):
         return [path[name] if path[name].ndim else path[name].item() for name in names]
 
-    solve(*arguments(paths[0]))        # compile or load the cache
+    def solved(path):
+        return solve(*arguments(path), shift=path["shift"]) if shifted else solve(*arguments(path))
+
+    solved(paths[0])                   # compile or load the cache
     best: dict[str, float] = {}
     worst, changed = 0.0, 0
     for round_ in range(args.rounds):
         seconds: dict[str, float] = {}
         for path in paths:
             start = time.process_time()
-            coef = solve(*arguments(path))[0]
+            coef = solved(path)[0]
             block = str(path["block"])
             seconds[block] = seconds.get(block, 0.0) + time.process_time() - start
             if round_ == 0 and not np.array_equal(coef, path["coef"], equal_nan=True):

@@ -39,7 +39,7 @@ from numba.np.linalg import F_INT_nptype
 
 from .cox_face_newton import NEWTON_MAX_PATIENTS, column_products, face_newton, kernel, padded_rows
 from .cox_kkt_screen import column_gradients, inverse_column_norms, screen, set_slack
-from .l1_kernels import l1_kkt_violation, mark_entered, soft_threshold
+from .l1_kernels import ROW_ORDER_MAX_ROWS, interleaved_dot, l1_kkt_violation, mark_entered, soft_threshold
 
 MAX_OUTER = 500            # proximal Newton steps per penalty
 MAX_SWEEPS = 100000        # coordinate-descent sweeps per quadratic subproblem
@@ -222,12 +222,15 @@ def _sweep(Xt, HXt, residual, beta, active, n_active, alpha, l1_ratio, factor, c
         denominator = curvature[j] + alpha * (1.0 - l1_ratio) * factor[j]
         if denominator <= 0.0:
             continue
-        # The sum starts at its first term, not at 0 + it: one addition less on the sweep's chain of
-        # dependent operations. That changes nothing but the sign of a zero sum, which the
-        # soft-thresholding of g / n + curvature * old returns as 0 either way (same bits).
-        g = Xt[j, 0] * residual[0]
-        for k in range(1, n):
-            g += Xt[j, k] * residual[k]
+        if n <= ROW_ORDER_MAX_ROWS:
+            # The sum starts at its first term, not at 0 + it: one addition less on the sweep's chain of
+            # dependent operations. That changes nothing but the sign of a zero sum, which the
+            # soft-thresholding of g / n + curvature * old returns as 0 either way (same bits).
+            g = Xt[j, 0] * residual[0]
+            for k in range(1, n):
+                g += Xt[j, k] * residual[k]
+        else:
+            g = interleaved_dot(Xt[j], residual, n)
         old = beta[j]
         new = soft_threshold(g / n + curvature[j] * old, alpha * l1_ratio * factor[j]) / denominator
         delta = new - old
