@@ -143,10 +143,11 @@ def test_paths_of_large_cohorts_meet_the_kkt_conditions():
         assert kkt_violation(centred, time, event, coef[:, k], alpha, 0.5, np.ones(200)) <= 1e-9
 
 
-@pytest.mark.parametrize("size", [30, 150])
+@pytest.mark.parametrize("size", [3, 30, 43, 150])
 def test_blas_face_step_solves_the_face_system_whichever_system_it_builds(size):
     # Above NEWTON_MAX_PATIENTS rows the face step is solved through BLAS: the f x f system when the face
-    # has fewer columns than there are patients (size 30 of 120), Woodbury's n x n one otherwise (150).
+    # has fewer columns than there are patients (3, 30, 43 of 44: its lower blocks by dgemm, Cholesky),
+    # Woodbury's n x n one otherwise (150).
     from trialomics.cox_face_newton import NEWTON_MAX_PATIENTS, blas_face_step
     from trialomics.cox_path import _hessian_products, _loss_and_curvature, _risk_ends, _workspace
 
@@ -168,6 +169,41 @@ def test_blas_face_step_solves_the_face_system_whichever_system_it_builds(size):
     V, HV = X[:, face], work.HXt[face].T
     expected = np.linalg.solve(np.diag(1.0 / inverse_d) + V.T @ HV / n, rhs_face)
     np.testing.assert_allclose(delta, expected, rtol=1e-8, atol=1e-10)
+
+
+def test_cholesky_solve_reads_the_lower_triangle_and_reports_matrices_not_positive_definite():
+    from trialomics.cox_face_newton import _cholesky_solve
+
+    rng = np.random.default_rng(8)
+    n, size = 9, 6
+    B = rng.normal(size=(size, size))
+    A = B @ B.T + np.eye(size)
+    lu = np.full((n, n), np.nan)             # column-major, leading dimension n: element (a, b) in lu[b, a]
+    for b in range(size):
+        lu[b, b:size] = A[b:, b]             # the lower triangle only; the rest must not be read
+    rhs = rng.normal(size=n)
+    expected = np.linalg.solve(A, rhs[:size])
+    assert _cholesky_solve(size, lu, rhs)
+    np.testing.assert_allclose(rhs[:size], expected, rtol=1e-12)
+    indefinite = np.zeros((n, n))
+    indefinite[0, 0], indefinite[0, 1], indefinite[1, 1] = 1.0, 2.0, 1.0     # [[1, 2], [2, 1]]
+    assert not _cholesky_solve(2, indefinite, np.ones(n))
+
+
+def test_blas_face_step_on_values_that_are_not_finite_raises_as_the_lu_solve_does():
+    # Cholesky fails on a NaN; the step then builds the whole system and LU's checks raise.
+    from trialomics.cox_face_newton import NEWTON_MAX_PATIENTS, blas_face_step
+    from trialomics.cox_path import _workspace
+
+    n = NEWTON_MAX_PATIENTS + 4
+    rng = np.random.default_rng(2)
+    Xt = rng.normal(size=(10, n))
+    work = _workspace(Xt)
+    work.HXt[:] = Xt
+    work.HXt[3, 5] = np.nan
+    face = np.arange(6, dtype=np.int64)
+    with pytest.raises(np.linalg.LinAlgError, match="infs or NaNs"):
+        blas_face_step(Xt, work.HXt, face, 6, np.ones(6), np.ones(6), np.empty(6), work)
 
 
 def test_face_system_solve_equals_numbas_linalg_solve_bit_for_bit():

@@ -41,8 +41,13 @@ _DGEMM = types.ExternalFunction("numba_xxgemm", types.intc(
     types.char, types.char, types.char, types.intp, types.intp, types.intp, types.CPointer(types.float64),
     types.CPointer(types.float64), types.intp, types.CPointer(types.float64), types.intp,
     types.CPointer(types.float64), types.CPointer(types.float64), types.intp))
+_DPOTRF = types.ExternalFunction("numba_xxpotrf", types.intc(
+    types.char, types.char, types.intp, types.CPointer(types.float64), types.intp))
 _DOUBLE_KIND = ord("d")
-_TRANSPOSED, _AS_IS = ord("T"), ord("N")
+_TRANSPOSED, _AS_IS, _LOWER = ord("T"), ord("N"), ord("L")
+# The f x f system's Gram matrix is symmetric: of GRAM_BLOCKS x GRAM_BLOCKS blocks, dgemm computes those
+# on and below the diagonal only (10 of 16), and Cholesky's factorisation reads that triangle.
+GRAM_BLOCKS = 4
 
 
 @kernel
@@ -169,6 +174,48 @@ def _dgemm(transa, transb, m, n, k, a, lda, b, ldb, c, ldc, scalars):
 
 
 @kernel
+def _lower_gram(face_Xt, face_HXt, size, lu, scalars):
+    """The blocks on and below the diagonal of V'(HV) (``GRAM_BLOCKS`` a side) into ``lu`` (column-major,
+    leading dimension n: element (a, b) in ``lu[b, a]``), one dgemm each; V and HV are the rows of
+    ``face_Xt`` and ``face_HXt`` (row-major f x n: column-major n x f)."""
+    n = face_Xt.shape[1]
+    width = (size + GRAM_BLOCKS - 1) // GRAM_BLOCKS
+    for first_column in range(0, size, width):
+        columns = min(width, size - first_column)
+        for first_row in range(first_column, size, width):
+            rows = min(width, size - first_row)
+            # Each operand's pointer is that of the block's first element; dgemm strides by n from it.
+            _dgemm(_TRANSPOSED, _AS_IS, rows, columns, n, face_Xt[first_row], n, face_HXt[first_column], n,
+                   lu[first_column, first_row:], n, scalars)
+
+
+@kernel
+def _cholesky_solve(size, lu, rhs):
+    """``rhs[:size]`` = A^-1 rhs for the symmetric matrix A whose lower triangle ``lu`` holds (column-major,
+    leading dimension n), by LAPACK's dpotrf and two triangular solves (each sum in a fixed order). False,
+    with ``lu`` and ``rhs`` overwritten, when A is not positive definite to rounding or a value is not
+    finite (OpenBLAS's dpotrf passes a NaN on: a non-finite entry of A reaches the diagonal of its factor)."""
+    if _DPOTRF(_DOUBLE_KIND, _LOWER, size, lu.ctypes, lu.shape[1]) != 0:
+        return False
+    for b in range(size):
+        if not lu[b, b] > 0.0:
+            return False
+    for b in range(size):                   # L y = rhs, a column of L at a time (contiguous in lu[b])
+        rhs[b] /= lu[b, b]
+        solved = rhs[b]
+        for a in range(b + 1, size):
+            rhs[a] -= lu[b, a] * solved
+    for a in range(size - 1, -1, -1):       # L' x = y, a row of L' at a time (contiguous in lu[a])
+        total = rhs[a]
+        for b in range(a + 1, size):
+            total -= lu[a, b] * rhs[b]
+        rhs[a] = total / lu[a, a]
+        if not np.isfinite(rhs[a]):
+            return False
+    return True
+
+
+@kernel
 def blas_face_step(Xt, HXt, face, size, inverse_d, rhs_face, delta, work):
     """``delta`` = (D + V'HV / n)^-1 ``rhs_face`` for the face's columns V = X[:, face[:size]] (D = 1 /
     ``inverse_d``), by whichever system is smaller: with f = ``size`` < n, the f x f system itself, its
@@ -184,6 +231,17 @@ def blas_face_step(Xt, HXt, face, size, inverse_d, rhs_face, delta, work):
             face_Xt[a, k] = Xt[j, k]
             face_HXt[a, k] = HXt[j, k]
     if size < n:
+        _lower_gram(face_Xt, face_HXt, size, lu, work.scalars)
+        for b in range(size):
+            for a in range(b, size):
+                lu[b, a] /= n
+            lu[b, b] += 1.0 / inverse_d[b]
+        for a in range(size):
+            delta[a] = rhs_face[a]
+        if _cholesky_solve(size, lu, delta):
+            return
+        # Not positive definite to rounding (D > 0 makes it so in exact arithmetic), or not finite: the
+        # whole matrix again, and LU with pivoting (which raises on values that are not finite).
         _dgemm(_TRANSPOSED, _AS_IS, size, size, n, face_Xt, n, face_HXt, n, lu, n, work.scalars)
         for b in range(size):
             for a in range(size):
