@@ -14,8 +14,10 @@ import numpy as np
 
 from .model_preprocess import Outcome
 
-# Risk scores this close count as tied in Uno's C (scikit-survival's default ``tied_tol``).
-UNO_TIED_RISK_TOLERANCE = 1e-8
+# Risk scores this close count as tied in Harrell's and Uno's C (scikit-survival's default ``tied_tol``).
+# A model whose penalty kept every coefficient at 0 up to rounding predicts risks of order 1e-16: they are
+# ties (C = 1/2), not an order decided by the last bits of the arithmetic.
+TIED_RISK_TOLERANCE = 1e-8
 
 
 def cox_log_partial_likelihood(time, event, eta: np.ndarray) -> np.ndarray:
@@ -52,8 +54,9 @@ def harrell_c(time, event, risk) -> float:
     """Harrell's concordance index; higher ``risk`` should mean earlier events; risk ties count 1/2.
 
     A pair is comparable when the earlier time is an event (and also when an event and a censoring
-    share a time, the event counting as earlier), as in ``sksurv.metrics.concordance_index_censored``
-    (with risks tied only when equal: ``tied_tol=0``). NaN when no pair is comparable.
+    share a time, the event counting as earlier), and its risks are tied when they differ by at most
+    ``TIED_RISK_TOLERANCE``, as in ``sksurv.metrics.concordance_index_censored`` with its default
+    ``tied_tol``. NaN when no pair is comparable.
     """
     time = np.asarray(time, dtype=np.float64)
     event = np.asarray(event, dtype=bool)
@@ -65,8 +68,8 @@ def harrell_c(time, event, risk) -> float:
     if total == 0:
         return np.nan
     difference = risk[:, None] - risk[None, :]
-    concordant = (np.count_nonzero(comparable & (difference > 0))
-                  + 0.5 * np.count_nonzero(comparable & (difference == 0)))
+    concordant = (np.count_nonzero(comparable & (difference > TIED_RISK_TOLERANCE))
+                  + 0.5 * np.count_nonzero(comparable & (np.abs(difference) <= TIED_RISK_TOLERANCE)))
     return float(concordant / total)
 
 
@@ -131,7 +134,7 @@ def _weighted_concordance(time: np.ndarray, event: np.ndarray, risk: np.ndarray,
     position = np.arange(n)
     comparable = ((position[None, :] >= group_end[rows, None])
                   | ((position[None, :] >= group_start[rows, None]) & ~event[None, :]))
-    tied = np.abs(risk[None, :] - risk[rows, None]) <= UNO_TIED_RISK_TOLERANCE
+    tied = np.abs(risk[None, :] - risk[rows, None]) <= TIED_RISK_TOLERANCE
     n_tied = np.count_nonzero(comparable & tied, axis=1)
     n_concordant = np.count_nonzero(comparable & ~tied & (risk[None, :] < risk[rows, None]), axis=1)
     event_weight = weight[rows]
