@@ -8,6 +8,10 @@ from trialomics.readers import read_patients
 from trialomics.survival import baseline_matrix, covariate_matrix, patient_annotations
 
 log = runlog.start(snakemake)
+# The job's threads fit permutations side by side (n_jobs: worker processes, which inherit this limit).
+# BLAS stays on one thread in every process: threads x threads BLAS threads would oversubscribe the job's
+# cores (spinning between the solver's calls), and large threaded products vary in their last bits.
+runlog.limit_threads(1)
 numba_lapack.preload()   # before the first compiled call: its BLAS and LAPACK without importing scipy.linalg
 params = snakemake.params
 endpoint, model_name = snakemake.wildcards.endpoint, snakemake.wildcards.model

@@ -75,3 +75,30 @@ def test_thread_limit_reaches_the_blas_loaded_after_the_job_started():
     pools, loaded_later, most_threads = map(int, done.stdout.split())
     assert loaded_later >= 1 and pools >= 2
     assert most_threads == 1
+
+
+def test_one_blas_thread_reaches_the_permutation_workers():
+    """``models_fit`` runs its permutations in worker processes (its threads) and limits BLAS to one thread
+    first: the workers inherit that limit, not the rule's thread count Snakemake put in the environment
+    (each worker would otherwise run that many BLAS threads: threads x threads on the job's cores)."""
+    import os
+
+    environment = dict(os.environ, OPENBLAS_NUM_THREADS="2", OMP_NUM_THREADS="2")
+    program = (
+        "from joblib import Parallel, delayed\n"
+        "from trialomics import runlog\n"
+        "def most_threads():\n"
+        "    from threadpoolctl import threadpool_info\n"
+        "    from trialomics import numba_lapack\n"
+        "    numba_lapack.preload()\n"
+        "    return max(info['num_threads'] for info in threadpool_info())\n"
+        "if __name__ == '__main__':\n"
+        "    {limit}\n"
+        "    print(most_threads(), *Parallel(n_jobs=2)(delayed(most_threads)() for _ in range(2)))\n")
+    counts = {}
+    for label, limit in (("limited", "runlog.limit_threads(1)"), ("unlimited", "pass")):
+        done = subprocess.run([sys.executable, "-c", program.format(limit=limit)], capture_output=True, text=True,
+                              check=True, env=environment)
+        counts[label] = [int(count) for count in done.stdout.split()]
+    assert counts["limited"] == [1, 1, 1]
+    assert max(counts["unlimited"]) == 2          # the environment's count, which the limit replaces
