@@ -217,6 +217,18 @@ def _cholesky_solve(size, lu, rhs):
 
 
 @kernel
+def _face_system(lu, size, n, inverse_d, rhs_face, delta, lower_only):
+    """The Gram matrix V'(HV) in ``lu`` becomes D + V'HV / n (its lower triangle only, ``lower_only``), and
+    ``delta`` the right-hand side ``rhs_face``, for the f x f solve."""
+    for b in range(size):
+        for a in range(b if lower_only else 0, size):
+            lu[b, a] /= n
+        lu[b, b] += 1.0 / inverse_d[b]
+    for a in range(size):
+        delta[a] = rhs_face[a]
+
+
+@kernel
 def blas_face_step(Xt, HXt, face, size, inverse_d, rhs_face, delta, work):
     """``delta`` = (D + V'HV / n)^-1 ``rhs_face`` for the face's columns V = X[:, face[:size]] (D = 1 /
     ``inverse_d``), by whichever system is smaller: with f = ``size`` < n, the f x f system itself, its
@@ -233,23 +245,13 @@ def blas_face_step(Xt, HXt, face, size, inverse_d, rhs_face, delta, work):
             face_HXt[a, k] = HXt[j, k]
     if size < n:
         _lower_gram(face_Xt, face_HXt, size, lu, work.scalars)
-        for b in range(size):
-            for a in range(b, size):
-                lu[b, a] /= n
-            lu[b, b] += 1.0 / inverse_d[b]
-        for a in range(size):
-            delta[a] = rhs_face[a]
+        _face_system(lu, size, n, inverse_d, rhs_face, delta, True)
         if _cholesky_solve(size, lu, delta):
             return
         # Not positive definite to rounding (D > 0 makes it so in exact arithmetic), or not finite: the
         # whole matrix again, and LU with pivoting (which raises on values that are not finite).
         _dgemm(_TRANSPOSED, _AS_IS, size, size, n, face_Xt, n, face_HXt, n, lu, n, work.scalars)
-        for b in range(size):
-            for a in range(size):
-                lu[b, a] /= n
-            lu[b, b] += 1.0 / inverse_d[b]
-        for a in range(size):
-            delta[a] = rhs_face[a]
+        _face_system(lu, size, n, inverse_d, rhs_face, delta, False)
         _dgesv(size, lu, pivots, delta)
         return
     for k in range(n):
