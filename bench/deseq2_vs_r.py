@@ -81,12 +81,11 @@ import sys
 import time
 from trialomics import differential as dx
 from trialomics import tables
-from trialomics.deseq_store import read_deseq_fit
+from trialomics.deseq_results import DeseqFit
 from trialomics.differential_rna import deseq2_results
 fit_path, table_path, plots_dir, reference, target, threads, plots = sys.argv[1:]
 contrast = dx.Contrast("bench", "group", reference, target)
-table = deseq2_results(read_deseq_fit(fit_path, n_cpus=int(threads)), contrast, shrink=True,
-                       n_cpus=int(threads))
+table = deseq2_results(DeseqFit.read(fit_path), contrast, shrink=True)
 tables.write_tsv(table, table_path)
 if plots == "yes":
     from trialomics import differential_plots as figures

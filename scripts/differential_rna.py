@@ -2,15 +2,14 @@
 from trialomics import differential as dx
 from trialomics import differential_plots as plots
 from trialomics import runlog, style, tables
-from trialomics.deseq_store import read_deseq_fit
+from trialomics.deseq_results import DeseqFit
 from trialomics.differential_rna import deseq2_results
 
 log = runlog.start(snakemake)
 contrast = dx.Contrast.from_config(snakemake.params.contrast)
 alpha = snakemake.params.alpha
-dds = read_deseq_fit(snakemake.input.fit, n_cpus=snakemake.threads)
-table = deseq2_results(dds, contrast, shrink=snakemake.params.shrink, alpha=alpha,
-                       n_cpus=snakemake.threads)
+fit = DeseqFit.read(snakemake.input.fit)
+table = deseq2_results(fit, contrast, shrink=snakemake.params.shrink, alpha=alpha)
 log.info("%s: %d genes tested, %d with padj < %g", contrast.describe(),
          int(table["padj"].notna().sum()), int((table["padj"] < alpha).sum()), alpha)
 tables.write_tsv(table, snakemake.output.table)
@@ -22,7 +21,7 @@ style.save_figure(plots.plot_ma(table, title, alpha=alpha), snakemake.output.ma,
 
 # VST values (X of the RNA AnnData) of the contrast's samples, annotated with response.
 adata = dx.read_contrast_samples(snakemake.input.adata, snakemake.input.labels, snakemake.input.patients, contrast)
-samples = list(dds.obs_names)
+samples = list(fit.obs.index)
 obs = adata.obs.loc[samples].copy()
 obs[contrast.variable] = dx.as_levels(obs[contrast.variable])
 features = dx.top_features(table, snakemake.params.heatmap_genes)

@@ -3,8 +3,9 @@
 A pickle is code on load: whoever can write the file can run anything in the next job. The fit is
 an AnnData (counts, design matrix, dispersions, LFCs, Cook's distances in obs/var/obsm/varm/layers/
 uns), plus a few plain attributes (fit settings, the genes that are not all zero, ...). Those go
-into ``uns`` as JSON (scalars) and arrays, and :func:`read_deseq_fit` rebuilds the DeseqDataSet
-from data only: the same Wald tests and shrinkage follow as from the object in memory.
+into ``uns`` as JSON (scalars) and arrays (:func:`stored_state` reads them back), so the file holds
+data only: :class:`~trialomics.deseq_results.DeseqFit` reads it for the Wald tests and shrinkage of a
+contrast, which come out the same as from the object in memory (tested).
 """
 from __future__ import annotations
 
@@ -17,12 +18,9 @@ import numpy as np
 import pandas as pd
 
 STATE_KEY = "trialomics_deseq_state"
-# Attributes the DeseqDataSet rebuilds itself from the data (formula materialiser, optimiser), or
-# holds only while fitting (the counts of genes being refitted).
-REBUILT_ATTRIBUTES = frozenset({"formulaic_contrasts", "inference", "counts_to_refit"})
-# Keyword arguments of DeseqDataSet() restored from the stored settings.
-SETTINGS = ("design", "fit_type", "min_mu", "min_disp", "max_disp", "refit_cooks", "min_replicates",
-            "beta_tol", "size_factors_fit_type", "low_memory")
+# Attributes that are code, not data (formula materialiser, optimiser), or held only while fitting
+# (the counts of genes being refitted).
+NOT_STORED = frozenset({"formulaic_contrasts", "inference", "counts_to_refit"})
 
 
 def _fit_state(dds) -> dict:
@@ -30,7 +28,7 @@ def _fit_state(dds) -> dict:
     anndata_fields = set(ad.AnnData().__dict__)
     scalars, arrays, indexes = {}, {}, {}
     for name, value in vars(dds).items():
-        if name in anndata_fields or name in REBUILT_ATTRIBUTES or value is None:
+        if name in anndata_fields or name in NOT_STORED or value is None:
             continue
         if isinstance(value, (str, bool, np.bool_)):
             scalars[name] = value if isinstance(value, str) else bool(value)
@@ -69,25 +67,15 @@ def write_deseq_fit(dds, path: str | os.PathLike) -> None:
     write_h5ad(plain, path)
 
 
-def read_deseq_fit(path: str | os.PathLike, n_cpus: int = 1):
-    """The DeseqDataSet written by :func:`write_deseq_fit`, ready for ``DeseqStats``."""
-    from pydeseq2.dds import DeseqDataSet
-
-    adata = ad.read_h5ad(path)
+def stored_state(adata) -> dict:
+    """The DeseqDataSet's own attributes (settings, gene subsets, ...) stored in ``adata`` by
+    :func:`write_deseq_fit`, one dict; removed from ``uns`` (the dispersion trend's Series put back)."""
     state = adata.uns.pop(STATE_KEY)
     for key, series in state.get("series", {}).items():
         adata.uns[key] = pd.Series(np.asarray(series["values"]),
                                    index=pd.Index(np.asarray(series["index"]).astype(str), dtype=object))
-    scalars = json.loads(state["scalars"])
-    design_matrix = adata.obsm["design_matrix"].copy()
-    settings = {name: scalars.pop(name) for name in SETTINGS if name in scalars}
-    dds = DeseqDataSet(adata=adata, n_cpus=n_cpus, quiet=True, **settings)
-    # The stored design matrix is the one the fit used (column names and level order included).
-    dds.obsm["design_matrix"] = design_matrix
-    for name, value in scalars.items():
-        setattr(dds, name, value)
-    for name, value in state.get("arrays", {}).items():
-        setattr(dds, name, np.asarray(value))
-    for name, value in state.get("indexes", {}).items():
-        setattr(dds, name, pd.Index(np.asarray(value).astype(str), dtype=object))
-    return dds
+    attributes = json.loads(state["scalars"])
+    attributes.update({name: np.asarray(value) for name, value in state.get("arrays", {}).items()})
+    attributes.update({name: pd.Index(np.asarray(value).astype(str), dtype=object)
+                       for name, value in state.get("indexes", {}).items()})
+    return attributes

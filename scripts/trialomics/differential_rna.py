@@ -44,6 +44,7 @@ def fit_deseq2(counts: pd.DataFrame, obs: pd.DataFrame, contrast: Contrast, n_cp
                                  min_replicates=min_replicates, quiet=True,
                                  inference=VectorisedInference(n_cpus=n_cpus))
     dds.deseq2()
+    dds.cooks_outlier()   # flagged now, stored with the fit: the results rule reads them without pydeseq2
     dds.uns["trialomics_contrast_design"] = {"variable": contrast.variable,
                                              "reference": contrast.reference,
                                              "covariates": list(contrast.covariates),
@@ -52,55 +53,46 @@ def fit_deseq2(counts: pd.DataFrame, obs: pd.DataFrame, contrast: Contrast, n_cp
     return dds
 
 
-def deseq2_results(dds, contrast: Contrast, shrink: bool = True, alpha: float = 0.05,
-                   n_cpus: int = 1) -> pd.DataFrame:
-    """Wald test of ``contrast`` on a fitted DeseqDataSet (any contrast sharing its design).
+def deseq2_results(fit, contrast: Contrast, shrink: bool = True, alpha: float = 0.05) -> pd.DataFrame:
+    """Wald test of ``contrast`` on a fitted design (any contrast sharing it): a
+    :class:`~trialomics.deseq_results.DeseqFit` (as stored) or a fitted ``pydeseq2.dds.DeseqDataSet``.
 
     P-values of Cook's outliers are missing and ``padj`` uses DESeq2's independent filtering on the
     mean normalised count (genes filtered out have a p-value but no ``padj``), both as DESeq2's
     ``results()``. With ``shrink``, ``effect_shrunk`` holds the apeGLM-shrunk log2 fold change;
-    ``effect`` and ``se`` always hold the unshrunk (MLE) values.
+    ``effect`` and ``se`` always hold the unshrunk (MLE) values. The same numbers as pydeseq2's
+    ``DeseqStats`` (:mod:`trialomics.deseq_results`, which does not import pydeseq2).
     """
-    from pydeseq2.ds import DeseqStats
+    from .deseq_results import DeseqFit, shrunk_lfc, wald_tests
 
-    from .deseq_inference import VectorisedInference
-
-    design = dds.uns["trialomics_contrast_design"]
+    if not isinstance(fit, DeseqFit):
+        fit = DeseqFit.from_dds(fit)
+    design = fit.design_info
     if (design["variable"], design["reference"]) != (contrast.variable, contrast.reference):
         raise ValueError(f"contrast '{contrast.id}' does not share the fitted design "
                          f"({design['variable']} with reference {design['reference']})")
-    if contrast.target not in set(dds.obs[GROUP_COLUMN].astype(str)):
+    groups = fit.obs[GROUP_COLUMN].astype(str)
+    if contrast.target not in set(groups):
         raise AnalysisProblem(f"contrast '{contrast.id}': level '{contrast.target}' is absent from the fit",
                               f"remove contrast '{contrast.id}' or choose a target level that has samples")
-    # The reference level is the fit's baseline, so target vs reference is the target coefficient
-    # alone. An explicit vector also works on a fit loaded in another process, where formulaic's
-    # per-instance materializer behind named contrasts no longer exists.
+    # The reference level is the fit's baseline, so target vs reference is the target coefficient alone.
     coefficient = f"{GROUP_COLUMN}[T.{contrast.target}]"
-    columns = list(dds.obsm["design_matrix"].columns)
-    vector = np.array([1.0 if column == coefficient else 0.0 for column in columns])
-    ds = DeseqStats(dds, contrast=vector, alpha=alpha, cooks_filter=True, independent_filter=True,
-                    quiet=True, inference=VectorisedInference(n_cpus=n_cpus))
-    ds.summary()
-    result = ds.results_df.copy()
-    groups = dds.obs[GROUP_COLUMN].astype(str)
-    table = pd.DataFrame({
-        "feature": result.index.astype(str),
-        "effect": result["log2FoldChange"].to_numpy(dtype=float),
-    })
+    vector = np.array([1.0 if column == coefficient else 0.0 for column in fit.design.columns])
+    tests = wald_tests(fit, vector, alpha)
+    table = pd.DataFrame({"feature": fit.genes.astype(str), "effect": tests.lfc / np.log(2)})
     if shrink:
-        ds.lfc_shrink(coeff=coefficient)
-        table["effect_shrunk"] = (ds.LFC[coefficient] / np.log(2)).to_numpy(dtype=float)
-    table["se"] = result["lfcSE"].to_numpy(dtype=float)
-    table["stat"] = result["stat"].to_numpy(dtype=float)
-    table["pvalue"] = result["pvalue"].to_numpy(dtype=float)
-    table["padj"] = result["padj"].to_numpy(dtype=float)
-    table["base_mean"] = result["baseMean"].to_numpy(dtype=float)
-    normed = pd.DataFrame(dds.layers["normed_counts"], index=dds.obs_names, columns=dds.var_names)
+        table["effect_shrunk"] = shrunk_lfc(fit, coefficient, tests.se) / np.log(2)
+    table["se"] = tests.se / np.log(2)
+    table["stat"] = tests.stat
+    table["pvalue"] = tests.pvalue
+    table["padj"] = tests.padj
+    table["base_mean"] = fit.base_mean
+    normed = pd.DataFrame(fit.normed_counts, index=fit.obs.index, columns=fit.genes)
     table["mean_reference"] = normed.loc[groups == contrast.reference].mean().to_numpy()
     table["mean_target"] = normed.loc[groups == contrast.target].mean().to_numpy()
     table["n_reference"] = int((groups == contrast.reference).sum())
     table["n_target"] = int((groups == contrast.target).sum())
-    table["cooks_outlier"] = np.asarray(dds.cooks_outlier(), dtype=bool)
+    table["cooks_outlier"] = fit.cooks_outlier
     table["effect_type"] = EFFECT_TYPES["rna"]
     table["family"] = family_label("rna", contrast.id,
                                    "after DESeq2 independent filtering on the mean normalised count")
