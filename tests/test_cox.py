@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pandas as pd
@@ -215,6 +216,19 @@ def test_exact_logrank_scores_enumeration_and_sampling():
     sampled, method = cox.exact_logrank(time, event, group, seed=1, enumeration_limit=10)
     assert method == "permutation_logrank" and sampled == pytest.approx(p, abs=0.01)
     assert cox.exact_logrank(time, event, group, seed=1, enumeration_limit=10)[0] == sampled
+
+
+@pytest.mark.parametrize("n, k", [(10, 3), (7, 3)], ids=["redrawn indices", "smallest uniforms"])
+def test_sampled_carrier_sets_are_uniform_over_the_subsets(n, k):
+    subsets = cox._random_subsets(n, k, 60_000, np.random.default_rng(3))
+    assert subsets.shape == (60_000, k) and subsets.min() >= 0 and subsets.max() < n
+    ordered = np.sort(subsets, axis=1)
+    assert (ordered[:, 1:] != ordered[:, :-1]).all()   # k distinct patients in every draw
+    _, counts = np.unique(ordered, axis=0, return_counts=True)
+    expected = 60_000 / math.comb(n, k)
+    assert len(counts) == math.comb(n, k)
+    # Pearson's chi-square against the uniform: below its 0.999 quantile (df 119: 173; df 34: 65).
+    assert ((counts - expected) ** 2 / expected).sum() < {120: 173, 35: 65}[math.comb(n, k)]
 
 
 def test_min_events_leaves_features_unfitted_with_a_note():

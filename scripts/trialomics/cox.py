@@ -440,9 +440,7 @@ def exact_logrank(time, event, group, seed: int = 0,
         lower = np.mean(null <= observed + tolerance)
         method = "exact_logrank"
     else:
-        rng = np.random.default_rng(seed)
-        null = np.concatenate([scores[np.argpartition(rng.random((block, n)), k - 1, axis=1)[:, :k]].sum(axis=1)
-                               for block in _blocks(PERMUTATION_DRAWS, max(1, CHUNK_ELEMENTS // n))])
+        null = scores[_random_subsets(n, k, PERMUTATION_DRAWS, np.random.default_rng(seed))].sum(axis=1)
         upper = (1 + np.sum(null >= observed - tolerance)) / (1 + null.size)
         lower = (1 + np.sum(null <= observed + tolerance)) / (1 + null.size)
         method = "permutation_logrank"
@@ -456,6 +454,25 @@ def _all_subsets(n: int, k: int) -> np.ndarray:
     subsets = subsets.reshape(-1, k)
     subsets.flags.writeable = False
     return subsets
+
+
+def _random_subsets(n: int, k: int, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """``draws`` uniformly random k-subsets of range(n), one per row (draws x k).
+
+    For few carriers (k^2 <= n) each row is k independent indices, redrawn while two coincide: a
+    k-tuple of distinct indices drawn uniformly is a uniform k-subset, and repeats are rare (probability
+    below k^2 / 2n), so a draw costs k random numbers instead of n. Otherwise the k smallest of n uniforms.
+    """
+    if k * k <= n:
+        subsets = rng.integers(0, n, size=(draws, k))
+        redraw = np.arange(draws)
+        while redraw.size:
+            ordered = np.sort(subsets[redraw], axis=1)
+            redraw = redraw[(ordered[:, 1:] == ordered[:, :-1]).any(axis=1)]
+            subsets[redraw] = rng.integers(0, n, size=(redraw.size, k))
+        return subsets
+    return np.concatenate([np.argpartition(rng.random((block, n)), k - 1, axis=1)[:, :k]
+                           for block in _blocks(draws, max(1, CHUNK_ELEMENTS // n))])
 
 
 def _blocks(total: int, size: int) -> list[int]:
