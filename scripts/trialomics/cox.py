@@ -41,6 +41,10 @@ MAX_HALVINGS = 30
 # R coxph's criterion for an infinite coefficient (control eps and toler.inf = sqrt(eps)).
 INFINITE_EPS = 1e-9
 INFINITE_TOLERANCE = np.sqrt(1e-9)
+# Above this many patients the centred (Firth) derivatives use running moments of the nested risk sets
+# (linear in the patients) rather than one centred pass per risk set (event times x patients): the same
+# numbers to rounding (tested), 0.3 CPU-s per sparse alteration at 500 patients before.
+RUNNING_MOMENTS_MIN_PATIENTS = 50
 # Features are evaluated in chunks of about this many (features x event times x patients x
 # parameters^2) elements: small enough to stay in cache (measured fastest at 250-500 features of
 # 20 patients), large enough to keep numpy's per-call overhead small.
@@ -85,9 +89,15 @@ def efron_derivatives(X: np.ndarray, weights: np.ndarray, risk: RiskSets, beta: 
     ``centred`` (Firth's fit, which needs log det I at large coefficients) centres every risk set on
     its own weighted mean, which stays accurate however small the information is; ``third`` (implies
     ``centred``) also gives the derivative of the information, the weighted third central moments.
+    Above ``RUNNING_MOMENTS_MIN_PATIENTS`` patients the centred moments of the nested risk sets are
+    accumulated from the last event time back (:func:`_efron_running_chunk`, linear in the patients)
+    instead of computed per risk set (event times x patients per feature).
     """
     n_features, n_patients, n_parameters = X.shape
-    if centred or third:
+    if (centred or third) and n_patients > RUNNING_MOMENTS_MIN_PATIENTS:
+        per_feature = n_patients * n_parameters ** 3
+        evaluate = functools.partial(_efron_running_chunk, third=third)
+    elif centred or third:
         per_feature = risk.at_risk.shape[0] * n_patients * n_parameters ** 3
         evaluate = functools.partial(_efron_central_chunk, third=third)
     else:
@@ -182,6 +192,109 @@ def _efron_central_chunk(X, weights, risk, beta, third) -> Derivatives:
         information += np.einsum("ft,ftjk->fjk", mask, covariance)
         if third:
             d_information += np.einsum("ft,ftnj,ftnk,ftnr->fjkr", mask, weighted, deviation, deviation)
+    return Derivatives(loglik, score, information, d_information)
+
+
+def _weighted_moments(r, X, third):
+    """Total weight, weighted mean and centred second (and third) moment sums of each feature's rows of
+    ``X`` (features x rows x params) with weights ``r`` (features x rows), in two passes."""
+    total = r.sum(axis=1)
+    safe = np.where(total > 0, total, 1.0)
+    mean = np.einsum("fn,fnm->fm", r, X) / safe[:, None]
+    deviation = X - mean[:, None, :]
+    weighted = r[:, :, None] * deviation
+    second = np.einsum("fnj,fnk->fjk", weighted, deviation)
+    moment3 = np.einsum("fnj,fnk,fnr->fjkr", weighted, deviation, deviation) if third else None
+    return total, mean, second, moment3
+
+
+def _merged_moments(a, b, third):
+    """The moments of the union of two weighted sets (weights may be negative: a subset taken out), from
+    their own (``_weighted_moments``' tuples), by the pairwise update of centred moment sums."""
+    total_a, mean_a, second_a, third_a = a
+    total_b, mean_b, second_b, third_b = b
+    total = total_a + total_b
+    safe = np.where(total != 0, total, 1.0)
+    delta = mean_b - mean_a
+    shift_a = delta * (total_b / safe)[:, None]          # x - new mean = (x - mean_a) - shift_a on set a
+    shift_b = -delta * (total_a / safe)[:, None]         # and (x - mean_b) - shift_b on set b
+    mean = mean_a + shift_a
+    second = (second_a + second_b + total_a[:, None, None] * shift_a[:, :, None] * shift_a[:, None, :]
+              + total_b[:, None, None] * shift_b[:, :, None] * shift_b[:, None, :])
+    moment3 = None
+    if third:
+        def cross(moment, shift):
+            # M_jk c_r + M_jr c_k + M_kr c_j
+            return (moment[:, :, :, None] * shift[:, None, None, :] + moment[:, :, None, :] * shift[:, None, :, None]
+                    + moment[:, None, :, :] * shift[:, :, None, None])
+
+        def cube(shift):
+            return shift[:, :, None, None] * shift[:, None, :, None] * shift[:, None, None, :]
+
+        moment3 = (third_a + third_b - cross(second_a, shift_a) - cross(second_b, shift_b)
+                   - total_a[:, None, None, None] * cube(shift_a) - total_b[:, None, None, None] * cube(shift_b))
+    return total, mean, second, moment3
+
+
+def _scaled_moments(moments, factor):
+    total, mean, second, moment3 = moments
+    return (total * factor, mean, second * factor[:, None, None],
+            None if moment3 is None else moment3 * factor[:, None, None, None])
+
+
+def _efron_running_chunk(X, weights, risk, beta, third) -> Derivatives:
+    """:func:`_efron_central_chunk`'s derivatives from running centred moments of the nested risk sets.
+
+    The risk set of an event time is that of the next one plus the patients who leave between them, so
+    walking the event times from the last back, each patient is added once: the moments of the block
+    that enters are merged into the running ones (their weights rescaled when the block raises the
+    largest linear predictor, which every risk set's exponents are shifted by), and Efron's tied deaths
+    are taken out at each level with negative weights. Linear in the patients; the same numbers as
+    the per-risk-set passes to rounding.
+    """
+    n_features, n_patients, n_parameters = X.shape
+    eta = np.einsum("fnm,fm->fn", X, beta)
+    loglik, score, deaths = _event_terms(X, weights, risk, eta)
+    information = np.zeros((n_features, n_parameters, n_parameters))
+    d_information = np.zeros((n_features,) + (n_parameters,) * 3) if third else None
+    present = weights > 0
+    eta = np.where(present, eta, -np.inf)
+    empty = (np.zeros(n_features), np.zeros((n_features, n_parameters)),
+             np.zeros((n_features, n_parameters, n_parameters)),
+             np.zeros((n_features,) + (n_parameters,) * 3) if third else None)
+    running, shift = empty, np.full(n_features, -np.inf)
+    n_times = risk.at_risk.shape[0]
+    for k in range(n_times - 1, -1, -1):
+        entering = risk.at_risk[k] & ~risk.at_risk[k + 1] if k + 1 < n_times else risk.at_risk[k]
+        entering = np.flatnonzero(entering)
+        if entering.size:
+            new_shift = np.maximum(shift, eta[:, entering].max(axis=1))
+            with np.errstate(invalid="ignore"):
+                factor = np.where(np.isfinite(shift), np.exp(shift - new_shift), 0.0)
+            running, shift = _scaled_moments(running, factor), new_shift
+        finite_shift = np.where(np.isfinite(shift), shift, 0.0)
+        if entering.size:
+            with np.errstate(under="ignore", invalid="ignore"):
+                r = np.where(present[:, entering],
+                             np.exp(np.minimum(eta[:, entering] - finite_shift[:, None], 0.0)), 0.0)
+            running = _merged_moments(running, _weighted_moments(r, X[:, entering], third), third)
+        dying = np.flatnonzero(risk.dies[k])
+        if not dying.size:
+            continue
+        with np.errstate(under="ignore", invalid="ignore"):
+            r = np.where(present[:, dying], np.exp(np.minimum(eta[:, dying] - finite_shift[:, None], 0.0)), 0.0)
+        died = _weighted_moments(r, X[:, dying], third)
+        for level in range(int(deaths[:, k].max())):
+            active = deaths[:, k] > level
+            fraction = np.where(active, level / np.maximum(deaths[:, k], 1.0), 0.0)
+            total, mean, second, moment3 = _merged_moments(running, _scaled_moments(died, -fraction), third)
+            safe_total = np.where(active, total, 1.0)
+            mask = active.astype(np.float64)
+            loglik -= mask * (np.log(safe_total) + finite_shift)
+            score -= mask[:, None] * mean
+            information += (mask / safe_total)[:, None, None] * second
+            if third:
+                d_information += (mask / safe_total)[:, None, None, None] * moment3
     return Derivatives(loglik, score, information, d_information)
 
 
