@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import norm, ttest_ind
 
 from trialomics import calibration
-from trialomics.cox import logrank_scores
+from trialomics.logrank import logrank_scores
 from trialomics.model_preprocess import cox_score, cox_score_z, welch_t
 from trialomics.multitest import benjamini_hochberg
 

@@ -11,7 +11,7 @@ from lifelines import CoxPHFitter
 from scipy.optimize import minimize_scalar
 
 from trialomics import calibration, null_models
-from trialomics.cox import logrank_scores
+from trialomics.logrank import logrank_scores
 
 ENDPOINTS = ["pfs", "responder"]
 NO_COLUMNS = np.zeros((0, 0))

@@ -11,7 +11,7 @@ from lifelines import CoxPHFitter
 from scipy.optimize import brentq, minimize, minimize_scalar
 from scipy.stats import chi2
 
-from trialomics import cox, survival
+from trialomics import cox, logrank, survival
 
 TIGHT = {"precision": 1e-12}  # lifelines' default stops at ~1e-7; the comparison needs its optimum
 
@@ -203,24 +203,24 @@ def test_exact_logrank_scores_enumeration_and_sampling():
     for t in np.unique(time[event]):
         at_risk, dying = time >= t, (time == t) & event
         expected += dying.sum() * (at_risk & group).sum() / at_risk.sum()
-    scores = cox.logrank_scores(time, event)
+    scores = logrank.logrank_scores(time, event)
     assert scores[group].sum() == pytest.approx((group & event).sum() - expected)
     assert scores.sum() == pytest.approx(0.0, abs=1e-12)
     null = np.array([scores[list(c)].sum() for c in itertools.combinations(range(12), 3)])
     observed = scores[group].sum()
     by_hand = min(1.0, 2 * min(np.mean(null >= observed - 1e-9), np.mean(null <= observed + 1e-9)))
-    p, method = cox.exact_logrank(time, event, group)
+    p, method = logrank.exact_logrank(time, event, group)
     assert method == "exact_logrank" and p == pytest.approx(by_hand)
     # Carriers and non-carriers give the same test.
-    assert cox.exact_logrank(time, event, ~group)[0] == pytest.approx(p)
-    sampled, method = cox.exact_logrank(time, event, group, seed=1, enumeration_limit=10)
+    assert logrank.exact_logrank(time, event, ~group)[0] == pytest.approx(p)
+    sampled, method = logrank.exact_logrank(time, event, group, seed=1, enumeration_limit=10)
     assert method == "permutation_logrank" and sampled == pytest.approx(p, abs=0.01)
-    assert cox.exact_logrank(time, event, group, seed=1, enumeration_limit=10)[0] == sampled
+    assert logrank.exact_logrank(time, event, group, seed=1, enumeration_limit=10)[0] == sampled
 
 
 @pytest.mark.parametrize("n, k", [(10, 3), (7, 3)], ids=["redrawn indices", "smallest uniforms"])
 def test_sampled_carrier_sets_are_uniform_over_the_subsets(n, k):
-    subsets = cox._random_subsets(n, k, 60_000, np.random.default_rng(3))
+    subsets = logrank._random_subsets(n, k, 60_000, np.random.default_rng(3))
     assert subsets.shape == (60_000, k) and subsets.min() >= 0 and subsets.max() < n
     ordered = np.sort(subsets, axis=1)
     assert (ordered[:, 1:] != ordered[:, :-1]).all()   # k distinct patients in every draw
@@ -258,7 +258,27 @@ def test_running_risk_set_moments_equal_the_per_risk_set_passes(seed):
             if name in ("loglik", "score"):
                 scale = np.maximum(scale, 1.0)
             assert np.all(np.abs(got - expected).reshape(5, -1).max(axis=1) <= 1e-12 * scale), name
-    assert n > cox.RUNNING_MOMENTS_MIN_PATIENTS   # the sizes efron_derivatives gives the running version
+    assert n > cox.RUNNING_SUMS_MIN_PATIENTS   # the sizes efron_derivatives gives the running version
+
+
+def test_running_risk_set_and_death_sums_equal_the_matrix_products(monkeypatch):
+    rng = np.random.default_rng(4)
+    n = 3 * cox.RUNNING_SUMS_MIN_PATIENTS
+    time = np.round(rng.exponential(10.0, n)) + 1.0     # many ties
+    event = rng.random(n) < 0.6
+    risk = cox.risk_sets(time, event)
+    values = rng.normal(size=(n, 6))
+    np.testing.assert_allclose(cox._risk_set_sums(risk, values), risk.at_risk @ values, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(cox._death_sums(risk, values), risk.dies.astype(float) @ values)
+    # and the ML screen's derivatives with them equal the small-cohort products' (a patient left out, ties)
+    X = rng.normal(size=(4, n, 2))
+    weights = (rng.random((4, n)) < 0.9).astype(float)
+    beta = rng.normal(size=(4, 2))
+    running = cox._efron_power_sum_chunk(X, weights, risk, beta)
+    monkeypatch.setattr(cox, "RUNNING_SUMS_MIN_PATIENTS", n)
+    products = cox._efron_power_sum_chunk(X, weights, risk, beta)
+    for name in ("loglik", "score", "information"):
+        np.testing.assert_allclose(getattr(running, name), getattr(products, name), rtol=1e-11, atol=1e-11)
 
 
 def test_min_events_leaves_features_unfitted_with_a_note():

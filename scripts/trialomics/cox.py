@@ -24,8 +24,6 @@ interval where twice the drop from the maximum equals the chi-square quantile), 
 from __future__ import annotations
 
 import functools
-import itertools
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,10 +39,11 @@ MAX_HALVINGS = 30
 # R coxph's criterion for an infinite coefficient (control eps and toler.inf = sqrt(eps)).
 INFINITE_EPS = 1e-9
 INFINITE_TOLERANCE = np.sqrt(1e-9)
-# Above this many patients the centred (Firth) derivatives use running moments of the nested risk sets
-# (linear in the patients) rather than one centred pass per risk set (event times x patients): the same
-# numbers to rounding (tested), 0.3 CPU-s per sparse alteration at 500 patients before.
-RUNNING_MOMENTS_MIN_PATIENTS = 50
+# Above this many patients the risk-set sums run over the nested risk sets (linear in the patients): the
+# power sums as reverse cumulative sums, the centred (Firth) moments merged block by block, rather than
+# a matrix product or one centred pass per risk set (event times x patients). The same numbers to
+# rounding (tested); 0.3 CPU-s per sparse alteration's Firth fit at 500 patients before.
+RUNNING_SUMS_MIN_PATIENTS = 50
 # Features are evaluated in chunks of about this many (features x event times x patients x
 # parameters^2) elements: small enough to stay in cache (measured fastest at 250-500 features of
 # 20 patients), large enough to keep numpy's per-call overhead small.
@@ -89,19 +88,22 @@ def efron_derivatives(X: np.ndarray, weights: np.ndarray, risk: RiskSets, beta: 
     ``centred`` (Firth's fit, which needs log det I at large coefficients) centres every risk set on
     its own weighted mean, which stays accurate however small the information is; ``third`` (implies
     ``centred``) also gives the derivative of the information, the weighted third central moments.
-    Above ``RUNNING_MOMENTS_MIN_PATIENTS`` patients the centred moments of the nested risk sets are
+    Above ``RUNNING_SUMS_MIN_PATIENTS`` patients the centred moments of the nested risk sets are
     accumulated from the last event time back (:func:`_efron_running_chunk`, linear in the patients)
     instead of computed per risk set (event times x patients per feature).
     """
     n_features, n_patients, n_parameters = X.shape
-    if (centred or third) and n_patients > RUNNING_MOMENTS_MIN_PATIENTS:
+    if (centred or third) and n_patients > RUNNING_SUMS_MIN_PATIENTS:
         per_feature = n_patients * n_parameters ** 3
         evaluate = functools.partial(_efron_running_chunk, third=third)
     elif centred or third:
         per_feature = risk.at_risk.shape[0] * n_patients * n_parameters ** 3
         evaluate = functools.partial(_efron_central_chunk, third=third)
     else:
-        per_feature = risk.at_risk.shape[0] * n_patients * n_parameters ** 2
+        # Products per patient, sums per event time; the risk-set matrix product adds times x patients.
+        per_feature = (risk.at_risk.shape[0] + n_patients) * (1 + n_parameters + n_parameters ** 2)
+        if n_patients <= RUNNING_SUMS_MIN_PATIENTS:
+            per_feature = risk.at_risk.shape[0] * n_patients * n_parameters ** 2
         evaluate = _efron_power_sum_chunk
     chunk = max(1, CHUNK_ELEMENTS // max(1, per_feature))
     parts = [evaluate(X[s:s + chunk], weights[s:s + chunk], risk, beta[s:s + chunk])
@@ -119,10 +121,36 @@ def efron_derivatives(X: np.ndarray, weights: np.ndarray, risk: RiskSets, beta: 
 def _event_terms(X, weights, risk, eta):
     """The deaths' part of the log-likelihood and score, and the deaths per feature and event time."""
     died = risk.dies.sum(axis=0).astype(np.float64)
-    deaths = weights @ risk.dies.T.astype(np.float64)                            # features x times
+    deaths = _death_sums(risk, weights.T).T                                      # features x times
     loglik = (weights * eta) @ died
     score = np.einsum("fn,fnm->fm", weights * died[None, :], X)
     return loglik, score, deaths
+
+
+def _risk_set_sums(risk: RiskSets, values: np.ndarray) -> np.ndarray:
+    """Sums of the rows of ``values`` (patients x columns) over each event time's risk set (event times x
+    columns): one matrix product, or above ``RUNNING_SUMS_MIN_PATIENTS`` patients reverse cumulative sums
+    over the nested risk sets (a patient at risk at the first c event times is in risk sets 0..c-1)."""
+    n_times, n_patients = risk.at_risk.shape
+    if n_patients <= RUNNING_SUMS_MIN_PATIENTS:
+        return risk.at_risk.astype(np.float64) @ values
+    by_count = np.zeros((n_times + 1, values.shape[1]))
+    np.add.at(by_count, risk.at_risk.sum(axis=0), values)
+    return np.cumsum(by_count[::-1], axis=0)[::-1][1:]
+
+
+def _death_sums(risk: RiskSets, values: np.ndarray) -> np.ndarray:
+    """Sums of the rows of ``values`` (patients x columns) over each event time's deaths (event times x
+    columns): a matrix product, or above ``RUNNING_SUMS_MIN_PATIENTS`` patients each death added to its
+    time's row."""
+    n_times, n_patients = risk.dies.shape
+    if n_patients <= RUNNING_SUMS_MIN_PATIENTS:
+        return risk.dies.astype(np.float64) @ values
+    time_of_death = risk.dies.argmax(axis=0)
+    dead = np.flatnonzero(risk.dies.any(axis=0))
+    sums = np.zeros((n_times, values.shape[1]))
+    np.add.at(sums, time_of_death[dead], values[dead])
+    return sums
 
 
 def _efron_power_sum_chunk(X, weights, risk, beta) -> Derivatives:
@@ -139,10 +167,10 @@ def _efron_power_sum_chunk(X, weights, risk, beta) -> Derivatives:
     products = np.concatenate([relative[:, :, None], relative[:, :, None] * X,
                                (relative[:, :, None, None] * X[:, :, :, None] * X[:, :, None, :])
                                .reshape(n_features, n_patients, -1)], axis=2)    # features x patients x (1+m+m^2)
-    # One matrix product over patients for all features (times x features*(1+m+m^2)), not one per feature.
+    # The sums over each risk set and its deaths for all features at once (times x features*(1+m+m^2)).
     flat = products.transpose(1, 0, 2).reshape(n_patients, -1)
-    at_risk = (risk.at_risk.astype(np.float64) @ flat).reshape(-1, n_features, products.shape[2]).transpose(1, 0, 2)
-    dying = (risk.dies.astype(np.float64) @ flat).reshape(-1, n_features, products.shape[2]).transpose(1, 0, 2)
+    at_risk = _risk_set_sums(risk, flat).reshape(-1, n_features, products.shape[2]).transpose(1, 0, 2)
+    dying = _death_sums(risk, flat).reshape(-1, n_features, products.shape[2]).transpose(1, 0, 2)
     information = np.zeros((n_features, n_parameters, n_parameters))
     for level in range(int(deaths.max()) if deaths.size else 0):
         active = deaths > level
@@ -505,88 +533,3 @@ def _profile_limits(X, weights, risk, full: CoxFit, critical: float) -> tuple[np
         searching = searching[~done]
     limit = np.where(np.isnan(outside), np.inf, (inside + outside) / 2.0)
     return full.beta[:, 0] - limit[:n], full.beta[:, 0] + limit[n:]
-
-
-# Carrier sets enumerated exactly up to this many; beyond, the permutation distribution is sampled.
-EXACT_ENUMERATION_LIMIT = 2_000_000
-PERMUTATION_DRAWS = 100_000
-
-
-def logrank_scores(time, event) -> np.ndarray:
-    """Log-rank scores ``event_i - H(time_i)``, H the pooled Nelson–Aalen cumulative hazard.
-
-    The log-rank ``observed - expected`` of a group (ties as in the hypergeometric test) is the sum
-    of its members' scores, so permuting group labels permutes which scores are summed.
-    """
-    time = np.asarray(time, dtype=np.float64)
-    event = np.asarray(event, dtype=bool)
-    risk = risk_sets(time, event)
-    hazard = risk.dies.sum(axis=1) / risk.at_risk.sum(axis=1)                    # per event time
-    cumulative = (risk.at_risk * hazard[:, None]).sum(axis=0)                    # sum over event times <= time_i
-    return event.astype(np.float64) - cumulative
-
-
-def exact_logrank(time, event, group, seed: int = 0,
-                  enumeration_limit: int = EXACT_ENUMERATION_LIMIT) -> tuple[float, str]:
-    """Two-sided exact (conditional, permutation) log-rank p-value of a two-group split.
-
-    Conditional on the outcomes and the group sizes, every assignment of the smaller group to the
-    patients is equally likely under the null hypothesis; the statistic is that group's
-    observed - expected events. The p-value doubles the smaller one-sided tail (capped at 1), so
-    that the skewed distribution of a handful of carriers does not count extremes of the other
-    tail. All assignments are enumerated when there are at most ``enumeration_limit``;
-    otherwise ``PERMUTATION_DRAWS`` are sampled (seeded by ``seed``) and each tail is
-    ``(1 + count) / (1 + draws)``. Returns (p, ``exact_logrank`` or ``permutation_logrank``).
-    """
-    scores = logrank_scores(time, event)
-    group = np.asarray(group, dtype=bool)
-    if group.sum() * 2 > group.size:
-        group = ~group  # the same test, with fewer members to enumerate (the scores sum to zero)
-    k, n = int(group.sum()), group.size
-    observed = float(scores[group].sum())
-    tolerance = 1e-9 * max(1.0, float(np.abs(scores).sum()))
-    if k == 0:
-        return 1.0, "exact_logrank"
-    if math.comb(n, k) <= enumeration_limit:
-        null = scores[_all_subsets(n, k)].sum(axis=1)
-        upper = np.mean(null >= observed - tolerance)
-        lower = np.mean(null <= observed + tolerance)
-        method = "exact_logrank"
-    else:
-        null = scores[_random_subsets(n, k, PERMUTATION_DRAWS, np.random.default_rng(seed))].sum(axis=1)
-        upper = (1 + np.sum(null >= observed - tolerance)) / (1 + null.size)
-        lower = (1 + np.sum(null <= observed + tolerance)) / (1 + null.size)
-        method = "permutation_logrank"
-    return float(min(1.0, 2.0 * min(upper, lower))), method
-
-
-@functools.lru_cache(maxsize=8)
-def _all_subsets(n: int, k: int) -> np.ndarray:
-    """Every k-subset of range(n), one per row (cached: a screen asks for the same few sizes)."""
-    subsets = np.fromiter(itertools.chain.from_iterable(itertools.combinations(range(n), k)), dtype=np.int64)
-    subsets = subsets.reshape(-1, k)
-    subsets.flags.writeable = False
-    return subsets
-
-
-def _random_subsets(n: int, k: int, draws: int, rng: np.random.Generator) -> np.ndarray:
-    """``draws`` uniformly random k-subsets of range(n), one per row (draws x k).
-
-    For few carriers (k^2 <= n) each row is k independent indices, redrawn while two coincide: a
-    k-tuple of distinct indices drawn uniformly is a uniform k-subset, and repeats are rare (probability
-    below k^2 / 2n), so a draw costs k random numbers instead of n. Otherwise the k smallest of n uniforms.
-    """
-    if k * k <= n:
-        subsets = rng.integers(0, n, size=(draws, k))
-        redraw = np.arange(draws)
-        while redraw.size:
-            ordered = np.sort(subsets[redraw], axis=1)
-            redraw = redraw[(ordered[:, 1:] == ordered[:, :-1]).any(axis=1)]
-            subsets[redraw] = rng.integers(0, n, size=(redraw.size, k))
-        return subsets
-    return np.concatenate([np.argpartition(rng.random((block, n)), k - 1, axis=1)[:, :k]
-                           for block in _blocks(draws, max(1, CHUNK_ELEMENTS // n))])
-
-
-def _blocks(total: int, size: int) -> list[int]:
-    return [min(size, total - start) for start in range(0, total, size)]

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cox import MAX_HALVINGS, RiskSets, logrank_scores, risk_sets
+from .cox import MAX_HALVINGS, RiskSets, risk_sets
+from .logrank import logrank_scores
 
 # Newton iterations of the covariate-only null models (a few suffice; separation stops earlier).
 NULL_MODEL_ITERATIONS = 50
@@ -24,7 +25,7 @@ def cox_null_scores(time, event, design: np.ndarray) -> np.ndarray:
     partial likelihood (:func:`breslow_null_fit`), H0 Breslow's cumulative baseline hazard at gamma.
     Then sum_j m_j x_j is the Cox score of a new feature x at beta_x = 0, and sum_j m_j z_j = 0 for
     every adjustment column z (gamma's score equation). Without adjustment variables this is the
-    log-rank score (:func:`trialomics.cox.logrank_scores`: event minus Nelson–Aalen).
+    log-rank score (:func:`trialomics.logrank.logrank_scores`: event minus Nelson–Aalen).
     """
     time = np.asarray(time, dtype=np.float64)
     event = np.asarray(event, dtype=bool)

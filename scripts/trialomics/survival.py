@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from . import cox
+from . import cox, logrank
 from .cohort import one_sample_per_patient
 from .distributions import chi2_sf, normal_sf
 from .kaplan_meier import median_survival
@@ -235,7 +235,7 @@ def univariate_cox(values: pd.DataFrame, kinds: pd.Series, outcome: pd.DataFrame
     - an alteration whose smaller group (carriers or non-carriers) holds fewer than
       ``exact_below_carriers`` patients gets the Firth estimate and interval whether separated or
       not, and, without covariates, the exact conditional log-rank p-value
-      (:func:`trialomics.cox.exact_logrank`, seeded by ``seed`` when it has to sample); with
+      (:func:`trialomics.logrank.exact_logrank`, seeded by ``seed`` when it has to sample); with
       covariates, the penalised likelihood-ratio p-value;
     - every other feature keeps the ML estimate, Wald interval and Wald p-value;
     - a feature whose patients hold fewer than ``min_events`` events is not fitted (NaN, note).
@@ -342,7 +342,7 @@ def _fill_cox_rows(table: pd.DataFrame, rows: np.ndarray, X: np.ndarray, weights
     time, event = base["time"].to_numpy(), base["event"].to_numpy()
     for row in np.flatnonzero(exact):
         keep = weights[row] > 0
-        pvalue[row], pvalue_method[row] = cox.exact_logrank(time[keep], event[keep], X[row, keep, 0] == 1.0,
+        pvalue[row], pvalue_method[row] = logrank.exact_logrank(time[keep], event[keep], X[row, keep, 0] == 1.0,
                                                             seed=seed)
     # (A separated feature's fit flags every coefficient: only the others' covariates are reported.)
     covariate_diverges = fit.infinite[:, 1:].any(axis=1) & ~separated
