@@ -14,7 +14,7 @@ from scipy import stats
 
 import make_demo_cohort
 from trialomics import clinical, demo, demo_clinical, demo_omics, demo_on_treatment, enrichment, mutations, readers
-from trialomics.cox import logrank_scores
+from trialomics.logrank import logrank_scores
 from trialomics.tables import read_tsv
 
 REPO = Path(__file__).resolve().parents[1]
