@@ -270,6 +270,8 @@ def test_running_risk_set_and_death_sums_equal_the_matrix_products(monkeypatch):
     values = rng.normal(size=(n, 6))
     np.testing.assert_allclose(cox._risk_set_sums(risk, values), risk.at_risk @ values, rtol=0, atol=1e-12)
     np.testing.assert_array_equal(cox._death_sums(risk, values), risk.dies.astype(float) @ values)
+    no_events = cox.risk_sets(time, np.zeros(n, dtype=bool))
+    assert cox._risk_set_sums(no_events, values).shape == cox._death_sums(no_events, values).shape == (0, 6)
     # and the ML screen's derivatives with them equal the small-cohort products' (a patient left out, ties)
     X = rng.normal(size=(4, n, 2))
     weights = (rng.random((4, n)) < 0.9).astype(float)

@@ -144,7 +144,7 @@ def _death_sums(risk: RiskSets, values: np.ndarray) -> np.ndarray:
     columns): a matrix product, or above ``RUNNING_SUMS_MIN_PATIENTS`` patients each death added to its
     time's row."""
     n_times, n_patients = risk.dies.shape
-    if n_patients <= RUNNING_SUMS_MIN_PATIENTS:
+    if n_patients <= RUNNING_SUMS_MIN_PATIENTS or n_times == 0:
         return risk.dies.astype(np.float64) @ values
     time_of_death = risk.dies.argmax(axis=0)
     dead = np.flatnonzero(risk.dies.any(axis=0))
