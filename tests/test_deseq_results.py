@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from test_deseq_store import CONTRAST, fitted
+from test_deseq_store import CONTRAST, fitted, stored
 
 from trialomics.contrasts import Contrast
 from trialomics.deseq_inference import VectorisedInference
@@ -65,9 +65,7 @@ def assert_same_bits(ours, reference):
 @pytest.mark.parametrize("refit_cooks", [True, False])
 def test_results_of_a_stored_fit_equal_deseq_stats_to_the_bit(tmp_path, refit_cooks):
     dds = fitted_with_changes(refit_cooks)
-    path = tmp_path / "fit.h5ad"
-    write_deseq_fit(dds, path)
-    fit = DeseqFit.read(path)
+    fit = stored(dds, tmp_path)
     vector = np.array([1.0 if c == COEFFICIENT else 0.0 for c in fit.design.columns])
     tests = wald_tests(fit, vector)
     reference, reference_shrunk = deseq_stats(fitted_with_changes(refit_cooks), shrink=True)

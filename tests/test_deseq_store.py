@@ -39,12 +39,17 @@ def fitted(refit_cooks: bool):
 CONTRAST = Contrast("yes_vs_no", "group", "no", "yes", covariates=("age",))
 
 
+def stored(dds, folder) -> DeseqFit:
+    """``dds`` written by :func:`write_deseq_fit` into ``folder`` and read back."""
+    path = folder / "fit.h5ad"
+    write_deseq_fit(dds, path)
+    return DeseqFit.read(path)
+
+
 @pytest.mark.parametrize("refit_cooks", [True, False])
 def test_stored_fit_gives_the_same_results(tmp_path, refit_cooks):
     dds = fitted(refit_cooks)
-    path = tmp_path / "fit.h5ad"
-    write_deseq_fit(dds, path)
-    loaded = DeseqFit.read(path)
+    loaded = stored(dds, tmp_path)
     in_memory = DeseqFit.from_dds(dds)
     for shrink in (False, True):
         pd.testing.assert_frame_equal(deseq2_results(loaded, CONTRAST, shrink=shrink),

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -56,6 +57,25 @@ class RiskSets:
 
     at_risk: np.ndarray
     dies: np.ndarray
+
+    @cached_property
+    def times_at_risk(self) -> np.ndarray:
+        """Per patient, at how many event times it is at risk: the risk sets are nested, so a patient
+        counted c is in risk sets 0..c-1, and dies (if it does) at event time c-1."""
+        return self.at_risk.sum(axis=0)
+
+    @cached_property
+    def dead(self) -> np.ndarray:
+        """Per patient, whether it dies at one of the event times."""
+        return self.dies.any(axis=0)
+
+    @cached_property
+    def last_at_risk(self) -> list[np.ndarray]:
+        """Per event time, the patients (in index order) whose last risk set it is: walking the event times
+        back, those who join the risk set there."""
+        order = np.argsort(self.times_at_risk, kind="stable")
+        starts = np.searchsorted(self.times_at_risk[order], np.arange(1, self.at_risk.shape[0] + 2))
+        return [order[starts[k]:starts[k + 1]] for k in range(self.at_risk.shape[0])]
 
 
 def risk_sets(time, event) -> RiskSets:
@@ -99,11 +119,12 @@ def efron_derivatives(X: np.ndarray, weights: np.ndarray, risk: RiskSets, beta: 
     elif centred or third:
         per_feature = risk.at_risk.shape[0] * n_patients * n_parameters ** 3
         evaluate = functools.partial(_efron_central_chunk, third=third)
-    else:
-        # Products per patient, sums per event time; the risk-set matrix product adds times x patients.
+    elif n_patients > RUNNING_SUMS_MIN_PATIENTS:
+        # Products per patient and sums per event time (the running sums need no times x patients array).
         per_feature = (risk.at_risk.shape[0] + n_patients) * (1 + n_parameters + n_parameters ** 2)
-        if n_patients <= RUNNING_SUMS_MIN_PATIENTS:
-            per_feature = risk.at_risk.shape[0] * n_patients * n_parameters ** 2
+        evaluate = _efron_power_sum_chunk
+    else:
+        per_feature = risk.at_risk.shape[0] * n_patients * n_parameters ** 2
         evaluate = _efron_power_sum_chunk
     chunk = max(1, CHUNK_ELEMENTS // max(1, per_feature))
     parts = [evaluate(X[s:s + chunk], weights[s:s + chunk], risk, beta[s:s + chunk])
@@ -135,7 +156,7 @@ def _risk_set_sums(risk: RiskSets, values: np.ndarray) -> np.ndarray:
     if n_patients <= RUNNING_SUMS_MIN_PATIENTS:
         return risk.at_risk.astype(np.float64) @ values
     by_count = np.zeros((n_times + 1, values.shape[1]))
-    np.add.at(by_count, risk.at_risk.sum(axis=0), values)
+    np.add.at(by_count, risk.times_at_risk, values)
     return np.cumsum(by_count[::-1], axis=0)[::-1][1:]
 
 
@@ -144,12 +165,11 @@ def _death_sums(risk: RiskSets, values: np.ndarray) -> np.ndarray:
     columns): a matrix product, or above ``RUNNING_SUMS_MIN_PATIENTS`` patients each death added to its
     time's row."""
     n_times, n_patients = risk.dies.shape
-    if n_patients <= RUNNING_SUMS_MIN_PATIENTS or n_times == 0:
+    if n_patients <= RUNNING_SUMS_MIN_PATIENTS:
         return risk.dies.astype(np.float64) @ values
-    time_of_death = risk.dies.argmax(axis=0)
-    dead = np.flatnonzero(risk.dies.any(axis=0))
+    dead = np.flatnonzero(risk.dead)
     sums = np.zeros((n_times, values.shape[1]))
-    np.add.at(sums, time_of_death[dead], values[dead])
+    np.add.at(sums, risk.times_at_risk[dead] - 1, values[dead])
     return sums
 
 
@@ -280,38 +300,33 @@ def _efron_running_chunk(X, weights, risk, beta, third) -> Derivatives:
     are taken out at each level with negative weights. Linear in the patients; the same numbers as
     the per-risk-set passes to rounding.
     """
-    n_features, n_patients, n_parameters = X.shape
+    n_features, _, n_parameters = X.shape
     eta = np.einsum("fnm,fm->fn", X, beta)
     loglik, score, deaths = _event_terms(X, weights, risk, eta)
     information = np.zeros((n_features, n_parameters, n_parameters))
     d_information = np.zeros((n_features,) + (n_parameters,) * 3) if third else None
     present = weights > 0
     eta = np.where(present, eta, -np.inf)
-    empty = (np.zeros(n_features), np.zeros((n_features, n_parameters)),
-             np.zeros((n_features, n_parameters, n_parameters)),
-             np.zeros((n_features,) + (n_parameters,) * 3) if third else None)
-    running, shift = empty, np.full(n_features, -np.inf)
-    n_times = risk.at_risk.shape[0]
-    for k in range(n_times - 1, -1, -1):
-        entering = risk.at_risk[k] & ~risk.at_risk[k + 1] if k + 1 < n_times else risk.at_risk[k]
-        entering = np.flatnonzero(entering)
-        if entering.size:
-            new_shift = np.maximum(shift, eta[:, entering].max(axis=1))
-            with np.errstate(invalid="ignore"):
-                factor = np.where(np.isfinite(shift), np.exp(shift - new_shift), 0.0)
-            running, shift = _scaled_moments(running, factor), new_shift
-        finite_shift = np.where(np.isfinite(shift), shift, 0.0)
-        if entering.size:
-            with np.errstate(under="ignore", invalid="ignore"):
-                r = np.where(present[:, entering],
-                             np.exp(np.minimum(eta[:, entering] - finite_shift[:, None], 0.0)), 0.0)
-            running = _merged_moments(running, _weighted_moments(r, X[:, entering], third), third)
-        dying = np.flatnonzero(risk.dies[k])
-        if not dying.size:
+    running = (np.zeros(n_features), np.zeros((n_features, n_parameters)),
+               np.zeros((n_features, n_parameters, n_parameters)),
+               np.zeros((n_features,) + (n_parameters,) * 3) if third else None)
+    shift = np.full(n_features, -np.inf)
+    for k in range(risk.at_risk.shape[0] - 1, -1, -1):
+        entering = risk.last_at_risk[k]     # those who die at event time k are among them
+        if not entering.size:
             continue
+        new_shift = np.maximum(shift, eta[:, entering].max(axis=1))
+        with np.errstate(invalid="ignore"):
+            factor = np.where(np.isfinite(shift), np.exp(shift - new_shift), 0.0)
+        running, shift = _scaled_moments(running, factor), new_shift
+        finite_shift = np.where(np.isfinite(shift), shift, 0.0)
         with np.errstate(under="ignore", invalid="ignore"):
-            r = np.where(present[:, dying], np.exp(np.minimum(eta[:, dying] - finite_shift[:, None], 0.0)), 0.0)
-        died = _weighted_moments(r, X[:, dying], third)
+            r = np.where(present[:, entering], np.exp(np.minimum(eta[:, entering] - finite_shift[:, None], 0.0)), 0.0)
+        running = _merged_moments(running, _weighted_moments(r, X[:, entering], third), third)
+        dying = risk.dead[entering]
+        if not dying.any():
+            continue
+        died = _weighted_moments(r[:, dying], X[:, entering[dying]], third)
         for level in range(int(deaths[:, k].max())):
             active = deaths[:, k] > level
             fraction = np.where(active, level / np.maximum(deaths[:, k], 1.0), 0.0)

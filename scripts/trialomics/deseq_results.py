@@ -116,7 +116,6 @@ def wald_tests(fit: DeseqFit, contrast: np.ndarray, alpha: float = 0.05) -> Cont
     mu = np.exp(design @ lfc.T) * fit.size_factors[:, None]
     ridge = np.diag(np.repeat(RIDGE, design.shape[1]))
     pvalue, stat, se = wald_test(design, fit.dispersions, lfc, mu, ridge, contrast, 0.0, None)
-    se, stat, pvalue = se.copy(), stat.copy(), pvalue.copy()
     se[fit.all_zero_after_refit] = 0.0
     stat[fit.all_zero_after_refit] = 0.0
     pvalue[fit.all_zero_after_refit] = 1.0
