@@ -6,8 +6,8 @@ outputs = dict(zip(sorted(snakemake.params.sources), snakemake.output.samples, s
 key = privacy.key_if_pseudonymising(snakemake.config)
 
 
-def ingest_sample(sample, path, barcode):
-    maf = readers.read_maf(path, barcode=barcode or None)
+def ingest_sample(sample, rows_of, barcode):
+    maf = rows_of(barcode or None)
     if key is not None:
         maf = privacy.pseudonymise_barcodes(maf, key)
     if maf.empty:
@@ -17,5 +17,6 @@ def ingest_sample(sample, path, barcode):
     tables.write_tsv(maf, outputs[sample])
 
 
-ingest.ingest_each_sample(snakemake.params.sources, ingest_sample)
+ingest.ingest_each_file(snakemake.params.sources, lambda path, barcodes: readers.maf_reader(path),
+                       ingest_sample)
 runlog.done(log)

@@ -7,9 +7,13 @@ outputs = dict(zip(sorted(snakemake.params.sources), snakemake.output.samples, s
 gene_map = read_gene_map(snakemake.input.gene_map) if snakemake.input.gene_map else None
 
 
-def ingest_sample(sample, path, column):
-    counts = readers.read_rna_counts(path, column=column or None,
+def open_counts(path, columns):
+    return readers.rna_counts_reader(path, [column or None for column in columns],
                                      star_count_column=int(snakemake.params.star_count_column))
+
+
+def ingest_sample(sample, counts_of, column):
+    counts = counts_of(column or None)
     if gene_map is not None:
         # Gene IDs (e.g. Ensembl) named in the user's map become symbols; unmapped IDs are kept as they are.
         genes = len(counts)
@@ -19,5 +23,5 @@ def ingest_sample(sample, path, column):
     tables.write_tsv(ingest.counts_frame(counts), outputs[sample])
 
 
-ingest.ingest_each_sample(snakemake.params.sources, ingest_sample)
+ingest.ingest_each_file(snakemake.params.sources, open_counts, ingest_sample)
 runlog.done(log)

@@ -7,34 +7,56 @@ rules' per-sample loop, and reads back the tidy per-sample tables those rules wr
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 import pandas as pd
 
 from .errors import InputValidationError, is_user_facing
 from .tables import read_tsv
 
+FileReader = TypeVar("FileReader")
 
-def ingest_each_sample(sources: Mapping[str, Mapping[str, str]],
-                       ingest_sample: Callable[[str, str, str], None]) -> None:
-    """Call ``ingest_sample(sample_id, path, column)`` for every sample of ``sources``, in sample order.
 
-    ``sources`` maps sample_id -> {"path", "column"}. One job ingests a modality's samples (a process per
-    sample cost more to start than the reading itself); each sample is read and written before the next,
-    so memory stays that of one sample. A problem of the data in one sample does not hide the others':
-    every such problem is raised at the end, at once, each line naming its sample. Any other exception
-    (a fault of the code) stops at once.
+def ingest_each_file(sources: Mapping[str, Mapping[str, str]],
+                     open_file: Callable[[str, list[str]], FileReader],
+                     ingest_sample: Callable[[str, FileReader, str], None]) -> None:
+    """Ingest every sample of ``sources``, reading each distinct file once for all of its samples.
+
+    ``sources`` maps sample_id -> {"path", "column"}. ``open_file(path, columns)`` reads a file for the
+    columns (sample columns, or barcodes) of its samples and returns what ``ingest_sample(sample_id,
+    reader, column)`` then takes each sample from. A cohort-wide file (a merged counts matrix, an
+    nf-core/rnaseq table, a GDC MAF) is so read once, not once per sample, which made ingestion
+    quadratic in the samples; memory is that of one file's samples. Files are taken in the order of
+    their first sample, and samples in sample order. A problem of the data in one sample (or in its
+    whole file) does not hide the others': every such problem is raised at the end, at once, in sample
+    order, each line naming its sample. Any other exception (a fault of the code) stops at once.
     """
-    problems = []
+    samples_of_file: dict[str, list[str]] = {}
     for sample_id in sorted(sources):
+        samples_of_file.setdefault(sources[sample_id]["path"], []).append(sample_id)
+    problems: dict[str, list[str]] = {}
+    for path, samples in samples_of_file.items():
         try:
-            ingest_sample(sample_id, sources[sample_id]["path"], sources[sample_id]["column"])
+            reader = open_file(path, [sources[sample_id]["column"] for sample_id in samples])
         except ValueError as error:
-            if not is_user_facing(error):
-                raise
-            lines = error.problems if isinstance(error, InputValidationError) else [str(error)]
-            problems += [f"sample {sample_id}: {line}" for line in lines]
+            for sample_id in samples:
+                problems[sample_id] = _problem_lines(error)
+            continue
+        for sample_id in samples:
+            try:
+                ingest_sample(sample_id, reader, sources[sample_id]["column"])
+            except ValueError as error:
+                problems[sample_id] = _problem_lines(error)
     if problems:
-        raise InputValidationError(problems)
+        raise InputValidationError([f"sample {sample_id}: {line}" for sample_id in sorted(problems)
+                                    for line in problems[sample_id]])
+
+
+def _problem_lines(error: ValueError) -> list[str]:
+    """The lines of a problem of the data; any other error (a fault of the code) is raised again."""
+    if not is_user_facing(error):
+        raise error
+    return error.problems if isinstance(error, InputValidationError) else [str(error)]
 
 
 def collect_matrix_samples(sources: Mapping[str, Mapping[str, str]],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -336,53 +337,143 @@ def read_rna_counts(path: str | os.PathLike, column: str | None = None,
     -------
     Series of int64 counts indexed by gene (index name ``gene``), named ``column`` (or None).
     """
+    return rna_counts_reader(path, [column], star_count_column)(column)
+
+
+#: Sample columns of a counts matrix read per pass over the file: one pass for a whole cohort would hold
+#: every cell as a Python string at once (1.1 GB for 500 samples x 60,000 genes).
+COUNT_COLUMNS_PER_READ = 100
+
+
+def rna_counts_reader(path: str | os.PathLike, columns: Iterable[str | None] = (None,),
+                      star_count_column: int = 2) -> Callable[[str | None], pd.Series]:
+    """Read a counts file once for the samples of ``columns``; returns ``counts(column)``, which gives one
+    sample's counts as :func:`read_rna_counts` does.
+
+    A featureCounts table, a matrix or an nf-core/rnaseq table often holds the whole cohort: the
+    ingestion and the validation read it once for all of its samples (reading it once per sample made
+    them quadratic in the samples). Problems of the whole file (its format, its gene identifiers) are
+    raised here; a sample's (its column, its counts) when ``counts`` is asked for it. A column not in
+    ``columns`` is read when asked for.
+    """
     if star_count_column not in (2, 3, 4):
         raise ValueError(f"star_count_column must be 2, 3 or 4, not {star_count_column!r}")
     path = Path(path)
     from trialomics import upstream, upstream_rna  # imported here: they build on this module
     upstream_format = upstream.detect_format(path)
     if upstream_format is not None:
-        return _checked_upstream(path, upstream_rna.read_nfcore_counts(path, upstream_format, column))
+        return _checked_once(path, upstream_rna.nfcore_counts_reader(path, upstream_format))
     skip = _leading_comment_lines(path)
     first = _first_fields(path, skip)
     if first is None:
         raise InputProblem(path, "the file is empty", fix="give a counts file")
     headerless = len(first) >= 2 and all(_NUMBER.fullmatch(value) for value in first[1:])
+    if headerless and len(first) in (2, 4):
+        return _one_sample(_headerless_counts(path, skip, len(first), star_count_column))
+    if not headerless and len(first) >= 2:
+        return _CountMatrix(path, skip, [column for column in columns if column])
+    raise InputProblem(
+        path, f"unrecognised counts format: the first line has {len(first)} column(s)",
+        row=skip + 1,
+        fix="give htseq-count (gene, count), STAR ReadsPerGene.out.tab, featureCounts output, "
+            "or a matrix with a header (gene, then one column per sample)")
 
-    if headerless and len(first) == 4:
-        cells = _read_cells(path, skip=skip, header=False)
+
+def _checked_once(path: Path, counts_of: Callable[[str | None], pd.Series]) -> Callable[[str | None], pd.Series]:
+    """An upstream reader whose gene names (the same for every sample) pass :func:`_checked_upstream` once."""
+    checked: list[bool] = []
+
+    def counts(column: str | None) -> pd.Series:
+        result = counts_of(column)
+        if not checked:
+            _checked_upstream(path, result)
+            checked.append(True)
+        return result
+
+    return counts
+
+
+def _one_sample(counts_of_file: pd.Series) -> Callable[[str | None], pd.Series]:
+    """htseq-count and STAR files hold one sample and have no named columns: ``column`` only names it."""
+    def counts(column: str | None) -> pd.Series:
+        counts = counts_of_file.copy()
+        counts.name = column or None
+        return counts
+
+    return counts
+
+
+def _headerless_counts(path: Path, skip: int, width: int, star_count_column: int) -> pd.Series:
+    """An htseq-count (2 columns) or STAR ReadsPerGene (4 columns) file's counts."""
+    cells = _read_cells(path, skip=skip, header=False)
+    if width == 4:
         summary = cells.iloc[:_STAR_SUMMARY_ROWS]
         cells = cells.iloc[len(summary[summary[1].str.startswith("N_")]):]
         genes, values, label = cells[1], cells[star_count_column], str(star_count_column)
-    elif headerless and len(first) == 2:
-        cells = _read_cells(path, skip=skip, header=False)
+    else:
         cells = cells[~cells[1].str.startswith("__")]
         genes, values, label = cells[1], cells[2], "2"
-    elif not headerless and len(first) >= 2:
-        header = _check_header(path, skip)
-        header_line = skip + 1
-        if header[:len(_FEATURECOUNTS_ANNOTATION)] == _FEATURECOUNTS_ANNOTATION:
-            sample_columns = header[len(_FEATURECOUNTS_ANNOTATION):]
-        else:
-            sample_columns = header[1:]
-        if not sample_columns:
-            raise InputProblem(path, "the header names no sample column", row=header_line,
-                               fix="add a count column after the gene annotation")
-        label = _select_sample_column(path, sample_columns, column, header_line)
-        cells = _read_cells(path, skip=skip, header=True, usecols=[0, header.index(label)])
-        genes, values = cells[header[0]], cells[label]
-    else:
-        raise InputProblem(
-            path, f"unrecognised counts format: the first line has {len(first)} column(s)",
-            row=skip + 1,
-            fix="give htseq-count (gene, count), STAR ReadsPerGene.out.tab, featureCounts output, "
-                "or a matrix with a header (gene, then one column per sample)")
-
-    _check_identifiers(path, genes, "1" if headerless else str(genes.name), "gene")
+    _check_identifiers(path, genes, "1", "gene")
     counts = _parse_counts(path, values, label)
     counts.index = pd.Index(genes.to_numpy(), name="gene", dtype=object)
-    counts.name = column or None
+    counts.name = None
     return counts
+
+
+class _CountMatrix:
+    """A featureCounts table or a matrix (gene, then one column per sample), read for the named samples
+    in passes of :data:`COUNT_COLUMNS_PER_READ` columns; calling it gives one sample's counts."""
+
+    def __init__(self, path: Path, skip: int, columns: list[str]) -> None:
+        self.path, self.skip = path, skip
+        self.header = _check_header(path, skip)
+        self.header_line = skip + 1
+        if self.header[:len(_FEATURECOUNTS_ANNOTATION)] == _FEATURECOUNTS_ANNOTATION:
+            self.sample_columns = self.header[len(_FEATURECOUNTS_ANNOTATION):]
+        else:
+            self.sample_columns = self.header[1:]
+        if not self.sample_columns:
+            raise InputProblem(path, "the header names no sample column", row=self.header_line,
+                               fix="add a count column after the gene annotation")
+        self.genes: pd.Series | None = None
+        self.gene_index: pd.Index | None = None
+        self.counts: dict[str, pd.Series] = {}
+        self.problems: dict[str, InputProblem] = {}
+        known = set(self.sample_columns)
+        wanted = sorted({self.header.index(column) for column in columns if column in known})
+        if not columns and len(self.sample_columns) == 1:
+            wanted = [self.header.index(self.sample_columns[0])]
+        for start in range(0, len(wanted), COUNT_COLUMNS_PER_READ):
+            self._read(wanted[start:start + COUNT_COLUMNS_PER_READ])
+
+    def _read(self, positions: list[int]) -> None:
+        cells = _read_cells(self.path, skip=self.skip, header=True, usecols=[0, *positions])
+        genes = cells[self.header[0]]
+        # Rows with a gene are read by every pass; a pass can only add rows whose gene is empty (a problem).
+        if self.genes is None or not genes.index.equals(self.genes.index):
+            _check_identifiers(self.path, genes, str(genes.name), "gene")
+        if self.genes is None:
+            self.genes = genes
+            self.gene_index = pd.Index(genes.to_numpy(), name="gene", dtype=object)
+        for position in positions:
+            label = self.header[position]
+            try:
+                counts = _parse_counts(self.path, cells[label], label)
+            except InputProblem as problem:
+                self.problems[label] = problem
+                continue
+            counts.index = self.gene_index
+            self.counts[label] = counts
+
+    def __call__(self, column: str | None) -> pd.Series:
+        label = _select_sample_column(self.path, self.sample_columns, column, self.header_line)
+        if label not in self.counts and label not in self.problems:
+            self._read([self.header.index(label)])
+        if label in self.problems:
+            raise self.problems[label]
+        counts = self.counts[label].copy()
+        counts.name = column or None
+        return counts
 
 
 # --------------------------------------------------------------------------------------------
@@ -407,6 +498,23 @@ def read_maf(path: str | os.PathLike, barcode: str | None = None) -> pd.DataFram
     if barcode:
         table = table[table["Tumor_Sample_Barcode"] == barcode]
     return table.reset_index(drop=True)
+
+
+def maf_reader(path: str | os.PathLike) -> Callable[[str | None], pd.DataFrame]:
+    """Read a MAF once; returns ``rows(barcode)``, which gives :func:`read_maf` of that barcode.
+
+    A GDC or cohort MAF holds every sample: the ingestion reads it once for all of them.
+    """
+    table = read_maf(path)
+    positions = table.groupby("Tumor_Sample_Barcode", sort=False).indices
+    nothing = np.zeros(0, dtype=np.intp)
+
+    def rows(barcode: str | None) -> pd.DataFrame:
+        if not barcode:
+            return table.copy()
+        return table.iloc[positions.get(barcode, nothing)].reset_index(drop=True)
+
+    return rows
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +49,19 @@ def read_nfcore_counts(path: str | os.PathLike, file_format: str, column: str | 
     Returns int64 counts indexed by gene (index name ``gene``), in the order genes first appear,
     named ``column`` (or None).
     """
+    return nfcore_counts_reader(path, file_format)(column)
+
+
+def nfcore_counts_reader(path: str | os.PathLike, file_format: str) -> Callable[[str | None], pd.Series]:
+    """Read an nf-core/rnaseq merged gene counts table once; returns ``counts(column)``, which gives one
+    sample's counts as :func:`read_nfcore_counts` does.
+
+    The table holds the whole cohort, so the ingestion and the validation read it once for all of its
+    samples (once per sample made them quadratic in the samples: 19 CPU-s per read of a 500-sample x
+    60,000-gene table). Problems of the whole table (its kind, an unreadable estimated count in any
+    column, a TPM table, an empty gene_id) are raised here; a sample's (its column, a negative or empty
+    count) when ``counts`` is asked for it.
+    """
     path = Path(path)
     if file_format == NFCORE_TPM:
         raise InputProblem(path, "this is an nf-core/rnaseq TPM table (transcripts per million), not "
@@ -66,32 +79,35 @@ def read_nfcore_counts(path: str | os.PathLike, file_format: str, column: str | 
     if samples.shape[1] == 0:
         raise InputProblem(path, "the header names no sample column", row=1,
                            fix="give the merged table as nf-core/rnaseq wrote it")
-    if not column and samples.shape[1] > 1:
-        raise SampleColumnProblem(path, f"the file holds {samples.shape[1]} sample columns and no column "
-                                        "was named", row=1,
-                                  fix="set `column` in the sample sheet to this sample's column")
-    samples = select_sample(path, samples, column)
     estimated = parse_numbers(path, samples, "an estimated count")
-    _refuse_renamed_tpm(path, parse_numbers(path, cells.drop(columns=annotation), "an estimated count"))
-    values = estimated.iloc[:, 0]
-    label = estimated.columns[0]
-    problem = values.isna() | (values < 0)
-    if problem.any():
-        line = problem.idxmax()
-        what = "empty" if pd.isna(values[line]) else f"negative ({values[line]:g})"
-        raise InputProblem(path, f"the estimated count is {what}", row=int(line), column=label,
-                           fix="give the merged table as nf-core/rnaseq wrote it")
+    _refuse_renamed_tpm(path, estimated)
     gene_ids = cells["gene_id"]
     empty = gene_ids == ""
     if empty.any():
         raise InputProblem(path, "the gene_id is empty", row=int(empty.idxmax()), column="gene_id",
                            fix="give every row a gene_id")
     names = cells["gene_name"] if "gene_name" in cells.columns else pd.Series("", index=cells.index)
-    genes = names.where(names != "", gene_ids)
-    summed = values.groupby(genes.to_numpy(), sort=False).sum()
-    counts = pd.Series(np.rint(summed.to_numpy()).astype(np.int64),
-                       index=pd.Index(summed.index.astype(str), name="gene", dtype=object),
-                       name=column or None)
+    genes = names.where(names != "", gene_ids).to_numpy()
+    del cells, samples
+    # Every sample's symbols summed at once (each column's sums as a one-column grouping gives them).
+    summed = estimated.groupby(genes, sort=False).sum()
+    symbols = pd.Index(summed.index.astype(str), name="gene", dtype=object)
+
+    def counts(column: str | None) -> pd.Series:
+        if not column and estimated.shape[1] > 1:
+            raise SampleColumnProblem(path, f"the file holds {estimated.shape[1]} sample columns and no column "
+                                            "was named", row=1,
+                                      fix="set `column` in the sample sheet to this sample's column")
+        label = select_sample(path, estimated, column).columns[0]
+        values = estimated[label]
+        problem = values.isna() | (values < 0)
+        if problem.any():
+            line = problem.idxmax()
+            what = "empty" if pd.isna(values[line]) else f"negative ({values[line]:g})"
+            raise InputProblem(path, f"the estimated count is {what}", row=int(line), column=label,
+                               fix="give the merged table as nf-core/rnaseq wrote it")
+        return pd.Series(np.rint(summed[label].to_numpy()).astype(np.int64), index=symbols, name=column or None)
+
     return counts
 
 

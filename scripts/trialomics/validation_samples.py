@@ -17,7 +17,7 @@ from trialomics.readers import (
     read_feature_matrix,
     read_maf,
     read_proteins,
-    read_rna_counts,
+    rna_counts_reader,
 )
 from trialomics.upstream import setting_conflict
 from trialomics.validation_report import (
@@ -45,10 +45,15 @@ COPY_NUMBER_CALLS = (-2, -1, 0, 1, 2)
 
 
 class _DataFiles:
-    """Reads each data file once, remembering the result or the problem."""
+    """Reads each data file once, remembering the result or the problem.
 
-    def __init__(self) -> None:
+    ``rna_columns`` names, per counts file, the columns of every sample the sheet points at it: a
+    cohort-wide counts table is read once for all of them (:func:`readers.rna_counts_reader`).
+    """
+
+    def __init__(self, rna_columns: dict[Path, list[str | None]] | None = None) -> None:
         self._results: dict[tuple, object] = {}
+        self._rna_columns = rna_columns or {}
 
     def read(self, reader, *arguments):
         key = (reader.__name__, *arguments)
@@ -62,6 +67,10 @@ class _DataFiles:
             raise result
         return result
 
+    def rna_counts(self, path: Path, column: str | None, star_count_column: int) -> pd.Series:
+        columns = tuple(self._rna_columns.get(path, [column]))
+        return self.read(rna_counts_reader, path, columns, star_count_column)(column)
+
 
 def _check_sample_data(report: Report, sheet: Table, line: int, display: str, path: Path,
                        config: dict, files: _DataFiles) -> None:
@@ -73,7 +82,7 @@ def _check_sample_data(report: Report, sheet: Table, line: int, display: str, pa
         if modality == "rna":
             star_count_column = config_section(config, "rna").get("star_count_column")
             if star_count_column in (2, 3, 4):  # otherwise the config problem is reported
-                counts = files.read(read_rna_counts, path, column or None, star_count_column)
+                counts = files.rna_counts(path, column or None, star_count_column)
                 _report_implausible(report, display, path, counts.to_frame(column or sample), bounds,
                                     "matrix" if column else "headerless")
                 if not (counts > 0).any():
@@ -182,7 +191,12 @@ def check_samples(report: Report, sheet: Table, patients: pd.DataFrame | None,
     report_duplicates(report, sheet, ["patient_id", "modality", "timepoint"],
                        lambda key: f"a {key[1]} sample of patient '{key[0]}' at timepoint '{key[2]}'",
                        "keep one sample per patient, modality and timepoint, or give distinct timepoints")
-    files = _DataFiles()
+    rna_columns: dict[Path, list[str | None]] = {}
+    modality = cells["modality"] if "modality" in cells.columns else pd.Series("", index=cells.index)
+    for line in cells.index[(modality == "rna") & (cells["path"] != "")]:
+        path = in_table_path(sheet, cells.at[line, "path"])[1]
+        rna_columns.setdefault(path, []).append(cells.at[line, "column"] or None)
+    files = _DataFiles(rna_columns)
     absolute = []
     maf_uses: dict[Path, tuple[str, list[MafUse]]] = {}
     for line, text in cells["path"].items():

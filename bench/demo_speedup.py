@@ -1,0 +1,151 @@
+"""The demo DAG at a baseline commit against this checkout's HEAD, per rule, on one machine in one run.
+
+Usage:
+    python bench/demo_speedup.py [--base cff8a41] [--out /tmp/trialomics-speedup] [--cores 2]
+                                 [--skip-base]
+
+Issue #10 states its targets as ratios to the code it measured ("models_fit: at least 20x less CPU than
+today"); CPU seconds measured on different days differ by 20% on the same kind of machine, so a ratio is
+only worth something when both sides run on the same machine, one after the other. This script unpacks
+the two commits' trees (``git archive``, so uncommitted edits are not measured) under ``--out``, and runs
+each one's own demo -- its own ``config/config.yaml`` (the default settings of that commit) and its own
+``resources/demo`` inputs -- from raw inputs to its ``all`` target, with this checkout's virtual
+environment and ``PYTHONPATH`` at that tree's ``scripts``. HEAD's compiled kernels are built into its
+tree before its run (as ``run.sh`` does once after installing); that is not timed.
+
+Every job's CPU time is counted exactly in both runs by the same means: a ``sitecustomize`` module put
+on the jobs' ``PYTHONPATH`` appends, at each script job's exit, its rule and its own plus its finished
+children's user + system seconds (``getrusage``) to a file. (Snakemake's ``benchmark:`` files sample
+the CPU every 0.5 s for 15 s, then every 30 s, and miss what a longer job spends after its last sample;
+the baseline's jobs do not log their CPU time themselves.) The whole run's wall time is measured
+around Snakemake. Then it prints, per rule: jobs and CPU seconds on each side and their ratio, and the
+totals. Figures are printed, not asserted.
+
+``--base`` defaults to cff8a41, the last commit whose models ran through scikit-learn and
+scikit-survival estimators, i.e. the models code the issue measured (2,437 CPU-s in ``models_fit``);
+its demo inputs are the ones of that time. ``--skip-base`` reuses a finished baseline run under
+``--out`` (the baseline takes about 25 minutes on 2 cores).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_BASE = "cff8a41"
+CPU_FILE = "job_cpu.tsv"
+SITECUSTOMIZE = '''\
+"""Written by bench/demo_speedup.py: record each Snakemake script job's exact CPU time at its exit."""
+import atexit
+import os
+import resource
+import sys
+
+
+def _record_job_cpu():
+    job = getattr(sys.modules.get("__main__"), "snakemake", None)
+    if job is None:
+        return
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    with open(os.environ["TRIALOMICS_JOB_CPU_FILE"], "a") as record:
+        record.write(f"{job.rule}\\t{seconds:.3f}\\n")
+
+
+atexit.register(_record_job_cpu)
+'''
+
+
+def unpack(commit: str, tree: Path) -> str:
+    """The commit's files under ``tree`` (replacing an earlier copy); returns its full hash."""
+    full = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", f"{commit}^{{commit}}"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    if tree.exists():
+        subprocess.run(["rm", "-rf", str(tree)], check=True)
+    tree.mkdir(parents=True)
+    archive = subprocess.Popen(["git", "-C", str(ROOT), "archive", full], stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-x", "-C", str(tree)], stdin=archive.stdout, check=True)
+    if archive.wait() != 0:
+        raise SystemExit(f"git archive {commit} failed")
+    return full
+
+
+def run_demo(tree: Path, hooks: Path, cores: int) -> float:
+    """Run the tree's demo to its ``all`` target; returns the wall seconds of Snakemake's run."""
+    environment = dict(os.environ, PYTHONPATH=f"{hooks}{os.pathsep}{tree / 'scripts'}", PYTHONHASHSEED="0",
+                       TRIALOMICS_JOB_CPU_FILE=str(tree / CPU_FILE))
+    (tree / CPU_FILE).write_text("")
+    if (tree / "scripts" / "trialomics" / "compiled_kernels.py").exists():
+        subprocess.run([sys.executable, "-c", "from trialomics.compiled_kernels import compile_model_kernels as c; c()"],
+                       cwd=tree, env=environment, check=True)
+        (tree / CPU_FILE).write_text("")
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", "workflow/Snakefile", "--configfile",
+                           "config/config.yaml", "--cores", str(cores), "--quiet", "all"], cwd=tree, env=environment)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"the demo failed in {tree} (see {tree}/.snakemake/log)")
+    (tree / "wall_seconds.txt").write_text(f"{elapsed:.1f}\n")
+    return elapsed
+
+
+def job_cpu(tree: Path) -> pd.DataFrame:
+    """Per rule: the number of jobs and their CPU seconds, from the run's record."""
+    record = pd.read_csv(tree / CPU_FILE, sep="\t", names=["rule", "cpu_s"])
+    return record.groupby("rule").agg(jobs=("cpu_s", "size"), cpu_s=("cpu_s", "sum"))
+
+
+def compare(base: pd.DataFrame, head: pd.DataFrame) -> pd.DataFrame:
+    table = base.join(head, how="outer", lsuffix="_base", rsuffix="_head")
+    table[["jobs_base", "jobs_head"]] = table[["jobs_base", "jobs_head"]].fillna(0).astype(int)
+    table[["cpu_s_base", "cpu_s_head"]] = table[["cpu_s_base", "cpu_s_head"]].fillna(0.0)
+    table = table.sort_values("cpu_s_base", ascending=False)
+    total = pd.DataFrame({column: [table[column].sum()] for column in table.columns}, index=["all rules"])
+    table = pd.concat([table, total])
+    with_head = table["cpu_s_head"] > 0
+    table["ratio"] = (table["cpu_s_base"] / table["cpu_s_head"]).where(with_head)
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", default=DEFAULT_BASE, help="the baseline commit (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=Path("/tmp/trialomics-speedup"))
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--skip-base", action="store_true", help="reuse the finished baseline run under --out")
+    args = parser.parse_args()
+    hooks = args.out / "hooks"
+    hooks.mkdir(parents=True, exist_ok=True)
+    (hooks / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    walls = {}
+    for side, commit in (("base", args.base), ("head", "HEAD")):
+        tree = args.out / side
+        if side == "base" and args.skip_base:
+            if not (tree / "wall_seconds.txt").exists():
+                raise SystemExit(f"--skip-base: no finished baseline run in {tree}")
+            walls[side] = float((tree / "wall_seconds.txt").read_text())
+            continue
+        full = unpack(commit, tree)
+        print(f"{side}: {commit} = {full[:12]}, running its demo in {tree}", flush=True)
+        walls[side] = run_demo(tree, hooks, args.cores)
+    table = compare(job_cpu(args.out / "base"), job_cpu(args.out / "head"))
+    with pd.option_context("display.width", 120, "display.max_rows", 200, "display.float_format", "{:.1f}".format):
+        print(table.to_string())
+    models = table.loc["models_fit"] if "models_fit" in table.index else None
+    print(f"\nwall time of the whole run (Snakemake, {args.cores} cores): base {walls['base']:.0f} s, "
+          f"head {walls['head']:.0f} s ({walls['base'] / walls['head']:.1f}x)")
+    total = table.loc["all rules"]
+    print(f"CPU of all jobs: base {total.cpu_s_base:.1f} s, head {total.cpu_s_head:.1f} s ({total.ratio:.1f}x)")
+    if models is not None:
+        print(f"models_fit: base {models.cpu_s_base:.1f} CPU-s in {models.jobs_base} jobs, head "
+              f"{models.cpu_s_head:.1f} in {models.jobs_head} ({models.ratio:.1f}x)")
+
+
+if __name__ == "__main__":
+    main()
