@@ -14,8 +14,9 @@ environment and ``PYTHONPATH`` at that tree's ``scripts``. HEAD's compiled kerne
 tree before its run (as ``run.sh`` does once after installing); that is not timed.
 
 Every job's CPU time is counted exactly in both runs by the same means: a ``sitecustomize`` module put
-on the jobs' ``PYTHONPATH`` appends, at each script job's exit, its rule and its own plus its finished
-children's user + system seconds (``getrusage``) to a file. (Snakemake's ``benchmark:`` files sample
+on the jobs' ``PYTHONPATH`` appends, at each script job's exit (``atexit``, or ``os._exit``, with which
+``runlog.done`` ends a job), its rule and its own plus its finished children's user + system seconds
+(``getrusage``) to a file. (Snakemake's ``benchmark:`` files sample
 the CPU every 0.5 s for 15 s, then every 30 s, and miss what a longer job spends after its last sample;
 the baseline's jobs do not log their CPU time themselves.) The whole run's wall time is measured
 around Snakemake. Then it prints, per rule: jobs and CPU seconds on each side and their ratio, and the
@@ -47,18 +48,29 @@ import os
 import resource
 import sys
 
+_JOB_PROCESS = os.getpid()   # a forked child (a worker) has another pid: its time is its parent's children's
+_recorded = []
+
 
 def _record_job_cpu():
     job = getattr(sys.modules.get("__main__"), "snakemake", None)
-    if job is None:
+    if job is None or _recorded or os.getpid() != _JOB_PROCESS:
         return
+    _recorded.append(True)
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     seconds = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
     with open(os.environ["TRIALOMICS_JOB_CPU_FILE"], "a") as record:
-        record.write(f"{job.rule}\\t{seconds:.3f}\\n")
+        wildcards = ",".join(f"{name}={value}" for name, value in sorted(job.wildcards.items()))
+        record.write(f"{job.rule}\\t{wildcards}\\t{seconds:.3f}\\n")
+
+
+def _exit_recording(status, _exit=os._exit):
+    _record_job_cpu()
+    _exit(status)
 
 
 atexit.register(_record_job_cpu)
+os._exit = _exit_recording   # jobs that end with os._exit (runlog.done) skip atexit
 '''
 
 
@@ -95,9 +107,14 @@ def run_demo(tree: Path, hooks: Path, cores: int) -> float:
     return elapsed
 
 
-def job_cpu(tree: Path) -> pd.DataFrame:
-    """Per rule: the number of jobs and their CPU seconds, from the run's record."""
-    record = pd.read_csv(tree / CPU_FILE, sep="\t", names=["rule", "cpu_s"])
+def job_record(tree: Path) -> pd.DataFrame:
+    """One row per job of the run: rule, wildcards, CPU seconds."""
+    return pd.read_csv(tree / CPU_FILE, sep="\t", names=["rule", "wildcards", "cpu_s"], dtype={"wildcards": str},
+                       keep_default_na=False)
+
+
+def job_cpu(record: pd.DataFrame) -> pd.DataFrame:
+    """Per rule: the number of jobs and their CPU seconds."""
     return record.groupby("rule").agg(jobs=("cpu_s", "size"), cpu_s=("cpu_s", "sum"))
 
 
@@ -134,7 +151,8 @@ def main() -> None:
         full = unpack(commit, tree)
         print(f"{side}: {commit} = {full[:12]}, running its demo in {tree}", flush=True)
         walls[side] = run_demo(tree, hooks, args.cores)
-    table = compare(job_cpu(args.out / "base"), job_cpu(args.out / "head"))
+    base, head = job_record(args.out / "base"), job_record(args.out / "head")
+    table = compare(job_cpu(base), job_cpu(head))
     with pd.option_context("display.width", 120, "display.max_rows", 200, "display.float_format", "{:.1f}".format):
         print(table.to_string())
     models = table.loc["models_fit"] if "models_fit" in table.index else None
@@ -145,6 +163,14 @@ def main() -> None:
     if models is not None:
         print(f"models_fit: base {models.cpu_s_base:.1f} CPU-s in {models.jobs_base} jobs, head "
               f"{models.cpu_s_head:.1f} in {models.jobs_head} ({models.ratio:.1f}x)")
+        # The blocks both sides fit (HEAD's DAG has more: e.g. the change blocks)
+        fits = [record[record["rule"] == "models_fit"].set_index("wildcards")["cpu_s"] for record in (base, head)]
+        shared = fits[0].index.intersection(fits[1].index)
+        if len(shared):
+            before, after = fits[0][shared].sum(), fits[1][shared].sum()
+            print(f"models_fit, the {len(shared)} blocks both fit: base {before:.1f} CPU-s, head {after:.1f} "
+                  f"({before / after:.1f}x); head's other {len(fits[1]) - len(shared)} blocks "
+                  f"{fits[1].drop(shared).sum():.1f} CPU-s")
 
 
 if __name__ == "__main__":

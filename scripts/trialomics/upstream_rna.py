@@ -80,6 +80,7 @@ def nfcore_counts_reader(path: str | os.PathLike, file_format: str) -> Callable[
         raise InputProblem(path, "the header names no sample column", row=1,
                            fix="give the merged table as nf-core/rnaseq wrote it")
     estimated = parse_numbers(path, samples, "an estimated count")
+    del samples
     _refuse_renamed_tpm(path, estimated)
     gene_ids = cells["gene_id"]
     empty = gene_ids == ""
@@ -87,24 +88,30 @@ def nfcore_counts_reader(path: str | os.PathLike, file_format: str) -> Callable[
         raise InputProblem(path, "the gene_id is empty", row=int(empty.idxmax()), column="gene_id",
                            fix="give every row a gene_id")
     names = cells["gene_name"] if "gene_name" in cells.columns else pd.Series("", index=cells.index)
-    genes = names.where(names != "", gene_ids).to_numpy()
-    del cells, samples
+    genes = names.where(names != "", gene_ids).to_numpy(dtype=object, copy=True)
+    # The table's cells as strings are most of its memory: gone before the sums (a column of them kept
+    # every cell alive).
+    del cells, gene_ids, names, empty
+    # A sample's empty or negative estimated count, found now for every sample, reported when it is asked for.
+    problem = estimated.isna() | (estimated < 0)
+    first_problem = {label: (int(problem[label].idxmax()), float(estimated.at[problem[label].idxmax(), label]))
+                     for label in estimated.columns[problem.any().to_numpy()]}
+    del problem
     # Every sample's symbols summed at once (each column's sums as a one-column grouping gives them).
     summed = estimated.groupby(genes, sort=False).sum()
+    del estimated
     symbols = pd.Index(summed.index.astype(str), name="gene", dtype=object)
 
     def counts(column: str | None) -> pd.Series:
-        if not column and estimated.shape[1] > 1:
-            raise SampleColumnProblem(path, f"the file holds {estimated.shape[1]} sample columns and no column "
+        if not column and summed.shape[1] > 1:
+            raise SampleColumnProblem(path, f"the file holds {summed.shape[1]} sample columns and no column "
                                             "was named", row=1,
                                       fix="set `column` in the sample sheet to this sample's column")
-        label = select_sample(path, estimated, column).columns[0]
-        values = estimated[label]
-        problem = values.isna() | (values < 0)
-        if problem.any():
-            line = problem.idxmax()
-            what = "empty" if pd.isna(values[line]) else f"negative ({values[line]:g})"
-            raise InputProblem(path, f"the estimated count is {what}", row=int(line), column=label,
+        label = select_sample(path, summed, column).columns[0]
+        if label in first_problem:
+            line, value = first_problem[label]
+            what = "empty" if np.isnan(value) else f"negative ({value:g})"
+            raise InputProblem(path, f"the estimated count is {what}", row=line, column=label,
                                fix="give the merged table as nf-core/rnaseq wrote it")
         return pd.Series(np.rint(summed[label].to_numpy()).astype(np.int64), index=symbols, name=column or None)
 
