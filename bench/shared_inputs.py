@@ -6,21 +6,26 @@ Usage: python bench/shared_inputs.py [--samples 500] [--genes 60000] [--mutation
 Real cohorts often hand the workflow one file for every sample: a counts matrix or featureCounts table,
 nf-core/rnaseq's ``salmon.merged.gene_counts.tsv``, a GDC or cohort MAF. This script writes such files
 (Poisson counts; estimated counts with three decimals under gene IDs and symbols; ``--mutations`` rows per
-tumour barcode with 40 more MAF columns, like a GDC MAF), then times, in CPU seconds of this process:
+tumour barcode with 40 more MAF columns, like a GDC MAF), then times:
 
 - *once per file*: what the ingestion and the validation now do (``readers.rna_counts_reader`` /
   ``readers.maf_reader`` opened once, then every sample taken from it);
 - *once per sample*: what they did before, one whole read per sample (``readers.read_rna_counts`` /
-  ``readers.read_maf`` with the sample's column or barcode), timed on ``--per-sample`` samples and
-  multiplied by the number of samples (a full run would take hours at 500 samples).
+  ``readers.read_maf`` with the sample's column or barcode, which read the whole file as before and
+  sum or parse only that sample), timed on ``--per-sample`` samples and multiplied by the number of
+  samples (a full run would take hours at 500 samples).
+
+Each reading runs in a fresh process, which reports its CPU seconds and peak RSS (imports included).
 
 Figures are printed, not asserted.
 """
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import resource
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -60,15 +65,21 @@ def write_files(out: Path, samples: int, genes: int, mutations: int, seed: int =
     return files
 
 
-def cpu_seconds() -> float:
+def measure(kind: str, path: Path, names: list[str]) -> tuple[float, float]:
+    """(CPU seconds, peak RSS in MB) of this process reading ``names`` from ``path``: each call runs in a
+    fresh process, so the peak is that of this reading alone (with the imports)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed(work) -> float:
-    started = cpu_seconds()
-    work()
-    return cpu_seconds() - started
+    started = usage.ru_utime + usage.ru_stime
+    if kind == "MAF":
+        rows_of = readers.maf_reader(path) if len(names) > 1 else None
+        for name in names:
+            len(rows_of(name) if rows_of else readers.read_maf(path, barcode=name))
+    else:
+        counts_of = readers.rna_counts_reader(path, names) if len(names) > 1 else None
+        for name in names:
+            int((counts_of(name) if counts_of else readers.read_rna_counts(path, column=name)).sum())
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime - started, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -82,29 +93,21 @@ def main() -> None:
     files = write_files(args.out, args.samples, args.genes, args.mutations)
     names = [f"S{i:04d}" for i in range(args.samples)]
     timed_names = names[:: max(1, args.samples // args.per_sample)][: args.per_sample]
-    print(f"{args.samples} samples; CPU seconds of this process; 'once per sample' = mean of {len(timed_names)} "
-          f"reads x {args.samples}")
-    print(f"{'file':<10}{'size MB':>9}{'once per file':>15}{'once per sample':>17}{'ratio':>8}")
+    print(f"{args.samples} samples; CPU seconds and peak RSS of a fresh process per reading; 'once per sample' "
+          f"= the mean of {len(timed_names)} single reads x {args.samples}")
+    print(f"{'file':<10}{'size MB':>9}{'once per file':>15}{'peak MB':>9}{'once per sample':>17}{'peak MB':>9}"
+          f"{'ratio':>8}")
+    spawn = multiprocessing.get_context("spawn")
     for kind, path in files.items():
-        if kind == "MAF":
-            def once():
-                rows_of = readers.maf_reader(path)
-                return [len(rows_of(name)) for name in names]
-
-            def one(name):
-                return len(readers.read_maf(path, barcode=name))
-        else:
-            def once():
-                counts_of = readers.rna_counts_reader(path, names)
-                return [int(counts_of(name).sum()) for name in names]
-
-            def one(name):
-                return int(readers.read_rna_counts(path, column=name).sum())
-        per_file = timed(once)
-        per_sample = np.mean([timed(lambda name=name: one(name)) for name in timed_names]) * args.samples
-        print(f"{kind:<10}{path.stat().st_size / 1e6:>9.0f}{per_file:>15.1f}{per_sample:>17.0f}"
-              f"{per_sample / per_file:>8.0f}")
-    print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        with ProcessPoolExecutor(1, mp_context=spawn, max_tasks_per_child=1) as pool:
+            per_file, file_peak = pool.submit(measure, kind, path, names).result()
+        singles = []
+        for name in timed_names:
+            with ProcessPoolExecutor(1, mp_context=spawn, max_tasks_per_child=1) as pool:
+                singles.append(pool.submit(measure, kind, path, [name]).result())
+        per_sample = float(np.mean([cpu for cpu, _ in singles])) * args.samples
+        print(f"{kind:<10}{path.stat().st_size / 1e6:>9.0f}{per_file:>15.1f}{file_peak:>9.0f}{per_sample:>17.0f}"
+              f"{max(peak for _, peak in singles):>9.0f}{per_sample / per_file:>8.0f}")
 
 
 if __name__ == "__main__":

@@ -362,7 +362,7 @@ def rna_counts_reader(path: str | os.PathLike, columns: Iterable[str | None] = (
     from trialomics import upstream, upstream_rna  # imported here: they build on this module
     upstream_format = upstream.detect_format(path)
     if upstream_format is not None:
-        return _checked_once(path, upstream_rna.nfcore_counts_reader(path, upstream_format))
+        return _checked_once(path, upstream_rna.nfcore_counts_reader(path, upstream_format, columns))
     skip = _leading_comment_lines(path)
     first = _first_fields(path, skip)
     if first is None:

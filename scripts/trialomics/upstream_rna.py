@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -49,12 +49,14 @@ def read_nfcore_counts(path: str | os.PathLike, file_format: str, column: str | 
     Returns int64 counts indexed by gene (index name ``gene``), in the order genes first appear,
     named ``column`` (or None).
     """
-    return nfcore_counts_reader(path, file_format)(column)
+    return nfcore_counts_reader(path, file_format, [column])(column)
 
 
-def nfcore_counts_reader(path: str | os.PathLike, file_format: str) -> Callable[[str | None], pd.Series]:
+def nfcore_counts_reader(path: str | os.PathLike, file_format: str,
+                         columns: Iterable[str | None] | None = None) -> Callable[[str | None], pd.Series]:
     """Read an nf-core/rnaseq merged gene counts table once; returns ``counts(column)``, which gives one
-    sample's counts as :func:`read_nfcore_counts` does.
+    sample's counts as :func:`read_nfcore_counts` does. The symbols of the samples in ``columns`` (all
+    when None) are summed at once; another sample's when it is asked for.
 
     The table holds the whole cohort, so the ingestion and the validation read it once for all of its
     samples (once per sample made them quadratic in the samples: 19 CPU-s per read of a 500-sample x
@@ -97,23 +99,35 @@ def nfcore_counts_reader(path: str | os.PathLike, file_format: str) -> Callable[
     first_problem = {label: (int(problem[label].idxmax()), float(estimated.at[problem[label].idxmax(), label]))
                      for label in estimated.columns[problem.any().to_numpy()]}
     del problem
-    # Every sample's symbols summed at once (each column's sums as a one-column grouping gives them).
-    summed = estimated.groupby(genes, sort=False).sum()
-    del estimated
-    symbols = pd.Index(summed.index.astype(str), name="gene", dtype=object)
+    wanted = set(estimated.columns) if columns is None else set(columns)
+    rounded_sums: dict[str, np.ndarray] = {}
+    symbols: list[pd.Index] = []   # the summed genes, the same for every sample
+
+    def sum_symbols(labels: list[str]) -> None:
+        # Several samples' symbols summed at once (each column's sums as a one-column grouping gives them).
+        sums = estimated[labels].groupby(genes, sort=False).sum()
+        rounded_sums.update({label: np.rint(sums[label].to_numpy()).astype(np.int64) for label in labels})
+        if not symbols:
+            symbols.append(pd.Index(sums.index.astype(str), name="gene", dtype=object))
+
+    named = [label for label in estimated.columns if label in wanted]
+    if named:
+        sum_symbols(named)
 
     def counts(column: str | None) -> pd.Series:
-        if not column and summed.shape[1] > 1:
-            raise SampleColumnProblem(path, f"the file holds {summed.shape[1]} sample columns and no column "
+        if not column and estimated.shape[1] > 1:
+            raise SampleColumnProblem(path, f"the file holds {estimated.shape[1]} sample columns and no column "
                                             "was named", row=1,
                                       fix="set `column` in the sample sheet to this sample's column")
-        label = select_sample(path, summed, column).columns[0]
+        label = select_sample(path, estimated, column).columns[0]
         if label in first_problem:
             line, value = first_problem[label]
             what = "empty" if np.isnan(value) else f"negative ({value:g})"
             raise InputProblem(path, f"the estimated count is {what}", row=line, column=label,
                                fix="give the merged table as nf-core/rnaseq wrote it")
-        return pd.Series(np.rint(summed[label].to_numpy()).astype(np.int64), index=symbols, name=column or None)
+        if label not in rounded_sums:
+            sum_symbols([label])
+        return pd.Series(rounded_sums[label], index=symbols[0], name=column or None)
 
     return counts
 
