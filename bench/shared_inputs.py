@@ -10,10 +10,12 @@ tumour barcode with 40 more MAF columns, like a GDC MAF), then times:
 
 - *once per file*: what the ingestion and the validation now do (``readers.rna_counts_reader`` /
   ``readers.maf_reader`` opened once, then every sample taken from it);
-- *once per sample*: what they did before, one whole read per sample (``readers.read_rna_counts`` /
-  ``readers.read_maf`` with the sample's column or barcode, which read the whole file as before and
-  sum or parse only that sample), timed on ``--per-sample`` samples and multiplied by the number of
-  samples (a full run would take hours at 500 samples).
+- *once per sample*: one whole read per sample, as they did before (``readers.read_rna_counts`` /
+  ``readers.read_maf`` with the sample's column or barcode, which read the whole file and take that
+  sample), timed on ``--per-sample`` samples and multiplied by the number of samples (a full run would
+  take hours at 500 samples). Today's single read is itself faster than the one the ingestion made
+  before the twelfth session for an nf-core table (numbers now read as floats, not every cell as a
+  string first): ``docs/benchmarks.md`` has the figures measured before that change.
 
 Each reading runs in a fresh process, which reports its CPU seconds and peak RSS (imports included).
 

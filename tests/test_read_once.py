@@ -6,8 +6,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from trialomics import readers, upstream_rna
+from trialomics import readers, upstream, upstream_rna
 from trialomics.errors import InputProblem, InputValidationError
 from trialomics.readers import SampleColumnProblem
 from trialomics.validation import validate_inputs
@@ -145,3 +147,51 @@ def test_validation_reads_a_shared_counts_table_once_and_checks_every_sample(tmp
         validate_inputs(config, SCHEMA_DIR, tmp_path)
     assert opened == [tuple(f"S{i}" for i in range(7))]
     assert any("sample 'R4' has no reads" in problem for problem in raised.value.problems)
+
+
+# Cells of a merged table: numbers pandas and the string reading parse alike, and every kind of cell the
+# fast path must leave to the string reading (missing, text, quoted, padded, not finite).
+NUMBER_CELLS = ["12", "12.5", "0.000", "1e3", "1E-2", "-0", "-4.25", "123456789.123", "99999999999999999999"]
+TROUBLE_CELLS = ["", "NA", "NaN", "nan", "inf", "x", '"5"', " 5", "5 ", "True", "1,5", "0x1F"]
+TEXT_CELLS = ["ENSG1", "TP53", "", " TP53", '"TP53"', "a b", "NA"]
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(data=st.data(), rows=st.integers(1, 6), samples=st.integers(1, 3),
+       trouble=st.floats(0, 0.3), ending=st.sampled_from(["\n", "", "\n\n", "\r\n"]))
+def test_numbers_read_fast_equal_the_string_reading_or_are_left_to_it(tmp_path_factory, data, rows, samples,
+                                                                      trouble, ending):
+    lines = ["gene_id\tgene_name\t" + "\t".join(f"S{j}" for j in range(samples))]
+    for _ in range(rows):
+        text = [data.draw(st.sampled_from(TEXT_CELLS)) for _ in range(2)]
+        numbers = [data.draw(st.sampled_from(TROUBLE_CELLS if data.draw(st.floats(0, 1)) < trouble
+                                             else NUMBER_CELLS)) for _ in range(samples)]
+        lines.append("\t".join(text + numbers))
+    if data.draw(st.booleans()) and rows > 1:
+        lines[data.draw(st.integers(1, rows))] += data.draw(st.sampled_from(["\t7", ""]))   # a long row, or not
+    path = tmp_path_factory.mktemp("table") / "t.tsv"
+    path.write_bytes(("\r\n" if ending == "\r\n" else "\n").join(lines).encode() + ending.encode())
+    fast = upstream.read_delimited_numbers(path, text_columns=2)
+    try:
+        cells = upstream.read_delimited(path)
+        slow = pd.concat([cells.iloc[:, :2], upstream.parse_numbers(path, cells.iloc[:, 2:])], axis=1)
+    except InputProblem:
+        assert fast is None   # whatever the string reading reports, the fast path did not accept
+        return
+    if fast is not None:
+        pd.testing.assert_frame_equal(fast, slow, check_dtype=True)
+        assert np.isfinite(slow.iloc[:, 2:].to_numpy()).all()
+
+
+def test_numbers_read_fast_keep_an_nfcore_table_small(tmp_path):
+    # 2,000 genes x 50 samples: the reader's table is floats, not 100,000 Python strings
+    rng = np.random.default_rng(5)
+    header = "gene_id\tgene_name\t" + "\t".join(f"S{j}" for j in range(50))
+    rows = [f"ENSG{i:011d}\tG{i}\t" + "\t".join(f"{v:.3f}" for v in rng.gamma(2.0, 40.0, 50)) for i in range(2000)]
+    path = tmp_path / "salmon.merged.gene_counts.tsv"
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    table = upstream.read_delimited_numbers(path, text_columns=2)
+    assert table is not None and (table.dtypes.iloc[2:] == np.float64).all()
+    assert list(table.index[:2]) == [2, 3]
+    counts_of = readers.rna_counts_reader(path, [f"S{j}" for j in range(50)])
+    assert counts_of("S7").sum() > 0

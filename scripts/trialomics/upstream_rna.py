@@ -24,6 +24,7 @@ from trialomics.upstream import (
     NFCORE_TRANSCRIPTS,
     parse_numbers,
     read_delimited,
+    read_delimited_numbers,
     select_sample,
     wrong_modality,
 )
@@ -75,14 +76,17 @@ def nfcore_counts_reader(path: str | os.PathLike, file_format: str,
                            fix="point the sample at the gene-level salmon.merged.gene_counts.tsv")
     if file_format != NFCORE_GENE_COUNTS:
         raise wrong_modality(path, file_format, "rna")
-    cells = read_delimited(path)
-    annotation = list(cells.columns[:2])
-    samples = cells.drop(columns=annotation)
-    if samples.shape[1] == 0:
-        raise InputProblem(path, "the header names no sample column", row=1,
-                           fix="give the merged table as nf-core/rnaseq wrote it")
-    estimated = parse_numbers(path, samples, "an estimated count")
-    del samples
+    cells = read_delimited_numbers(path, text_columns=2)
+    if cells is not None:
+        estimated = cells.iloc[:, 2:]
+    else:   # something to report by line and column, if anything: read as strings
+        cells = read_delimited(path)
+        samples = cells.iloc[:, 2:]
+        if samples.shape[1] == 0:
+            raise InputProblem(path, "the header names no sample column", row=1,
+                               fix="give the merged table as nf-core/rnaseq wrote it")
+        estimated = parse_numbers(path, samples, "an estimated count")
+        del samples
     _refuse_renamed_tpm(path, estimated)
     gene_ids = cells["gene_id"]
     empty = gene_ids == ""
@@ -91,8 +95,8 @@ def nfcore_counts_reader(path: str | os.PathLike, file_format: str,
                            fix="give every row a gene_id")
     names = cells["gene_name"] if "gene_name" in cells.columns else pd.Series("", index=cells.index)
     genes = names.where(names != "", gene_ids).to_numpy(dtype=object, copy=True)
-    # The table's cells as strings are most of its memory: gone before the sums (a column of them kept
-    # every cell alive).
+    # Read as strings, the table's cells are most of its memory: gone before the sums (a column of them
+    # kept every cell alive).
     del cells, gene_ids, names, empty
     # A sample's empty or negative estimated count, found now for every sample, reported when it is asked for.
     problem = estimated.isna() | (estimated < 0)
@@ -104,11 +108,12 @@ def nfcore_counts_reader(path: str | os.PathLike, file_format: str,
     symbols: list[pd.Index] = []   # the summed genes, the same for every sample
 
     def sum_symbols(labels: list[str]) -> None:
-        # Several samples' symbols summed at once (each column's sums as a one-column grouping gives them).
-        sums = estimated[labels].groupby(genes, sort=False).sum()
-        rounded_sums.update({label: np.rint(sums[label].to_numpy()).astype(np.int64) for label in labels})
-        if not symbols:
-            symbols.append(pd.Index(sums.index.astype(str), name="gene", dtype=object))
+        # Samples' symbols summed 100 at a time (each column's sums as a one-column grouping gives them).
+        for start in range(0, len(labels), 100):
+            sums = estimated[labels[start:start + 100]].groupby(genes, sort=False).sum()
+            rounded_sums.update({label: np.rint(sums[label].to_numpy()).astype(np.int64) for label in sums.columns})
+            if not symbols:
+                symbols.append(pd.Index(sums.index.astype(str), name="gene", dtype=object))
 
     named = [label for label in estimated.columns if label in wanted]
     if named:
@@ -135,8 +140,11 @@ def nfcore_counts_reader(path: str | os.PathLike, file_format: str,
 def _refuse_renamed_tpm(path: Path, values: pd.DataFrame) -> None:
     """A table whose every column sums to a million and holds fractions is TPM, whatever its name."""
     totals = values.sum(axis=0)
-    fractional = (values.fillna(0) % 1 != 0).to_numpy().any()
-    if fractional and len(totals) and (np.abs(totals / _TPM_TOTAL - 1) < _TPM_TOLERANCE).all():
+    if not len(totals) or not (np.abs(totals / _TPM_TOTAL - 1) < _TPM_TOLERANCE).all():
+        return
+    # column by column: a cohort's table is large
+    fractional = any((np.nan_to_num(values[label].to_numpy()) % 1 != 0).any() for label in values.columns)
+    if fractional:
         raise InputProblem(path, "every sample column sums to one million: this is a TPM table, not counts",
                            row=1, fix="point the sample at salmon.merged.gene_counts.tsv of the same run")
 
