@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from trialomics import rna, tables
-from trialomics.readers import read_rna_counts
+from trialomics.counts_readers import read_rna_counts
 
 ROOT = Path(__file__).resolve().parent.parent
 

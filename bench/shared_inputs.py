@@ -8,9 +8,9 @@ nf-core/rnaseq's ``salmon.merged.gene_counts.tsv``, a GDC or cohort MAF. This sc
 (Poisson counts; estimated counts with three decimals under gene IDs and symbols; ``--mutations`` rows per
 tumour barcode with 40 more MAF columns, like a GDC MAF), then times:
 
-- *once per file*: what the ingestion and the validation now do (``readers.rna_counts_reader`` /
+- *once per file*: what the ingestion and the validation now do (``counts_readers.rna_counts_reader`` /
   ``readers.maf_reader`` opened once, then every sample taken from it);
-- *once per sample*: one whole read per sample, as they did before (``readers.read_rna_counts`` /
+- *once per sample*: one whole read per sample, as they did before (``counts_readers.read_rna_counts`` /
   ``readers.read_maf`` with the sample's column or barcode, which read the whole file and take that
   sample), timed on ``--per-sample`` samples and multiplied by the number of samples (a full run would
   take hours at 500 samples). Today's single read is itself faster than the one the ingestion made
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trialomics import readers
+from trialomics import counts_readers, readers
 
 
 def write_files(out: Path, samples: int, genes: int, mutations: int, seed: int = 1) -> dict[str, Path]:
@@ -77,9 +77,9 @@ def measure(kind: str, path: Path, names: list[str]) -> tuple[float, float]:
         for name in names:
             len(rows_of(name) if rows_of else readers.read_maf(path, barcode=name))
     else:
-        counts_of = readers.rna_counts_reader(path, names) if len(names) > 1 else None
+        counts_of = counts_readers.rna_counts_reader(path, names) if len(names) > 1 else None
         for name in names:
-            int((counts_of(name) if counts_of else readers.read_rna_counts(path, column=name)).sum())
+            int((counts_of(name) if counts_of else counts_readers.read_rna_counts(path, column=name)).sum())
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime - started, usage.ru_maxrss / 1024
 

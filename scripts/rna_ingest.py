@@ -1,5 +1,5 @@
 """Rule rna_ingest: every RNA sample's counts, in any accepted format, as gene<TAB>count (a file per sample)."""
-from trialomics import ingest, readers, runlog, tables
+from trialomics import counts_readers, ingest, runlog, tables
 from trialomics.upstream_rna import map_gene_ids, read_gene_map
 
 log = runlog.start(snakemake)
@@ -8,7 +8,7 @@ gene_map = read_gene_map(snakemake.input.gene_map) if snakemake.input.gene_map e
 
 
 def open_counts(path, columns):
-    return readers.rna_counts_reader(path, [column or None for column in columns],
+    return counts_readers.rna_counts_reader(path, [column or None for column in columns],
                                      star_count_column=int(snakemake.params.star_count_column))
 
 

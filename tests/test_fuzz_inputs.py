@@ -11,6 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from trialomics.counts_readers import read_rna_counts
 from trialomics.errors import InputProblem, InputValidationError
 from trialomics.identifiers import FEATURE_ID_PATTERN, excel_mangled
 from trialomics.readers import (
@@ -20,7 +21,6 @@ from trialomics.readers import (
     read_patients,
     read_proteins,
     read_recist,
-    read_rna_counts,
     read_string_table,
 )
 from trialomics.validation import validate_inputs

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from trialomics import ingest, readers
+from trialomics import counts_readers, ingest, readers
 from trialomics.errors import InputProblem, InputValidationError
 
 SOURCES = {"S2": {"path": "b.tsv", "column": ""}, "S1": {"path": "a.tsv", "column": "x"},
@@ -100,7 +100,7 @@ def test_real_count_files_round_trip_through_the_tidy_tables(tmp_path):
         ingest.counts_frame(counts).to_csv(tmp_path / f"{sample}.tsv", sep="\t", index=False)
 
     with pytest.raises(InputValidationError) as raised:
-        ingest.ingest_each_file(sources, readers.rna_counts_reader, ingest_sample)
+        ingest.ingest_each_file(sources, counts_readers.rna_counts_reader, ingest_sample)
     assert len(raised.value.problems) == 1 and raised.value.problems[0].startswith(f"sample B: {tmp_path / 'bad.txt'}")
     counts = ingest.read_sample_counts(str(tmp_path / "A.tsv"), "A")
     assert counts.to_dict() == {"GENE1": 5, "GENE2": 0}

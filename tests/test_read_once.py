@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trialomics import readers, upstream, upstream_rna
+from trialomics import counts_readers, readers, upstream, upstream_rna
 from trialomics.errors import InputProblem, InputValidationError
 from trialomics.readers import SampleColumnProblem
 from trialomics.validation import validate_inputs
@@ -42,17 +42,17 @@ def test_a_counts_matrix_read_once_gives_each_sample_what_its_own_read_gives(tmp
                                                                            featurecounts):
     path = tmp_path / "counts.tsv"
     write_matrix(path, cohort_counts, featurecounts)
-    monkeypatch.setattr(readers, "COUNT_COLUMNS_PER_READ", 3)   # several passes over the file
+    monkeypatch.setattr(counts_readers, "COUNT_COLUMNS_PER_READ", 3)   # several passes over the file
     reads = []
-    read_cells = readers._read_cells
-    monkeypatch.setattr(readers, "_read_cells", lambda *a, **k: reads.append(k.get("usecols")) or read_cells(*a, **k))
-    counts_of = readers.rna_counts_reader(path, ["S5", "S0", "S3", "S6", "S1"])
+    read_cells = counts_readers._read_cells
+    monkeypatch.setattr(counts_readers, "_read_cells", lambda *a, **k: reads.append(k.get("usecols")) or read_cells(*a, **k))
+    counts_of = counts_readers.rna_counts_reader(path, ["S5", "S0", "S3", "S6", "S1"])
     assert len(reads) == 2   # 5 named columns in passes of 3, not one read per sample
     for column in ("S0", "S1", "S3", "S5", "S6"):
-        pd.testing.assert_series_equal(counts_of(column), readers.read_rna_counts(path, column=column))
+        pd.testing.assert_series_equal(counts_of(column), counts_readers.read_rna_counts(path, column=column))
         assert counts_of(column).name == column and counts_of(column).dtype == np.int64
     # a column not named up front is read when asked for
-    pd.testing.assert_series_equal(counts_of("S2"), readers.read_rna_counts(path, column="S2"))
+    pd.testing.assert_series_equal(counts_of("S2"), counts_readers.read_rna_counts(path, column="S2"))
     assert counts_of("S2").to_dict() == cohort_counts["S2"].to_dict()
     with pytest.raises(SampleColumnProblem, match="there is no sample column 'S9'"):
         counts_of("S9")
@@ -65,11 +65,11 @@ def test_a_bad_count_is_the_problem_of_its_sample_only(tmp_path, cohort_counts):
     text.loc["GENE3", "S2"] = "2.5"
     path = tmp_path / "counts.tsv"
     write_matrix(path, text)
-    counts_of = readers.rna_counts_reader(path, list(text.columns))
+    counts_of = counts_readers.rna_counts_reader(path, list(text.columns))
     with pytest.raises(InputProblem) as raised:
         counts_of("S2")
     with pytest.raises(InputProblem) as alone:
-        readers.read_rna_counts(path, column="S2")
+        counts_readers.read_rna_counts(path, column="S2")
     assert str(raised.value) == str(alone.value) and "line 5" in str(raised.value) and "'2.5'" in str(raised.value)
     assert counts_of("S1").to_dict() == cohort_counts["S1"].to_dict()
 
@@ -81,7 +81,7 @@ def test_an_empty_gene_identifier_is_a_problem_of_the_whole_file(tmp_path, cohor
     lines.append("\t" + "\t".join(["0"] * 6 + ["4"]))   # a count of S6 without a gene
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(InputProblem, match="gene identifier is empty") as raised:
-        readers.rna_counts_reader(path, ["S0", "S6"])
+        counts_readers.rna_counts_reader(path, ["S0", "S6"])
     assert "line 42" in str(raised.value)
 
 
@@ -94,7 +94,7 @@ def test_an_nfcore_table_read_once_gives_each_sample_its_summed_rounded_counts(t
     rows = [f"ENSG{i:011d}\t{names[i]}\t" + "\t".join(f"{v:.3f}" for v in estimated[i]) for i in range(30)]
     path = tmp_path / "salmon.merged.gene_counts.tsv"
     path.write_text(header + "\n" + "\n".join(rows) + "\n")
-    counts_of = readers.rna_counts_reader(path, ["S0", "S2"])   # S1 and S3 summed when asked for
+    counts_of = counts_readers.rna_counts_reader(path, ["S0", "S2"])   # S1 and S3 summed when asked for
     genes = np.array([name or f"ENSG{i:011d}" for i, name in enumerate(names)], dtype=object)
     for j in range(4):
         # one sample's sums on their own, as the reader of one sample did
@@ -102,7 +102,7 @@ def test_an_nfcore_table_read_once_gives_each_sample_its_summed_rounded_counts(t
         got = counts_of(f"S{j}")
         assert list(got.index) == list(expected.index) and got.name == f"S{j}"
         np.testing.assert_array_equal(got.to_numpy(), np.rint(expected.to_numpy()).astype(np.int64))
-        pd.testing.assert_series_equal(got, readers.read_rna_counts(path, column=f"S{j}"))
+        pd.testing.assert_series_equal(got, counts_readers.read_rna_counts(path, column=f"S{j}"))
     with pytest.raises(SampleColumnProblem, match="no column was named"):
         counts_of(None)
     with pytest.raises(SampleColumnProblem, match="there is no sample 'S7'"):
@@ -139,7 +139,7 @@ def test_validation_reads_a_shared_counts_table_once_and_checks_every_sample(tmp
     (tmp_path / "samples.tsv").write_text("sample_id\tpatient_id\tmodality\tpath\tcolumn\n" + "".join(
         f"R{i}\tP{i}\trna\tcounts.tsv\tS{i}\n" for i in range(7)))
     opened = []
-    reader = readers.rna_counts_reader
+    reader = counts_readers.rna_counts_reader
     monkeypatch.setattr("trialomics.validation_samples.rna_counts_reader",
                         lambda *arguments: opened.append(arguments[1]) or reader(*arguments))
     config = {"samples": str(tmp_path / "samples.tsv"), "clinical": {"patients": str(tmp_path / "patients.tsv")}}
@@ -193,5 +193,5 @@ def test_numbers_read_fast_keep_an_nfcore_table_small(tmp_path):
     table = upstream.read_delimited_numbers(path, text_columns=2)
     assert table is not None and (table.dtypes.iloc[2:] == np.float64).all()
     assert list(table.index[:2]) == [2, 3]
-    counts_of = readers.rna_counts_reader(path, [f"S{j}" for j in range(50)])
+    counts_of = counts_readers.rna_counts_reader(path, [f"S{j}" for j in range(50)])
     assert counts_of("S7").sum() > 0

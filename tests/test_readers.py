@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from trialomics.counts_readers import read_rna_counts
 from trialomics.errors import InputProblem
 from trialomics.readers import (
     SampleColumnProblem,
@@ -16,7 +17,6 @@ from trialomics.readers import (
     read_patients,
     read_proteins,
     read_recist,
-    read_rna_counts,
     read_string_table,
 )
 

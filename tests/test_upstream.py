@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trialomics import mutations, readers, upstream, upstream_rna
+from trialomics import counts_readers, mutations, readers, upstream, upstream_rna
 from trialomics.errors import InputProblem
 from trialomics.readers import SampleColumnProblem
 
@@ -40,30 +40,30 @@ def test_each_fixture_is_recognised_as_its_tool_wrote_it(name, expected):
 # ---------------------------------------------------------------------------------------------- RNA
 
 def test_salmon_counts_are_rounded_half_to_even_and_named_by_gene_name():
-    counts = readers.read_rna_counts(DATA / "salmon.merged.gene_counts.tsv", "BTC01-RNA")
+    counts = counts_readers.read_rna_counts(DATA / "salmon.merged.gene_counts.tsv", "BTC01-RNA")
     assert counts.dtype == np.int64 and counts.name == "BTC01-RNA"
     assert counts["TP53"] == 10  # 10.5 -> 10, as R's round()
-    assert readers.read_rna_counts(DATA / "salmon.merged.gene_counts.tsv", "BTC02-RNA")["TP53"] == 12
-    tp53 = [readers.read_rna_counts(DATA / "salmon.merged.gene_counts.tsv", f"BTC0{i}-RNA")["TP53"]
+    assert counts_readers.read_rna_counts(DATA / "salmon.merged.gene_counts.tsv", "BTC02-RNA")["TP53"] == 12
+    tp53 = [counts_readers.read_rna_counts(DATA / "salmon.merged.gene_counts.tsv", f"BTC0{i}-RNA")["TP53"]
             for i in range(1, 7)]
     assert tp53 == [10, 12, 12, 13, 0, 2]
 
 
 def test_genes_sharing_a_symbol_are_summed_before_rounding():
-    counts = readers.read_rna_counts(DATA / "salmon.merged.gene_counts.tsv", "BTC01-RNA")
+    counts = counts_readers.read_rna_counts(DATA / "salmon.merged.gene_counts.tsv", "BTC01-RNA")
     assert counts["CD99"] == 101  # 100.25 + 0.5 = 100.75 -> 101
     assert list(counts.index[:3]) == ["TP53", "CD99", "ENSG00000999999.1"]  # no name: kept by ID
     assert counts.index.is_unique and len(counts) == 203
 
 
 def test_rsem_counts_have_no_names_and_keep_their_ids():
-    counts = readers.read_rna_counts(DATA / "rsem.merged.gene_counts.tsv", "BTC01-RNA")
+    counts = counts_readers.read_rna_counts(DATA / "rsem.merged.gene_counts.tsv", "BTC01-RNA")
     assert counts["ENSG00000141510"] == 10 and len(counts) == 201
 
 
 def test_tpm_tables_are_refused_for_counts():
     with pytest.raises(InputProblem, match="TPM table") as error:
-        readers.read_rna_counts(DATA / "salmon.merged.gene_tpm.tsv", "BTC01-RNA")
+        counts_readers.read_rna_counts(DATA / "salmon.merged.gene_tpm.tsv", "BTC01-RNA")
     assert error.value.row == 1 and "gene_counts" in error.value.fix
 
 
@@ -71,14 +71,14 @@ def test_a_renamed_tpm_table_is_refused_by_its_column_sums(tmp_path):
     renamed = tmp_path / "counts.tsv"
     shutil.copy(DATA / "salmon.merged.gene_tpm.tsv", renamed)
     with pytest.raises(InputProblem, match="sums to one million"):
-        readers.read_rna_counts(renamed, "BTC01-RNA")
+        counts_readers.read_rna_counts(renamed, "BTC01-RNA")
 
 
 def test_merged_counts_need_the_sample_column(tmp_path):
     with pytest.raises(SampleColumnProblem, match="6 sample columns"):
-        readers.read_rna_counts(DATA / "salmon.merged.gene_counts.tsv")
+        counts_readers.read_rna_counts(DATA / "salmon.merged.gene_counts.tsv")
     with pytest.raises(SampleColumnProblem, match="no sample 'BTC09-RNA'"):
-        readers.read_rna_counts(DATA / "salmon.merged.gene_counts.tsv", "BTC09-RNA")
+        counts_readers.read_rna_counts(DATA / "salmon.merged.gene_counts.tsv", "BTC09-RNA")
 
 
 def test_a_bad_estimated_count_is_located(tmp_path):
@@ -86,11 +86,11 @@ def test_a_bad_estimated_count_is_located(tmp_path):
     text = (DATA / "salmon.merged.gene_counts.tsv").read_text().replace("\t12.49\t", "\tabc\t", 1)
     bad.write_text(text)
     with pytest.raises(InputProblem) as error:
-        readers.read_rna_counts(bad, "BTC03-RNA")
+        counts_readers.read_rna_counts(bad, "BTC03-RNA")
     assert (error.value.row, error.value.column) == (2, "BTC03-RNA") and "'abc'" in error.value.message
     bad.write_text((DATA / "salmon.merged.gene_counts.tsv").read_text().replace("\t12.49\t", "\t-3\t", 1))
     with pytest.raises(InputProblem, match="negative") as error:
-        readers.read_rna_counts(bad, "BTC03-RNA")
+        counts_readers.read_rna_counts(bad, "BTC03-RNA")
     assert (error.value.row, error.value.column) == (2, "BTC03-RNA")
 
 
@@ -306,7 +306,7 @@ def test_floors_need_read_counts():
 def test_upstream_gene_symbols_get_the_same_name_checks(tmp_path):
     """A spreadsheet-mangled symbol in an nf-core matrix is refused as in our own formats."""
     from trialomics.errors import InputProblem
-    from trialomics.readers import read_rna_counts
+    from trialomics.counts_readers import read_rna_counts
 
     path = tmp_path / "salmon.merged.gene_counts.tsv"
     path.write_text("gene_id\tgene_name\tS1\nENSG00000000001.2\tTP53\t10.4\nENSG00000000002.1\t1-Mar\t3\n")

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from trialomics.counts_readers import rna_counts_reader
 from trialomics.errors import InputProblem
 from trialomics.readers import (
     SampleColumnProblem,
     read_feature_matrix,
     read_maf,
     read_proteins,
-    rna_counts_reader,
 )
 from trialomics.upstream import setting_conflict
 from trialomics.validation_report import (
@@ -48,7 +48,7 @@ class _DataFiles:
     """Reads each data file once, remembering the result or the problem.
 
     ``rna_columns`` names, per counts file, the columns of every sample the sheet points at it: a
-    cohort-wide counts table is read once for all of them (:func:`readers.rna_counts_reader`).
+    cohort-wide counts table is read once for all of them (:func:`counts_readers.rna_counts_reader`).
     """
 
     def __init__(self, rna_columns: dict[Path, list[str | None]] | None = None) -> None:
