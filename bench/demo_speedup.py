@@ -164,8 +164,8 @@ def main() -> None:
     total = table.loc["all rules"]
     print(f"CPU of all jobs: base {total.cpu_s_base:.1f} s, head {total.cpu_s_head:.1f} s ({total.ratio:.1f}x)")
     if models is not None:
-        print(f"models_fit: base {models.cpu_s_base:.1f} CPU-s in {models.jobs_base} jobs, head "
-              f"{models.cpu_s_head:.1f} in {models.jobs_head} ({models.ratio:.1f}x)")
+        print(f"models_fit: base {models.cpu_s_base:.1f} CPU-s in {int(models.jobs_base)} jobs, head "
+              f"{models.cpu_s_head:.1f} in {int(models.jobs_head)} ({models.ratio:.1f}x)")
         # The blocks both sides fit (HEAD's DAG has more: e.g. the change blocks)
         fits = [record[record["rule"] == "models_fit"].set_index("wildcards")["cpu_s"] for record in (base, head)]
         shared = fits[0].index.intersection(fits[1].index)
