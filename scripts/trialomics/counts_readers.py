@@ -189,7 +189,7 @@ class _CountMatrix:
         if not self.sample_columns:
             raise InputProblem(path, "the header names no sample column", row=self.header_line,
                                fix="add a count column after the gene annotation")
-        self.genes: pd.Series | None = None
+        self.gene_lines: pd.Index | None = None   # the lines of the first pass's rows
         self.gene_index: pd.Index | None = None
         self.counts: dict[str, pd.Series] = {}
         self.problems: dict[str, InputProblem] = {}
@@ -204,10 +204,10 @@ class _CountMatrix:
         cells = _read_cells(self.path, skip=self.skip, header=True, usecols=[0, *positions])
         genes = cells[self.header[0]]
         # Rows with a gene are read by every pass; a pass can only add rows whose gene is empty (a problem).
-        if self.genes is None or not genes.index.equals(self.genes.index):
+        if self.gene_lines is None or not genes.index.equals(self.gene_lines):
             _check_identifiers(self.path, genes, str(genes.name), "gene")
-        if self.genes is None:
-            self.genes = genes
+        if self.gene_lines is None:
+            self.gene_lines = genes.index
             self.gene_index = pd.Index(genes.to_numpy(), name="gene", dtype=object)
         for position in positions:
             label = self.header[position]

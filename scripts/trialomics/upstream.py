@@ -192,19 +192,9 @@ def read_delimited(path: str | os.PathLike) -> pd.DataFrame:
     line after the comments); blank lines are dropped. Gzipped files are read as they are.
     """
     path = Path(path)
-    skip, header = _header_line(path)
-    if header is None:
-        raise InputProblem(path, "the file is empty", fix="give the file as the tool wrote it")
-    sep = separator_of(header)
-    names = [name.strip().strip('"') for name in header.split(sep)]
-    _check_names(path, names, skip + 1)
+    skip, sep, names = _layout(path)
     try:
-        table = pd.read_csv(
-            path, sep=sep, dtype=str, keep_default_na=False, na_filter=False, skiprows=skip,
-            header=0, skip_blank_lines=False, encoding="utf-8-sig",
-            compression="gzip" if is_gzip(path) else None,
-            quoting=csv.QUOTE_MINIMAL if sep != "\t" else csv.QUOTE_NONE,
-        )
+        table = pd.read_csv(path, dtype=str, skiprows=skip, header=0, **_csv_options(path, sep))
     except pd.errors.ParserError:
         raise InputProblem(path, "a row has more cells than the header", row=_first_long_row(path, sep, skip),
                            fix="give the file as the tool wrote it, with one cell per column") from None
@@ -231,20 +221,15 @@ def read_delimited_numbers(path: str | os.PathLike, text_columns: int) -> pd.Dat
     60,000 genes, against a quarter of that as floats).
     """
     path = Path(path)
-    skip, header = _header_line(path)
-    if header is None:
+    try:
+        skip, sep, names = _layout(path)
+    except InputProblem:
         return None
-    sep = separator_of(header)
-    names = [name.strip().strip('"') for name in header.split(sep)]
-    if len(set(names)) != len(names) or "" in names or len(names) <= text_columns:
+    if len(names) <= text_columns:
         return None
     try:
-        table = pd.read_csv(
-            path, sep=sep, skiprows=skip + 1, header=None, names=names,
-            dtype={name: str for name in names[:text_columns]}, keep_default_na=False, na_filter=False,
-            skip_blank_lines=False, encoding="utf-8-sig", compression="gzip" if is_gzip(path) else None,
-            quoting=csv.QUOTE_MINIMAL if sep != "\t" else csv.QUOTE_NONE,
-        )
+        table = pd.read_csv(path, skiprows=skip + 1, header=None, names=names,
+                            dtype={name: str for name in names[:text_columns]}, **_csv_options(path, sep))
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError, gzip.BadGzipFile):
         return None
     if not isinstance(table.index, pd.RangeIndex):   # a row with more cells than the header
@@ -263,6 +248,24 @@ def read_delimited_numbers(path: str | os.PathLike, text_columns: int) -> pd.Dat
             return None
     table.index = pd.RangeIndex(skip + 2, skip + 2 + len(table), name="line")
     return table
+
+
+def _layout(path: Path) -> tuple[int, str, list[str]]:
+    """(comment lines before the header, separator, column names) of a delimited table with a header."""
+    skip, header = _header_line(path)
+    if header is None:
+        raise InputProblem(path, "the file is empty", fix="give the file as the tool wrote it")
+    sep = separator_of(header)
+    names = [name.strip().strip('"') for name in header.split(sep)]
+    _check_names(path, names, skip + 1)
+    return skip, sep, names
+
+
+def _csv_options(path: Path, sep: str) -> dict:
+    """pandas.read_csv's options for a delimited table: cells as written, blank lines kept (and counted)."""
+    return dict(sep=sep, keep_default_na=False, na_filter=False, skip_blank_lines=False, encoding="utf-8-sig",
+                compression="gzip" if is_gzip(path) else None,
+                quoting=csv.QUOTE_MINIMAL if sep != "\t" else csv.QUOTE_NONE)
 
 
 def _check_names(path: Path, names: list[str], header_line: int) -> None:

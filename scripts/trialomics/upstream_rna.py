@@ -37,8 +37,10 @@ _TPM_TOLERANCE = 0.005
 _ENSEMBL_VERSION = re.compile(r"^(ENS[A-Z]*G\d{11})\.\d+(_PAR_Y)?$")
 
 
-def read_nfcore_counts(path: str | os.PathLike, file_format: str, column: str | None = None) -> pd.Series:
-    """One sample's counts per gene symbol from an nf-core/rnaseq merged gene counts table.
+def nfcore_counts_reader(path: str | os.PathLike, file_format: str,
+                         columns: Iterable[str | None] | None = None) -> Callable[[str | None], pd.Series]:
+    """Read an nf-core/rnaseq merged gene counts table once; returns ``counts(column)``, one sample's
+    counts per gene symbol:
 
     * Genes are named by the file's own ``gene_name``; a gene without a name (or an RSEM table,
       which has none) keeps its ``gene_id`` as written.
@@ -47,17 +49,9 @@ def read_nfcore_counts(path: str | os.PathLike, file_format: str, column: str | 
       (``tx2gene`` on symbols) would have given.
     * The summed estimated counts are then rounded as DESeq2's tximport route does (halves to even).
 
-    Returns int64 counts indexed by gene (index name ``gene``), in the order genes first appear,
-    named ``column`` (or None).
-    """
-    return nfcore_counts_reader(path, file_format, [column])(column)
-
-
-def nfcore_counts_reader(path: str | os.PathLike, file_format: str,
-                         columns: Iterable[str | None] | None = None) -> Callable[[str | None], pd.Series]:
-    """Read an nf-core/rnaseq merged gene counts table once; returns ``counts(column)``, which gives one
-    sample's counts as :func:`read_nfcore_counts` does. The symbols of the samples in ``columns`` (all
-    when None) are summed at once; another sample's when it is asked for.
+    ``counts`` returns int64 counts indexed by gene (index name ``gene``), in the order genes first
+    appear, named ``column`` (or None). The symbols of the samples in ``columns`` (all when None) are
+    summed at once; another sample's when it is asked for.
 
     The table holds the whole cohort, so the ingestion and the validation read it once for all of its
     samples (once per sample made them quadratic in the samples: 19 CPU-s per read of a 500-sample x
@@ -186,7 +180,7 @@ def map_gene_ids(counts: pd.Series, mapping: Mapping[str, str]) -> pd.Series:
     """Counts per gene ID -> counts per symbol; unmapped IDs are kept as they are.
 
     IDs are looked up without their Ensembl version. Several IDs of one symbol are summed (the rule
-    of :func:`read_nfcore_counts`). The order is that in which each symbol first appears.
+    of :func:`nfcore_counts_reader`). The order is that in which each symbol first appears.
     """
     symbols = [mapping.get(strip_ensembl_version(str(gene)), str(gene)) for gene in counts.index]
     summed = counts.groupby(np.asarray(symbols, dtype=object), sort=False).sum()
