@@ -201,7 +201,7 @@ def simulate_copy_number(rng: np.random.Generator, genes: pd.DataFrame, bio: pd.
     arms = np.array([_arm(c, p) for c, p in zip(profiled["chromosome"], profiled["position"])])
     arm_names = sorted(set(arms))
     cn = _samples_of(samples, "copy_number")
-    out = pd.DataFrame(index=pd.Index(profiled.index, name="gene"))
+    ratios = {}
     for sample_id, pid in zip(cn["sample_id"], cn["patient_id"]):
         purity = float(bio.at[pid, "purity"])
         copies = np.full(len(profiled), 2.0)
@@ -217,8 +217,9 @@ def simulate_copy_number(rng: np.random.Generator, genes: pd.DataFrame, bio: pd.
             copies[profiled.index.isin(ERBB2_AMPLICON_GENES)] = float(rng.integers(8, 14))
         ratio = (purity * copies + 2 * (1 - purity)) / 2
         log2 = np.log2(np.maximum(ratio, 0.02)) + rng.normal(0, 0.1, len(profiled))
-        out[sample_id] = np.round(log2, 4)
-    return out
+        ratios[sample_id] = np.round(log2, 4)
+    # One frame from all columns at once (inserting 500 columns one by one fragments it).
+    return pd.DataFrame(ratios, index=pd.Index(profiled.index, name="gene"), columns=list(cn["sample_id"]))
 
 
 @dataclass(frozen=True)
