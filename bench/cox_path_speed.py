@@ -42,6 +42,7 @@ def capture(args) -> int:
     solve = getattr(model_paths, SOLVERS[args.solver])
     kept: dict[str, list] = {key: [] for key in (*ARGUMENTS[args.solver], "coef", "block")}
     shifts: list = []
+    firsts: list = []
     calls = 0
 
     def recording(*arguments, **options):
@@ -54,6 +55,8 @@ def capture(args) -> int:
             if "shift" in options:         # the Cox design's centring (model_paths passes the column means)
                 shifts.append(np.zeros(arguments[0].shape[1]) if options["shift"] is None
                               else np.array(options["shift"]))
+                # A grid's first penalty solved as the null model (a path on the data its grid was made on).
+                firsts.append(np.array(bool(options.get("first_is_alpha_max", False))))
         calls += 1
         return result
 
@@ -68,6 +71,7 @@ def capture(args) -> int:
         setattr(model_paths, SOLVERS[args.solver], solve)
     if shifts:
         kept["shift"] = shifts
+        kept["first_is_alpha_max"] = firsts
     arrays = {f"{key}_{i}": value for key, values in kept.items() for i, value in enumerate(values)}
     np.savez_compressed(args.out, count=len(kept["X"]), solver=args.solver, **arrays)
     print(f"{calls} paths solved, {len(kept['X'])} kept in {args.out}")
@@ -86,12 +90,17 @@ def replay(args) -> int:
     if shifted:
         for i, path in enumerate(paths):
             path["shift"] = saved[f"shift_{i}"]
+            # Captures before the first penalty of a path's own grid was solved as the null model have none.
+            first = f"first_is_alpha_max_{i}"
+            path["first_is_alpha_max"] = bool(saved[first]) if first in saved else False
 
     def arguments(path):
         return [path[name] if path[name].ndim else path[name].item() for name in names]
 
     def solved(path):
-        return solve(*arguments(path), shift=path["shift"]) if shifted else solve(*arguments(path))
+        if shifted:
+            return solve(*arguments(path), shift=path["shift"], first_is_alpha_max=path["first_is_alpha_max"])
+        return solve(*arguments(path))
 
     solved(paths[0])                   # compile or load the cache
     best: dict[str, float] = {}

@@ -212,3 +212,24 @@ def test_a_path_that_does_not_converge_is_logged_not_silent(monkeypatch, caplog)
             model_paths.cox_elastic_net_path(X, rng.exponential(1, 30), np.ones(30, dtype=bool),
                                              np.zeros(4, dtype=bool), stop_entered=2)
         assert ("not converged from penalty" in caplog.text) is logged
+
+
+def test_a_survival_model_chosen_at_its_grids_first_penalty_has_no_penalised_coefficient():
+    # The first penalty of the grid a nested fit makes on its training rows zeroes every penalised
+    # coefficient (glmnet's null model); chosen there, the model must report no feature at all. Before
+    # this was solved as such, rounding let the top-scoring column in with a ~1e-16 coefficient, and the
+    # demo's coefficients.tsv listed it as the final model's feature.
+    from trialomics.model_engine import PathSpec, fit_nested
+    from trialomics.model_preprocess import Outcome, PreprocessSpec
+
+    chosen_first = 0
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        n, p = int(rng.integers(10, 21)), int(rng.integers(20, 200))
+        X = standardised(rng, n, p)
+        outcome = Outcome.of_survival(rng.exponential(10, n), rng.random(n) < 0.7)   # noise: nothing predicts
+        fitted = fit_nested(X, outcome, PreprocessSpec.for_columns(p, top_variance=None), PathSpec(True, seed=seed))
+        if fitted.alpha_index == 0:
+            chosen_first += 1
+            assert not fitted.coef.any() and not fitted.predict(X).any()
+    assert chosen_first >= 5

@@ -48,6 +48,9 @@ DEFAULT_TOL = 1e-10
 # rows (on the 500-patient demo cohort's paths, 8 to 24 passes gave the same time, 4 and 2 more).
 PASSES_BEFORE_NEWTON = 12
 ROUNDING_SLACK = 1e3       # KKT violations up to this x tol may be rounding (the gradient's sums of n terms)
+# A penalty no score reaches: solved there, the path fits the unpenalised columns alone (every penalised
+# coefficient exactly 0), as glmnet solves the first penalty of a grid it made (its "big").
+NULL_MODEL_PENALTY = 1e12
 
 
 @njit(cache=True, error_model="numpy")
@@ -477,11 +480,14 @@ def _workspace(Xt):
 
 
 @njit(cache=True, error_model="numpy")
-def _path(Xt, X, event, ends, alphas, l1_ratio, factor, tol, coef, converged, stop_entered):
+def _path(Xt, X, event, ends, alphas, l1_ratio, factor, tol, coef, converged, stop_entered, first_is_alpha_max):
     """The path over ``alphas`` from 0; ``X`` (patients x columns) and ``Xt`` (its transpose) both C-ordered.
 
     With ``stop_entered`` > 0 it stops after the first penalty at which that many penalised columns have
     been non-zero somewhere on the path (the penalties before it are computed as without the stop).
+    ``first_is_alpha_max``: ``alphas[0]`` is these data's :func:`largest_penalty`, where the solution is
+    the unpenalised columns' fit; solved as such (at ``NULL_MODEL_PENALTY``), since at alpha_max the top
+    score equals its threshold only up to rounding and could enter with a ~1e-16 coefficient.
     """
     p, n = Xt.shape
     work = _workspace(Xt)
@@ -492,7 +498,8 @@ def _path(Xt, X, event, ends, alphas, l1_ratio, factor, tol, coef, converged, st
     column_gradients(X, work.residual, work.gradient)
     work.reference[:] = work.residual
     for a in range(alphas.shape[0]):
-        ok, loss = _fit_penalty(Xt, X, event, ends, beta, loss, alphas[a], l1_ratio, factor, tol, work)
+        alpha = NULL_MODEL_PENALTY if a == 0 and first_is_alpha_max else alphas[a]
+        ok, loss = _fit_penalty(Xt, X, event, ends, beta, loss, alpha, l1_ratio, factor, tol, work)
         converged[a] = ok
         if not ok:
             return
@@ -548,8 +555,8 @@ def largest_penalty(X: np.ndarray, time: np.ndarray, event: np.ndarray, factor: 
     if not penalised.all():
         fitted = np.zeros((X.shape[1], 1))
         converged = np.zeros(1, dtype=np.bool_)
-        _path(Xt, ordered, ordered_event, ends, np.array([1e12]), float(l1_ratio), factor, float(tol), fitted,
-              converged, 0)
+        _path(Xt, ordered, ordered_event, ends, np.array([NULL_MODEL_PENALTY]), float(l1_ratio), factor, float(tol),
+              fitted, converged, 0, False)
         if converged[0]:
             beta = fitted[:, 0]
     residual = np.empty(len(time))
@@ -559,28 +566,31 @@ def largest_penalty(X: np.ndarray, time: np.ndarray, event: np.ndarray, factor: 
 
 
 @njit(cache=True, error_model="numpy")
-def _shifted_path(X, shift, time, event, alphas, l1_ratio, factor, tol, coef, converged, stop_entered):
+def _shifted_path(X, shift, time, event, alphas, l1_ratio, factor, tol, coef, converged, stop_entered,
+                  first_is_alpha_max):
     """:func:`_path` on the design ``X - shift`` (:func:`_ordered_design`), in one compiled call."""
     Xt, ordered, ordered_event, ends = _ordered_design(X, shift, time, event)
-    _path(Xt, ordered, ordered_event, ends, alphas, l1_ratio, factor, tol, coef, converged, stop_entered)
+    _path(Xt, ordered, ordered_event, ends, alphas, l1_ratio, factor, tol, coef, converged, stop_entered,
+          first_is_alpha_max)
 
 
 def elastic_net_cox_path(X: np.ndarray, time: np.ndarray, event: np.ndarray, alphas: np.ndarray, factor: np.ndarray,
                          l1_ratio: float, tol: float = DEFAULT_TOL, stop_entered: int = 0,
-                         shift: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+                         shift: np.ndarray | None = None, first_is_alpha_max: bool = False) -> tuple[np.ndarray, int]:
     """Coefficients (features x alphas) of the path over the decreasing ``alphas``; and how many converged.
 
     The design is ``X - shift`` (``shift`` per column, e.g. the column means: the caller centres it;
     ``None``: ``X`` as given), formed in the compiled call with the rest of the solver's inputs.
     ``factor``: per-column penalty weights (0 = unpenalised). Columns of penalties from the first that
     failed to converge on are NaN, as are those after the first penalty at which ``stop_entered`` (> 0)
-    penalised columns have entered the path.
+    penalised columns have entered the path. ``first_is_alpha_max``: ``alphas[0]`` is :func:`largest_penalty`
+    of this design, whose solution (every penalised coefficient 0) is then solved as such (see :func:`_path`).
     """
     X, shift, time, event = _design_inputs(X, time, event, shift)
     alphas = np.ascontiguousarray(alphas, dtype=np.float64)
     coef = np.full((X.shape[1], len(alphas)), np.nan)
     converged = np.zeros(len(alphas), dtype=np.bool_)
     _shifted_path(X, shift, time, event, alphas, float(l1_ratio), np.ascontiguousarray(factor, dtype=np.float64),
-                  float(tol), coef, converged, int(stop_entered))
+                  float(tol), coef, converged, int(stop_entered), bool(first_is_alpha_max))
     usable = int(np.argmin(converged)) if not converged.all() else len(alphas)
     return coef, usable

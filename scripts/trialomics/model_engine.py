@@ -60,15 +60,18 @@ class Path:
 
 
 def fit_path(model: PathSpec, values: np.ndarray, outcome: Outcome, unpenalised: np.ndarray,
-             alphas=None, stop_entered: int = 0) -> Path:
+             alphas=None, stop_entered: int = 0, first_is_alpha_max: bool = False) -> Path:
     """The penalised path on preprocessed ``values``; ``alphas=None`` estimates the grid on them.
 
     ``stop_entered`` > 0: only up to the first penalty at which that many penalised columns have entered
     (the later penalties' coefficients are NaN): all that "first q" selection reads.
+    ``first_is_alpha_max`` (Cox): ``alphas`` is (the start of) :func:`penalty_grid` of these same data,
+    whose first solution has every penalised coefficient exactly 0 (as with ``alphas=None``).
     """
     if model.survival:
         alphas, coef = cox_elastic_net_path(values, outcome.time, outcome.event, unpenalised, model.l1_ratio,
-                                            model.n_alphas, model.alpha_min_ratio, alphas, stop_entered=stop_entered)
+                                            model.n_alphas, model.alpha_min_ratio, alphas, stop_entered=stop_entered,
+                                            first_is_alpha_max=first_is_alpha_max)
         return Path(alphas, coef, np.zeros(len(alphas)))
     return Path(*logistic_l1_path(values, outcome.label, unpenalised, model.n_alphas, model.alpha_min_ratio,
                                   alphas, stop_entered=stop_entered))
@@ -152,7 +155,8 @@ def _fit_nested(data: RowPreprocessing, rows: np.ndarray, outcome: Outcome, mode
             scores += binomial_log_likelihood(outcome.label[test], eta)
     scores = np.where(np.isfinite(scores), scores, -np.inf)
     alpha_index = int(np.argmax(scores))
-    path = _padded(fit_path(model, values, outcome, fitted.unpenalised, alphas[:alpha_index + 1]), alphas)
+    path = _padded(fit_path(model, values, outcome, fitted.unpenalised, alphas[:alpha_index + 1],
+                            first_is_alpha_max=True), alphas)
     if np.isnan(path.coef[:, alpha_index]).any():
         # The full-data path failed at this penalty: use the smallest penalty that converged.
         finite = np.flatnonzero(~np.isnan(path.coef).any(axis=0))

@@ -40,7 +40,8 @@ def decreasing_grid(alpha_max: float, n_alphas: int, alpha_min_ratio: float) -> 
 
 def cox_elastic_net_path(X: np.ndarray, time, event, unpenalised: np.ndarray, l1_ratio: float = 0.5,
                          n_alphas: int = 10, alpha_min_ratio: float = 0.05, alphas=None,
-                         tol: float = COX_TOL, stop_entered: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                         tol: float = COX_TOL, stop_entered: int = 0,
+                         first_is_alpha_max: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(alphas, coefficients features x alphas) of the elastic-net Cox path; see the module docstring.
 
     ``unpenalised`` marks columns with penalty factor 0; the factors are rescaled to sum to the number
@@ -48,18 +49,22 @@ def cox_elastic_net_path(X: np.ndarray, time, event, unpenalised: np.ndarray, l1
     on these data: from the smallest penalty that zeroes every penalised coefficient down to
     ``alpha_min_ratio`` of it. Columns are centred first (the partial likelihood ignores a shift).
     ``stop_entered`` > 0: the path stops once that many penalised columns have entered it (NaN after).
+    The first penalty of a grid made on these data (``alphas=None``, or ``first_is_alpha_max`` for one
+    :func:`cox_penalty_grid` made on them) is solved as glmnet does: the unpenalised columns' fit, every
+    penalised coefficient exactly 0.
     """
     X, time, event, penalty = _cox_inputs(X, time, event, unpenalised)
     means = X.mean(axis=0)
     if alphas is None:
         alphas = _cox_grid(X, means, time, event, penalty, l1_ratio, n_alphas, alpha_min_ratio, tol)
+        first_is_alpha_max = True
     alphas = np.asarray(alphas, dtype=np.float64)
     if not penalty.any():
         # No penalised column passed this fold's filters: the unpenalised fit (or nothing) at every penalty.
         coef = unpenalised_fit(X, Outcome.of_survival(time, event)) if X.shape[1] else np.zeros(0)
         return alphas, np.repeat(coef[:, None], len(alphas), axis=1)
     coef, usable = elastic_net_cox_path(X, time, event, alphas, penalty, l1_ratio, tol, stop_entered=stop_entered,
-                                        shift=means)
+                                        shift=means, first_is_alpha_max=first_is_alpha_max)
     # A path cut short with stop_entered columns entered was stopped; cut short before, it failed.
     stopped = stop_entered > 0 and int((coef[penalty > 0, :usable] != 0).any(axis=1).sum()) >= stop_entered
     if usable < len(alphas) and not stopped:
