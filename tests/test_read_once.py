@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from trialomics import counts_readers, readers, upstream, upstream_rna
 from trialomics.errors import InputProblem, InputValidationError
-from trialomics.readers import SampleColumnProblem
+from trialomics.text_tables import SampleColumnProblem
 from trialomics.validation import validate_inputs
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "workflow" / "schemas"
@@ -44,8 +44,9 @@ def test_a_counts_matrix_read_once_gives_each_sample_what_its_own_read_gives(tmp
     write_matrix(path, cohort_counts, featurecounts)
     monkeypatch.setattr(counts_readers, "COUNT_COLUMNS_PER_READ", 3)   # several passes over the file
     reads = []
-    read_cells = counts_readers._read_cells
-    monkeypatch.setattr(counts_readers, "_read_cells", lambda *a, **k: reads.append(k.get("usecols")) or read_cells(*a, **k))
+    read_numbers = counts_readers.read_number_columns
+    monkeypatch.setattr(counts_readers, "read_number_columns",
+                        lambda path, skip, usecols: reads.append(usecols) or read_numbers(path, skip, usecols))
     counts_of = counts_readers.rna_counts_reader(path, ["S5", "S0", "S3", "S6", "S1"])
     assert len(reads) == 2   # 5 named columns in passes of 3, not one read per sample
     for column in ("S0", "S1", "S3", "S5", "S6"):

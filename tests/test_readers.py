@@ -10,7 +10,6 @@ import pytest
 from trialomics.counts_readers import read_rna_counts
 from trialomics.errors import InputProblem
 from trialomics.readers import (
-    SampleColumnProblem,
     read_adverse_events,
     read_feature_matrix,
     read_maf,
@@ -19,6 +18,7 @@ from trialomics.readers import (
     read_recist,
     read_string_table,
 )
+from trialomics.text_tables import SampleColumnProblem
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 from trialomics import counts_readers, mutations, readers, upstream, upstream_rna
 from trialomics.errors import InputProblem
-from trialomics.readers import SampleColumnProblem
+from trialomics.text_tables import SampleColumnProblem
 
 DATA = Path(__file__).resolve().parent / "data" / "upstream"
 

@@ -1,7 +1,7 @@
 """RNA-seq count files: htseq-count, STAR ``ReadsPerGene.out.tab``, featureCounts, count matrices and
 nf-core/rnaseq merged tables (through :mod:`trialomics.upstream_rna`), read once for all of a file's samples.
 
-Readers follow :mod:`trialomics.readers`' rules: identifiers stay strings, and a file that cannot be used
+Readers follow :mod:`trialomics.text_tables`' rules: identifiers stay strings, and a file that cannot be used
 raises :class:`~trialomics.errors.InputProblem` naming the file, line and column.
 """
 from __future__ import annotations
@@ -16,16 +16,17 @@ import pandas as pd
 
 from trialomics import upstream, upstream_rna
 from trialomics.errors import InputProblem
-from trialomics.readers import (
-    _check_header,
-    _check_identifiers,
-    _checked_upstream,
-    _first_bad,
-    _first_fields,
-    _leading_comment_lines,
-    _more,
-    _read_cells,
-    _select_sample_column,
+from trialomics.text_tables import (
+    check_header,
+    check_identifiers,
+    checked_upstream,
+    first_bad_cell,
+    first_fields,
+    leading_comment_lines,
+    more_like_it,
+    read_cells,
+    read_number_columns,
+    select_sample_column,
 )
 
 #: Largest count read exactly: counts pass through float64, which holds integers up to 2^53 exactly
@@ -39,15 +40,20 @@ _STAR_SUMMARY_ROWS = 4
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
+def _not_counts(numbers: np.ndarray) -> np.ndarray:
+    """Where floats are not raw read counts: missing or not finite, negative, fractional, beyond MAX_EXACT_COUNT."""
+    finite = np.isfinite(numbers)
+    bad = ~finite | (numbers < 0) | (numbers != np.floor(numbers))
+    bad |= finite & (numbers > MAX_EXACT_COUNT)
+    return bad
+
+
 def _parse_counts(path: Path, values: pd.Series, column_label: str) -> pd.Series:
     """Raw read counts from text; whole numbers written as ``12.0`` are accepted."""
     numbers = pd.to_numeric(values.where(values != "", None), errors="coerce").astype(float)
-    finite = np.isfinite(numbers.to_numpy())
-    bad = ~finite | (numbers.to_numpy() < 0) | (numbers.to_numpy() != np.floor(numbers.to_numpy()))
-    bad |= finite & (numbers.to_numpy() > MAX_EXACT_COUNT)
-    bad = pd.Series(bad, index=values.index)
+    bad = pd.Series(_not_counts(numbers.to_numpy()), index=values.index)
     if bad.any():
-        line, _, count = _first_bad(bad)
+        line, _, count = first_bad_cell(bad)
         value = values[line]
         if value == "":
             problem = "the count is empty"
@@ -59,10 +65,22 @@ def _parse_counts(path: Path, values: pd.Series, column_label: str) -> pd.Series
             problem = f"count '{value}' is larger than any read count (at most 2^53)"
         else:
             problem = f"count '{value}' is not an integer"
-        raise InputProblem(path, problem + _more(count), row=line, column=column_label,
+        raise InputProblem(path, problem + more_like_it(count), row=line, column=column_label,
                            fix="give raw integer read counts (htseq-count, featureCounts or STAR), "
                                "not normalised or estimated values")
     return numbers.astype(np.int64)
+
+
+def _counts_of_numbers(numbers: pd.DataFrame, labels: list[str]) -> dict[str, np.ndarray] | None:
+    """What :func:`_parse_counts` gives of each column of ``labels`` of a :func:`read_number_columns` table;
+    None unless every cell is a raw read count (the string reading then says which is not)."""
+    counts = {}
+    for label in labels:
+        floats = numbers[label].to_numpy(dtype=np.float64)   # through float64, as _parse_counts reads text
+        if _not_counts(floats).any():
+            return None
+        counts[label] = floats.astype(np.int64)
+    return counts
 
 
 def read_rna_counts(path: str | os.PathLike, column: str | None = None,
@@ -116,8 +134,8 @@ def rna_counts_reader(path: str | os.PathLike, columns: Iterable[str | None] = (
     upstream_format = upstream.detect_format(path)
     if upstream_format is not None:
         return _checked_once(path, upstream_rna.nfcore_counts_reader(path, upstream_format, columns))
-    skip = _leading_comment_lines(path)
-    first = _first_fields(path, skip)
+    skip = leading_comment_lines(path)
+    first = first_fields(path, skip)
     if first is None:
         raise InputProblem(path, "the file is empty", fix="give a counts file")
     headerless = len(first) >= 2 and all(_NUMBER.fullmatch(value) for value in first[1:])
@@ -133,14 +151,14 @@ def rna_counts_reader(path: str | os.PathLike, columns: Iterable[str | None] = (
 
 
 def _checked_once(path: Path, counts_of: Callable[[str | None], pd.Series]) -> Callable[[str | None], pd.Series]:
-    """An upstream reader whose gene names (the same for every sample) pass :func:`_checked_upstream` once."""
+    """An upstream reader whose gene names (the same for every sample) pass :func:`checked_upstream` once."""
     checked = False
 
     def counts(column: str | None) -> pd.Series:
         nonlocal checked
         result = counts_of(column)
         if not checked:
-            _checked_upstream(path, result)
+            checked_upstream(path, result)
             checked = True
         return result
 
@@ -159,7 +177,7 @@ def _one_sample(counts_of_file: pd.Series) -> Callable[[str | None], pd.Series]:
 
 def _headerless_counts(path: Path, skip: int, width: int, star_count_column: int) -> pd.Series:
     """An htseq-count (2 columns) or STAR ReadsPerGene (4 columns) file's counts."""
-    cells = _read_cells(path, skip=skip, header=False)
+    cells = read_cells(path, skip=skip, header=False)
     if width == 4:
         summary = cells.iloc[:_STAR_SUMMARY_ROWS]
         cells = cells.iloc[len(summary[summary[1].str.startswith("N_")]):]
@@ -167,7 +185,7 @@ def _headerless_counts(path: Path, skip: int, width: int, star_count_column: int
     else:
         cells = cells[~cells[1].str.startswith("__")]
         genes, values, label = cells[1], cells[2], "2"
-    _check_identifiers(path, genes, "1", "gene")
+    check_identifiers(path, genes, "1", "gene")
     counts = _parse_counts(path, values, label)
     counts.index = pd.Index(genes.to_numpy(), name="gene", dtype=object)
     counts.name = None
@@ -176,11 +194,12 @@ def _headerless_counts(path: Path, skip: int, width: int, star_count_column: int
 
 class _CountMatrix:
     """A featureCounts table or a matrix (gene, then one column per sample), read for the named samples
-    in passes of :data:`COUNT_COLUMNS_PER_READ` columns; calling it gives one sample's counts."""
+    in passes of :data:`COUNT_COLUMNS_PER_READ` columns (as numbers when a pass's counts are clean, else as
+    strings); calling it gives one sample's counts."""
 
     def __init__(self, path: Path, skip: int, columns: list[str]) -> None:
         self.path, self.skip = path, skip
-        self.header = _check_header(path, skip)
+        self.header = check_header(path, skip)
         self.header_line = skip + 1
         if self.header[:len(_FEATURECOUNTS_ANNOTATION)] == _FEATURECOUNTS_ANNOTATION:
             self.sample_columns = self.header[len(_FEATURECOUNTS_ANNOTATION):]
@@ -201,16 +220,20 @@ class _CountMatrix:
             self._read(wanted[start:start + COUNT_COLUMNS_PER_READ])
 
     def _read(self, positions: list[int]) -> None:
-        cells = _read_cells(self.path, skip=self.skip, header=True, usecols=[0, *positions])
-        genes = cells[self.header[0]]
-        # Rows with a gene are read by every pass; a pass can only add rows whose gene is empty (a problem).
-        if self.gene_lines is None or not genes.index.equals(self.gene_lines):
-            _check_identifiers(self.path, genes, str(genes.name), "gene")
-        if self.gene_lines is None:
-            self.gene_lines = genes.index
-            self.gene_index = pd.Index(genes.to_numpy(), name="gene", dtype=object)
-        for position in positions:
-            label = self.header[position]
+        labels = [self.header[position] for position in positions]
+        # Numbers first: a clean file is read without every cell as a string (and without the padding scan of
+        # the whole file); the strings find the same genes, and report a bad count by line.
+        numbers = read_number_columns(self.path, self.skip, [0, *positions])
+        clean = None if numbers is None else _counts_of_numbers(numbers, labels)
+        if clean is not None:
+            self._take_genes(numbers[self.header[0]])
+            for label, counts in clean.items():
+                self.counts[label] = pd.Series(counts, index=self.gene_index, name=label)
+            return
+        del numbers   # not held while the strings are read
+        cells = read_cells(self.path, skip=self.skip, header=True, usecols=[0, *positions])
+        self._take_genes(cells[self.header[0]])
+        for label in labels:
             try:
                 counts = _parse_counts(self.path, cells[label], label)
             except InputProblem as problem:
@@ -219,8 +242,17 @@ class _CountMatrix:
             counts.index = self.gene_index
             self.counts[label] = counts
 
+    def _take_genes(self, genes: pd.Series) -> None:
+        """A pass's gene column (indexed by line): checked, and kept from the first pass."""
+        # Rows with a gene are read by every pass; a pass can only add rows whose gene is empty (a problem).
+        if self.gene_lines is None or not genes.index.equals(self.gene_lines):
+            check_identifiers(self.path, genes, str(genes.name), "gene")
+        if self.gene_lines is None:
+            self.gene_lines = genes.index
+            self.gene_index = pd.Index(genes.to_numpy(), name="gene", dtype=object)
+
     def __call__(self, column: str | None) -> pd.Series:
-        label = _select_sample_column(self.path, self.sample_columns, column, self.header_line)
+        label = select_sample_column(self.path, self.sample_columns, column, self.header_line)
         if label not in self.counts and label not in self.problems:
             self._read([self.header.index(label)])
         if label in self.problems:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from trialomics.errors import InputProblem
-from trialomics.readers import SampleColumnProblem
+from trialomics.text_tables import SampleColumnProblem
 
 # Format names (what `detect_format` returns), each with the modality it belongs to.
 NFCORE_GENE_COUNTS = "nf-core/rnaseq merged gene counts"

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from trialomics.errors import InputProblem
-from trialomics.readers import SampleColumnProblem
+from trialomics.text_tables import SampleColumnProblem
 from trialomics.upstream import (
     DIANN_PG_MATRIX,
     MAXQUANT_PROTEIN_GROUPS,

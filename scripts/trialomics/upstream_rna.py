@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from trialomics.errors import InputProblem
-from trialomics.readers import SampleColumnProblem
+from trialomics.text_tables import SampleColumnProblem
 from trialomics.upstream import (
     NFCORE_GENE_COUNTS,
     NFCORE_TPM,

@@ -14,11 +14,11 @@ import pandas as pd
 from trialomics.counts_readers import rna_counts_reader
 from trialomics.errors import InputProblem
 from trialomics.readers import (
-    SampleColumnProblem,
     read_feature_matrix,
     read_maf,
     read_proteins,
 )
+from trialomics.text_tables import SampleColumnProblem
 from trialomics.upstream import setting_conflict
 from trialomics.validation_report import (
     Report,
