@@ -196,3 +196,16 @@ def test_numbers_read_fast_keep_an_nfcore_table_small(tmp_path):
     assert list(table.index[:2]) == [2, 3]
     counts_of = counts_readers.rna_counts_reader(path, [f"S{j}" for j in range(50)])
     assert counts_of("S7").sum() > 0
+
+
+def test_an_nfcore_column_of_numbers_then_text_is_left_to_the_string_reading_without_a_warning(tmp_path):
+    # 300,000 rows: pandas reads the column in chunks and finds the text in a later one (a DtypeWarning,
+    # which would land in the ingestion job's log)
+    import warnings
+
+    path = tmp_path / "salmon.merged.gene_counts.tsv"
+    path.write_text("gene_id\tgene_name\tS1\n" + "".join(f"ENSG{i:011d}\tG{i}\t{i % 7}.5\n" for i in range(300_000))
+                    + "ENSG99999999999\tG300000\tunknown\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert upstream.read_delimited_numbers(path, text_columns=2) is None

@@ -13,6 +13,7 @@ import csv
 import gzip
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -228,8 +229,12 @@ def read_delimited_numbers(path: str | os.PathLike, text_columns: int) -> pd.Dat
     if len(names) <= text_columns:
         return None
     try:
-        table = pd.read_csv(path, skiprows=skip + 1, header=None, names=names,
-                            dtype={name: str for name in names[:text_columns]}, **_csv_options(path, sep))
+        with warnings.catch_warnings():
+            # A long column of numbers then text (pandas reads it in chunks) is not numbers: None says so, not a
+            # DtypeWarning in the job's log.
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            table = pd.read_csv(path, skiprows=skip + 1, header=None, names=names,
+                                dtype={name: str for name in names[:text_columns]}, **_csv_options(path, sep))
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError, gzip.BadGzipFile):
         return None
     if not isinstance(table.index, pd.RangeIndex):   # a row with more cells than the header
