@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trialomics import counts_readers, readers
+from trialomics import counts_readers, readers, runlog
 
 
 def write_files(out: Path, samples: int, genes: int, mutations: int, seed: int = 1) -> dict[str, Path]:
@@ -81,7 +81,7 @@ def measure(kind: str, path: Path, names: list[str]) -> tuple[float, float]:
         for name in names:
             int((counts_of(name) if counts_of else counts_readers.read_rna_counts(path, column=name)).sum())
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime - started, usage.ru_maxrss / 1024
+    return usage.ru_utime + usage.ru_stime - started, runlog.peak_rss_mb()
 
 
 def main() -> None:
