@@ -150,6 +150,35 @@ def test_validation_reads_a_shared_counts_table_once_and_checks_every_sample(tmp
     assert any("sample 'R4' has no reads" in problem for problem in raised.value.problems)
 
 
+
+def test_validation_holds_a_files_reading_only_while_later_rows_point_at_it(tmp_path, monkeypatch, cohort_counts):
+    # Held for the whole sheet, 500 patients' count files took the Snakemake process to 2.5 GB (343 MB now).
+    from trialomics import validation_samples
+
+    write_matrix(tmp_path / "counts.tsv", cohort_counts[["S0", "S6"]])       # shared by the first and last rows
+    for i in range(1, 6):
+        (tmp_path / f"R{i}.counts").write_text("".join(f"{gene}\t{count}\n"
+                                                      for gene, count in cohort_counts[f"S{i}"].items()))
+    (tmp_path / "patients.tsv").write_text("patient_id\n" + "".join(f"P{i}\n" for i in range(7)))
+    rows = ["R0\tP0\trna\tcounts.tsv\tS0"] + [f"R{i}\tP{i}\trna\tR{i}.counts\t" for i in range(1, 6)]
+    (tmp_path / "samples.tsv").write_text("sample_id\tpatient_id\tmodality\tpath\tcolumn\n"
+                                          + "\n".join(rows + ["R6\tP6\trna\tcounts.tsv\tS6"]) + "\n")
+    held, opened = [], []
+    read = validation_samples._DataFiles.read
+
+    def counting(files, reader, *arguments):
+        opened.append(Path(arguments[0]).name)
+        held.append(sorted(Path(key[1]).name for key in files._results))
+        return read(files, reader, *arguments)
+
+    monkeypatch.setattr(validation_samples._DataFiles, "read", counting)
+    config = {"samples": str(tmp_path / "samples.tsv"), "clinical": {"patients": str(tmp_path / "patients.tsv")}}
+    with pytest.raises(InputValidationError, match="treatment_start"):   # the samples are checked all the same
+        validate_inputs(config, SCHEMA_DIR, tmp_path)
+    assert opened == ["counts.tsv", *(f"R{i}.counts" for i in range(1, 6)), "counts.tsv"]
+    # Before each reading: the shared table (still wanted by the last row), never an earlier sample's file.
+    assert held == [[], *[["counts.tsv"]] * 6]
+
 # Cells of a merged table: numbers pandas and the string reading parse alike, and every kind of cell the
 # fast path must leave to the string reading (missing, text, quoted, padded, not finite).
 NUMBER_CELLS = ["12", "12.5", "0.000", "1e3", "1E-2", "-0", "-4.25", "123456789.123", "99999999999999999999"]

@@ -7,6 +7,7 @@ must hold calls, and every MAF row must go to the sample it belongs to.
 """
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -45,7 +46,7 @@ COPY_NUMBER_CALLS = (-2, -1, 0, 1, 2)
 
 
 class _DataFiles:
-    """Reads each data file once, remembering the result or the problem.
+    """Reads each data file once, remembering the result or the problem until :meth:`forget`.
 
     ``rna_columns`` names, per counts file, the columns of every sample the sheet points at it: a
     cohort-wide counts table is read once for all of them (:func:`counts_readers.rna_counts_reader`).
@@ -70,6 +71,11 @@ class _DataFiles:
     def rna_counts(self, path: Path, column: str | None, star_count_column: int) -> pd.Series:
         columns = tuple(self._rna_columns.get(path, [column]))
         return self.read(rna_counts_reader, path, columns, star_count_column)(column)
+
+    def forget(self, path: Path) -> None:
+        """Drop what was read of ``path`` (every reader's first argument is its file)."""
+        for key in [key for key in self._results if key[1] == path]:
+            del self._results[key]
 
 
 def _check_sample_data(report: Report, sheet: Table, line: int, display: str, path: Path,
@@ -197,6 +203,11 @@ def check_samples(report: Report, sheet: Table, patients: pd.DataFrame | None,
         path = in_table_path(sheet, cells.at[line, "path"])[1]
         rna_columns.setdefault(path, []).append(cells.at[line, "column"] or None)
     files = _DataFiles(rna_columns)
+    # A file's reading is kept while later rows point at it (a cohort-wide table), then dropped: held for
+    # the whole sheet, 500 patients' files took the Snakemake process to 2.5 GB. MAFs are kept for the
+    # barcode check after the loop.
+    rows_left = Counter(in_table_path(sheet, text)[1] for line, text in cells["path"].items()
+                        if text and sheet.usable(line, "path"))
     absolute = []
     maf_uses: dict[Path, tuple[str, list[MafUse]]] = {}
     for line, text in cells["path"].items():
@@ -213,6 +224,9 @@ def check_samples(report: Report, sheet: Table, patients: pd.DataFrame | None,
             if cells.at[line, "modality"] == "mutations":
                 maf_uses.setdefault(path, (display, []))[1].append(
                     MafUse(line, cells.at[line, "sample_id"], cells.at[line, "column"]))
+        rows_left[path] -= 1
+        if not rows_left[path] and path not in maf_uses:
+            files.forget(path)
     _check_maf_barcodes(report, sheet, maf_uses, files)
     samples = cells.copy()
     samples["path"] = absolute
