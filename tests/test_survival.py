@@ -189,6 +189,71 @@ def test_exploratory_cutpoint_is_corrected_for_the_search_on_null_data():
     assert again == result
 
 
+
+def cutpoint_cohort(seed: int):
+    """Small cohorts with tied times (some heavily), censoring from light to heavy, tied feature values."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(6, 80))
+    time = np.ceil(rng.exponential(10, n)) if seed % 2 else rng.exponential(10, n)
+    if seed % 5 == 0:
+        time = np.round(time / 5)
+    event = rng.random(n) < rng.uniform(0.2, 1.0)
+    x = np.round(rng.normal(size=n), int(rng.integers(0, 3)))
+    return rng, time, event, x
+
+
+def usable_cuts(x: np.ndarray) -> np.ndarray:
+    splits = x[:, None] > np.unique(x)[:-1][None, :]
+    sizes, smallest = splits.sum(axis=0), max(2, int(np.ceil(0.2 * len(x))))
+    return (sizes >= smallest) & (len(x) - sizes >= smallest)
+
+
+@pytest.mark.parametrize("seed", range(0, 240, 8))
+def test_a_permutations_largest_chi2_in_n_log_n_equals_the_risk_set_statistics(seed):
+    # The kernel's sums (martingale residuals, Fenwick trees over the cumulative weights) against
+    # logrank_chi2's event times x patients x cuts products, NaN (no variance) included.
+    for offset in range(8):
+        rng, time, event, x = cutpoint_cohort(seed + offset)
+        usable = usable_cuts(x)
+        if not usable.any():
+            continue
+        splits = (x[:, None] > np.unique(x)[:-1][None, :])[:, usable]
+        largest = survival._permuted_largest_chi2(time, event, x, usable)
+        for _ in range(10):
+            order = rng.permutation(len(x))
+            statistics = survival.logrank_chi2(time[order], event[order], splits)
+            expected = np.nan if np.isnan(statistics).all() else np.nanmax(statistics)
+            assert largest(order) == pytest.approx(expected, rel=1e-12, nan_ok=True)
+
+
+@pytest.mark.parametrize("seed", [4, 6, 7, 21])
+def test_a_cut_without_variance_has_no_statistic_in_the_permutations_either(seed):
+    # The high group is the patients with the latest times and every event is theirs: at each event time
+    # they alone are at risk (zero variance, no statistic). The kernel's variance, a difference of sums, is
+    # then ~1e-16 rather than 0 (a chi-square of ~1e-15 without the exact rule); logrank_chi2's is 0.
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(8, 60))
+    time = np.sort(np.round(rng.exponential(10, n), int(rng.integers(0, 3))))
+    first = int(rng.integers(2, n - 2))
+    event = (np.arange(n) >= first) & (rng.random(n) < 0.8)
+    x = np.arange(n, dtype=float)
+    usable = np.arange(n - 1) == first - 1
+    splits = (x[:, None] > np.unique(x)[:-1][None, :])[:, usable]
+    assert np.isnan(survival.logrank_chi2(time, event, splits)).all()
+    assert np.isnan(survival._permuted_largest_chi2(time, event, x, usable)(np.arange(n)))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 5, 10])
+def test_exploratory_cutpoints_corrected_p_equals_the_search_by_risk_set_statistics(seed):
+    rng, time, event, x = cutpoint_cohort(seed)
+    result = survival.exploratory_cutpoint(time, event, x, n_permutations=300, seed=seed)
+    splits = (x[:, None] > np.unique(x)[:-1][None, :])[:, usable_cuts(x)]
+    observed = np.nanmax(survival.logrank_chi2(time, event, splits))
+    draws = np.random.default_rng(seed)
+    exceed = sum(np.nanmax(survival.logrank_chi2(time[order], event[order], splits)) >= observed - 1e-12
+                 for order in (draws.permutation(len(x)) for _ in range(300)))
+    assert result["chi2"] == observed and result["p_corrected"] == (1 + exceed) / 301
+
 def test_screen_modality_orders_by_p_and_labels_the_family():
     values, outcome = simulated_cohort()
     obs = pd.DataFrame({"patient_id": values.index, "pfs_months": outcome["time"].astype(str).to_numpy(),

@@ -1,8 +1,9 @@
-"""Compile the models' numba kernels into their on-disk cache before a run (``trialomics compile``).
+"""Compile the package's numba kernels into their on-disk cache before a run (``trialomics compile``).
 
-The path solvers and fold preprocessing (:mod:`trialomics.cox_path` with :mod:`trialomics.cox_face_newton`
-and :mod:`trialomics.cox_kkt_screen`, :mod:`trialomics.logistic_path`, :mod:`trialomics.l1_kernels`,
-:mod:`trialomics.fold_kernels`) are compiled by numba on first use and
+The models' path solvers and fold preprocessing (:mod:`trialomics.cox_path` with
+:mod:`trialomics.cox_face_newton` and :mod:`trialomics.cox_kkt_screen`, :mod:`trialomics.logistic_path`,
+:mod:`trialomics.l1_kernels`, :mod:`trialomics.fold_kernels`) and the survival screen's cut-point search
+(:mod:`trialomics.cutpoint_kernels`) are compiled by numba on first use and
 cached next to their sources (``cache=True``). Without a warm cache every ``models_fit`` job that starts
 before the first one has written it compiles them again: on a fresh checkout of the demo that was two
 jobs at a time, about 15 CPU-s each. :func:`compile_model_kernels` fits one tiny model of each kind
@@ -34,9 +35,11 @@ def _tiny_cohort(n_patients: int = 24, seed: int = 0) -> tuple[dict[str, pd.Data
 
 
 def compile_model_kernels() -> float:
-    """Compile (or load from the cache) every numba kernel of the models; returns the seconds it took."""
+    """Compile (or load from the cache) every numba kernel of the models and of the cut-point search; returns
+    the seconds it took."""
     from .models import fit_endpoint_model
     from .imputation import make_fold_imputer
+    from .survival import exploratory_cutpoint
 
     start = time.perf_counter()
     blocks, obs = _tiny_cohort()
@@ -49,4 +52,6 @@ def compile_model_kernels() -> float:
                                covariates=covariates if with_covariates else None, repeats=1, n_permutations=1,
                                stability_subsamples=2, top_variance=top_variance, min_events=2, min_per_class=2,
                                seed=1)
+    outcome = obs["pfs_months"].astype(float).to_numpy(), obs["pfs_event"].eq("1").to_numpy()
+    exploratory_cutpoint(*outcome, blocks["rna"]["gene0"].to_numpy(), n_permutations=2)
     return time.perf_counter() - start

@@ -404,7 +404,9 @@ def exploratory_cutpoint(time, event, x, min_fraction: float = 0.2, n_permutatio
     Candidate cuts put at least ``max(2, ceil(min_fraction * n))`` patients in each group. The
     corrected p-value is the permutation p-value of the maximal chi-square: (time, event) pairs are
     permuted jointly, the search is repeated, and p = (1 + #{max chi2_perm >= max chi2_obs}) /
-    (1 + n_permutations). The cut is data-driven and labelled exploratory by the callers.
+    (1 + n_permutations). The cut is data-driven and labelled exploratory by the callers. The observed
+    statistics are :func:`logrank_chi2`'s; each permutation's largest comes from
+    :func:`trialomics.cutpoint_kernels.largest_chi2` (the same statistics in O(n log n), not cubic in n).
     """
     time = np.asarray(time, dtype=np.float64)
     event = np.asarray(event, dtype=bool)
@@ -425,17 +427,38 @@ def exploratory_cutpoint(time, event, x, min_fraction: float = 0.2, n_permutatio
         return result
     best = int(np.nanargmax(chi2))
     observed = chi2[best]
+    largest = _permuted_largest_chi2(time, event, x, usable)
     rng = np.random.default_rng(seed)
     exceed = 0
     for _ in range(n_permutations):
-        order = rng.permutation(n)
-        permuted = logrank_chi2(time[order], event[order], splits)
-        if np.nanmax(permuted) >= observed - 1e-12:
+        if largest(rng.permutation(n)) >= observed - 1e-12:
             exceed += 1
     result.update(cut=float(cuts[best]), chi2=float(observed),
                   p_uncorrected=float(chi2_sf(observed, 1)),
                   p_corrected=(1 + exceed) / (1 + n_permutations))
     return result
+
+
+def _permuted_largest_chi2(time: np.ndarray, event: np.ndarray, x: np.ndarray, usable: np.ndarray):
+    """order -> the largest chi-square over the cuts of ``x`` (those ``usable`` of ``np.unique(x)[:-1]``) with
+    patient i given (time, event)[order[i]] (NaN if none has a statistic), by the compiled kernel."""
+    # Imported here: numba is loaded by the jobs that search cut-points, not by every importer of this module.
+    from . import cutpoint_kernels
+
+    n = len(x)
+    residual, w_sum, c_sum, first_informative = cutpoint_kernels.pooled_terms(time, event)
+    by_c = np.argsort(c_sum, kind="stable")
+    c_rank = np.empty(n, dtype=np.int64)
+    c_rank[by_c] = np.arange(n)
+    c_below = np.searchsorted(c_sum[by_c], c_sum, side="left").astype(np.int64)
+    patients = np.argsort(-x, kind="stable").astype(np.int64)       # decreasing x, one block per value
+    block_ends = np.append(np.flatnonzero(np.diff(x[patients]) != 0) + 1, n).astype(np.int64)
+    # After block b the high group is x >= its value, i.e. x > the next lower value: cut m - 2 - b.
+    usable_blocks = np.append(usable[::-1], False)
+    counts, sums, later_max = np.empty(n + 1), np.empty(n + 1), np.empty(n + 1)
+    return lambda order: cutpoint_kernels.largest_chi2(order.astype(np.int64), patients, block_ends, usable_blocks,
+                                                       time, first_informative, residual, w_sum, c_sum, c_rank,
+                                                       c_below, counts, sums, later_max)
 
 
 def kaplan_meier_table(values: pd.DataFrame, kinds: pd.Series, outcome: pd.DataFrame,
