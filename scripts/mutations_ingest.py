@@ -2,7 +2,7 @@
 from trialomics import ingest, privacy, readers, runlog, tables
 
 log = runlog.start(snakemake)
-outputs = dict(zip(sorted(snakemake.params.sources), snakemake.output.samples, strict=True))
+outputs = {sample: ingest.sample_file(snakemake.output.samples, sample) for sample in snakemake.params.sources}
 key = privacy.key_if_pseudonymising(snakemake.config)
 
 

@@ -1,9 +1,9 @@
 """Rule mutations_matrix: non-silent alteration matrix and tumour mutational burden."""
-from trialomics import cohort, mutations, runlog, tables
+from trialomics import cohort, ingest, mutations, runlog, tables
 
 log = runlog.start(snakemake)
 samples = cohort.sample_metadata_frame(snakemake.params.samples)
-mafs = {sample: tables.read_tsv(path) for sample, path in zip(samples.index, snakemake.input.mafs)}
+mafs = {sample: tables.read_tsv(ingest.sample_file(snakemake.input.mafs, sample)) for sample in samples.index}
 classes = list(snakemake.params.variant_classes)
 floors = {"min_vaf": snakemake.params.min_vaf, "min_depth": snakemake.params.min_depth}
 tmb = mutations.tumour_mutational_burden(mafs, samples, snakemake.params.capture_size_mb, classes, **floors)

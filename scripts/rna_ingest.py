@@ -3,7 +3,7 @@ from trialomics import counts_readers, ingest, runlog, tables
 from trialomics.upstream_rna import map_gene_ids, read_gene_map
 
 log = runlog.start(snakemake)
-outputs = dict(zip(sorted(snakemake.params.sources), snakemake.output.samples, strict=True))
+outputs = {sample: ingest.sample_file(snakemake.output.samples, sample) for sample in snakemake.params.sources}
 gene_map = read_gene_map(snakemake.input.gene_map) if snakemake.input.gene_map else None
 
 

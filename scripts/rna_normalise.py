@@ -4,7 +4,8 @@ from trialomics import cohort, ingest, rna, runlog, tables
 log = runlog.start(snakemake)
 samples = cohort.sample_metadata_frame(snakemake.params.samples)
 counts = rna.build_count_matrix(
-    {sample: ingest.read_sample_counts(path, sample) for sample, path in zip(samples.index, snakemake.input.counts)}
+    {sample: ingest.read_sample_counts(ingest.sample_file(snakemake.input.counts, sample), sample)
+     for sample in samples.index}
 )
 adata = rna.normalise_rna(
     counts, samples, min_count=snakemake.params.min_count, min_samples=snakemake.params.min_samples,

@@ -112,7 +112,7 @@ def test_ensembl_count_files_take_symbols_from_the_users_gene_map(tmp_path):
     lines = [f"{by_symbol[g]}.7\t{c}" if g in by_symbol else f"{g}\t{c}"
              for g, c in (line.split("\t") for line in source)]
     (tmp_path / "ensembl.counts.tsv").write_text("\n".join(lines) + "\n")
-    target = "results/rna/samples/BTC01-RNA.tsv"
+    target = "results/rna/samples"
     pd.DataFrame([["BTC01-RNA", "BTC01", "rna", tmp_path / "ensembl.counts.tsv", ""]],
                  columns=["sample_id", "patient_id", "modality", "path", "column"]).to_csv(
         tmp_path / "samples.tsv", sep="\t", index=False)
@@ -121,7 +121,7 @@ def test_ensembl_count_files_take_symbols_from_the_users_gene_map(tmp_path):
               "rna": {"gene_map": str(tmp_path / "gene_map.tsv")}}
     result = run_snakemake(tmp_path, write_config(tmp_path, config), target)
     assert result.returncode == 0, result.stderr[-5000:]
-    ingested = pd.read_csv(tmp_path / target, sep="\t", index_col=0).iloc[:, 0]
+    ingested = pd.read_csv(tmp_path / target / "BTC01-RNA.tsv", sep="\t", index_col=0).iloc[:, 0]
     expected = dict(line.split("\t") for line in source)
     for symbol in mapping.values():
         assert ingested[symbol] == int(expected[symbol])

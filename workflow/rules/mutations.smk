@@ -8,9 +8,7 @@ rule mutations_ingest:
     input:
         lambda wc: modality_files("mutations"),
     output:
-        samples=expand(
-            "results/mutations/samples/{sample}.tsv", sample=samples_of("mutations")
-        ),
+        samples=directory("results/mutations/samples"),
     log:
         "logs/mutations/mutations_ingest.log",
     benchmark:
@@ -29,9 +27,7 @@ rule mutations_ingest:
 
 rule mutations_matrix:
     input:
-        mafs=lambda wc: expand(
-            "results/mutations/samples/{sample}.tsv", sample=samples_of("mutations")
-        ),
+        mafs="results/mutations/samples",
     output:
         tmb=report(
             "results/mutations/tmb.tsv",

@@ -8,7 +8,8 @@ rule rna_ingest:
         counts=lambda wc: modality_files("rna"),
         gene_map=config["rna"]["gene_map"] or [],
     output:
-        samples=expand("results/rna/samples/{sample}.tsv", sample=samples_of("rna")),
+        # One folder, a file per sample inside: Snakemake writes a record of the whole job per output file.
+        samples=directory("results/rna/samples"),
     log:
         "logs/rna/rna_ingest.log",
     benchmark:
@@ -28,9 +29,7 @@ rule rna_ingest:
 
 rule rna_normalise:
     input:
-        counts=lambda wc: expand(
-            "results/rna/samples/{sample}.tsv", sample=samples_of("rna")
-        ),
+        counts="results/rna/samples",
     output:
         counts=report(
             "results/rna/counts.tsv",
