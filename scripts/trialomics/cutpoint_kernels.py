@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+
 def pooled_terms(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Per patient: (d_i - H(t_i), W(t_i), C(t_i)), the pooled sums over the event times up to t_i; and the
     first event time with w(t) > 0 (inf if none)."""
