@@ -197,21 +197,21 @@ def check_samples(report: Report, sheet: Table, patients: pd.DataFrame | None,
     report_duplicates(report, sheet, ["patient_id", "modality", "timepoint"],
                        lambda key: f"a {key[1]} sample of patient '{key[0]}' at timepoint '{key[2]}'",
                        "keep one sample per patient, modality and timepoint, or give distinct timepoints")
+    # (display, resolved path) of every row's file, resolved once
+    located = {line: in_table_path(sheet, text) if text else ("", Path()) for line, text in cells["path"].items()}
     rna_columns: dict[Path, list[str | None]] = {}
     modality = cells["modality"] if "modality" in cells.columns else pd.Series("", index=cells.index)
     for line in cells.index[(modality == "rna") & (cells["path"] != "")]:
-        path = in_table_path(sheet, cells.at[line, "path"])[1]
-        rna_columns.setdefault(path, []).append(cells.at[line, "column"] or None)
+        rna_columns.setdefault(located[line][1], []).append(cells.at[line, "column"] or None)
     files = _DataFiles(rna_columns)
     # A file's reading is kept while later rows point at it (a cohort-wide table), then dropped: held for
     # the whole sheet, 500 patients' files took the Snakemake process to 2.5 GB. MAFs are kept for the
     # barcode check after the loop.
-    rows_left = Counter(in_table_path(sheet, text)[1] for line, text in cells["path"].items()
-                        if text and sheet.usable(line, "path"))
+    rows_left = Counter(located[line][1] for line, text in cells["path"].items() if text and sheet.usable(line, "path"))
     absolute = []
     maf_uses: dict[Path, tuple[str, list[MafUse]]] = {}
     for line, text in cells["path"].items():
-        display, path = in_table_path(sheet, text) if text else ("", Path())
+        display, path = located[line]
         absolute.append(str(path) if text else "")
         if not sheet.usable(line, "path"):
             continue
