@@ -5,6 +5,7 @@ from sklearn.svm import _liblinear
 
 from trialomics.logistic_path import l1_logistic_path
 from trialomics.model_paths import decreasing_grid, logistic_alpha_max
+from trialomics.model_paths import logistic_l1_path as model_logistic_path
 
 LIBLINEAR_L1_LOGISTIC = 6  # liblinear's solver type for L1-regularised logistic regression (primal)
 # What scikit-learn passes to liblinear for random_state=0: check_random_state(0).randint(INT_MAX).
@@ -190,6 +191,70 @@ def test_alpha_max_zeroes_every_coefficient_and_the_intercept_is_the_shrunk_log_
     # Intercept-only optimum: mean(probability - label) + 0.01 alpha sign(b) = 0, with b > 0 here.
     probability = label.mean() - INTERCEPT_PENALTY * alphas[0]
     assert intercepts[0] == pytest.approx(np.log(probability / (1 - probability)), abs=1e-9)
+
+
+def covariate_cohort(seed):
+    """Standardised features correlated with 1-2 covariates that drive the outcome (not separating it)."""
+    rng = np.random.default_rng(seed)
+    n, p, k = int(rng.integers(14, 60)), int(rng.integers(4, 80)), 1 + seed % 2
+    X = rng.normal(size=(n, p))
+    X[:, k:] += 0.7 * X[:, [0]]
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    label = (rng.random(n) < 1.0 / (1.0 + np.exp(-X[:, 0]))).astype(int)
+    label[:2] = [0, 1]
+    unpenalised = np.zeros(p, dtype=bool)
+    unpenalised[:k] = True
+    return X, label, unpenalised
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_alpha_max_with_covariates_is_the_gradient_at_their_fit_at_that_penalty(seed):
+    # The covariates' L1 weight is 0.01 alpha, so their fit depends on the penalty: alpha_max is the fixed
+    # point where the largest feature gradient at the covariates' fit equals the penalty. The gradient at the
+    # intercept-only fit (what alpha_max was) let features in at the first penalty, or started above it.
+    X, label, unpenalised = covariate_cohort(seed)
+    alpha = logistic_alpha_max(X, label, unpenalised)
+    covariates = X[:, unpenalised]
+    coef, intercept = l1_logistic_path(covariates, label, np.array([alpha]), np.full(covariates.shape[1], 0.01),
+                                       INTERCEPT_PENALTY)
+    if np.abs(covariates @ coef[:, 0]).max() > 25:
+        pytest.skip("the covariates separate this cohort's classes (the fallback has its own test)")
+    fitted = 1.0 / (1.0 + np.exp(-(covariates @ coef[:, 0] + intercept[0])))
+    gradient = np.abs(X[:, ~unpenalised].T @ (label - fitted)).max() / len(label)
+    assert gradient == pytest.approx(alpha, rel=1e-9)
+    # Tight: the whole path keeps every feature at 0 there and lets one in just below.
+    _, path, _ = model_logistic_path(X, label, unpenalised, alphas=np.array([alpha * (1 + 1e-9), alpha * (1 - 1e-6)]))
+    assert not path[~unpenalised, 0].any() and path[~unpenalised, 1].any()
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_first_penalty_of_a_grid_made_on_the_data_leaves_every_feature_exactly_zero(seed):
+    # glmnet solves its first penalty as the null model; at alpha_max the largest gradient equals the
+    # penalty up to rounding, and a feature could enter with a ~1e-12 coefficient.
+    X, label, unpenalised = covariate_cohort(seed)
+    if seed % 3 == 0:
+        unpenalised[:] = False
+    alphas, coef, _ = model_logistic_path(X, label, unpenalised, n_alphas=4)
+    assert alphas[0] == logistic_alpha_max(X, label, unpenalised)
+    assert not coef[~unpenalised, 0].any()
+    assert coef[~unpenalised, 1:].any()
+
+
+def test_alpha_max_keeps_the_intercept_only_start_when_the_covariates_separate_the_classes():
+    # Then the covariate's fit runs off as the penalty falls, taking the features' gradients (they share its
+    # signal) down faster than the penalty: the iterates fall to the gradients' rounding, no penalty lets a
+    # feature in, and the grid starts where it would without the covariate.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 30))
+    X[:, 1:] += 0.7 * X[:, [0]]
+    label = (X[:, 0] > 0).astype(int)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    unpenalised = np.zeros(30, dtype=bool)
+    unpenalised[0] = True
+    start = np.abs(X[:, 1:].T @ (label - label.mean())).max() / 20
+    assert logistic_alpha_max(X, label, unpenalised) == start
+    _, coef, _ = model_logistic_path(X, label, unpenalised)
+    assert coef[0].all() and not coef[1:].any()
 
 
 def test_without_penalised_columns_or_columns_at_all():

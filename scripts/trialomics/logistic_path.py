@@ -322,8 +322,13 @@ def _solve_working_set(Z, label, weight, beta, working, n_working, tol_abs, max_
 
 
 @_jit
-def _path(rows, label, alphas, factor, tol, tol_floor, max_iter, coef, counted, stop_entered):
+def _path(rows, label, alphas, factor, tol, tol_floor, max_iter, coef, counted, stop_entered, first_is_alpha_max):
     """The whole path on the design ``rows`` (patients x columns, the last one the intercept's 1).
+
+    ``first_is_alpha_max``: ``alphas[0]`` is these data's largest useful penalty
+    (``model_paths.logistic_alpha_max``), where the ``counted`` columns are 0; they are held at 0 there (an
+    infinite weight), as glmnet solves the first penalty of a grid it made: at that penalty their largest
+    gradient equals its weight up to rounding, and one could enter with a coefficient of ~1e-12.
 
     With ``stop_entered`` > 0 it stops after the first penalty at which that many ``counted`` columns have
     been non-zero somewhere on the path, and returns (CONVERGED, the number of penalties computed).
@@ -368,7 +373,7 @@ def _path(rows, label, alphas, factor, tol, tol_floor, max_iter, coef, counted, 
         alpha = alphas[a]
         tol_abs = max(tol * alpha, tol_floor)
         for j in range(m):
-            weight[j] = alpha * factor[j]
+            weight[j] = np.inf if a == 0 and first_is_alpha_max and counted[j] else alpha * factor[j]
         while True:
             status = _solve_working_set(Z, label, weight, beta, working, n_working, tol_abs, max_iter, eta, scratch,
                                         face, weighted, hessian)
@@ -409,7 +414,7 @@ def _path(rows, label, alphas, factor, tol, tol_floor, max_iter, coef, counted, 
 
 
 @_jit
-def _design_path(X, label, alphas, factor, tol, max_iter, coef, counted, stop_entered):
+def _design_path(X, label, alphas, factor, tol, max_iter, coef, counted, stop_entered, first_is_alpha_max):
     """:func:`_path` on ``X`` with the intercept's column of ones appended, at the KKT tolerance floor of
     its largest |x|; (NOT_FINITE, 0) when ``X`` holds a non-finite value. One compiled call forms what
     the path reads (about a third of a demo path's time when numpy formed it)."""
@@ -427,12 +432,14 @@ def _design_path(X, label, alphas, factor, tol, max_iter, coef, counted, stop_en
     # A gradient entry is a mean of n terms up to max|x| / n, so rounding leaves it uncertain by a few
     # 1e-16 x max|x|: a KKT tolerance below that (alpha under ~1e-4 at tol 1e-10) may never be met.
     tol_floor = ROUNDING_FLOOR * max(1.0, largest)
-    return _path(rows, label, alphas, factor, tol, tol_floor, max_iter, coef, counted, stop_entered)
+    return _path(rows, label, alphas, factor, tol, tol_floor, max_iter, coef, counted, stop_entered,
+                 first_is_alpha_max)
 
 
 def l1_logistic_path(X, label, alphas, penalty_factor, intercept_penalty: float, tol: float = DEFAULT_TOL,
                      max_iter: int = DEFAULT_MAX_ITER, stop_entered: int = 0,
-                     counted: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                     counted: np.ndarray | None = None,
+                     first_is_alpha_max: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(coefficients features x alphas, intercepts) of the L1 logistic path; see the module docstring.
 
     ``X`` patients x features, ``label`` 0/1, ``alphas`` a decreasing grid of positive penalties,
@@ -444,6 +451,8 @@ def l1_logistic_path(X, label, alphas, penalty_factor, intercept_penalty: float,
     default: every feature) have entered it; the later penalties' coefficients and intercepts are NaN. With every
     weight positive the optimum is finite, even on separable data; when penalty-free terms separate
     the classes it is at infinity, and the fit stops where the gradient falls below the tolerance.
+    ``first_is_alpha_max``: ``alphas[0]`` is ``model_paths.logistic_alpha_max`` of these data, where every
+    ``counted`` coefficient is 0; solved as such (see :func:`_path`).
     """
     X = np.asarray(X, dtype=np.float64)
     label = np.asarray(label)
@@ -469,7 +478,8 @@ def l1_logistic_path(X, label, alphas, penalty_factor, intercept_penalty: float,
         return coef[:p], coef[p]
     counted = np.ones(p, dtype=bool) if counted is None else np.asarray(counted, dtype=bool)
     status, where = _design_path(X, label.astype(np.float64), alphas, np.append(penalty_factor, intercept_penalty),
-                                 float(tol), int(max_iter), coef, np.append(counted, False), int(stop_entered))
+                                 float(tol), int(max_iter), coef, np.append(counted, False), int(stop_entered),
+                                 bool(first_is_alpha_max))
     if status == NOT_FINITE:
         raise ValueError(not_finite)
     if status != CONVERGED:

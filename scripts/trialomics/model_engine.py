@@ -65,8 +65,8 @@ def fit_path(model: PathSpec, values: np.ndarray, outcome: Outcome, unpenalised:
 
     ``stop_entered`` > 0: only up to the first penalty at which that many penalised columns have entered
     (the later penalties' coefficients are NaN): all that "first q" selection reads.
-    ``first_is_alpha_max`` (Cox): ``alphas`` is (the start of) :func:`penalty_grid` of these same data,
-    whose first solution has every penalised coefficient exactly 0 (as with ``alphas=None``).
+    ``first_is_alpha_max``: ``alphas`` is (the start of) :func:`penalty_grid` of these same data, whose
+    first solution has every penalised coefficient exactly 0 (as with ``alphas=None``).
     """
     if model.survival:
         alphas, coef = cox_elastic_net_path(values, outcome.time, outcome.event, unpenalised, model.l1_ratio,
@@ -74,7 +74,7 @@ def fit_path(model: PathSpec, values: np.ndarray, outcome: Outcome, unpenalised:
                                             first_is_alpha_max=first_is_alpha_max)
         return Path(alphas, coef, np.zeros(len(alphas)))
     return Path(*logistic_l1_path(values, outcome.label, unpenalised, model.n_alphas, model.alpha_min_ratio,
-                                  alphas, stop_entered=stop_entered))
+                                  alphas, stop_entered=stop_entered, first_is_alpha_max=first_is_alpha_max))
 
 
 def penalty_grid(model: PathSpec, values: np.ndarray, outcome: Outcome, unpenalised: np.ndarray) -> np.ndarray:

@@ -105,23 +105,67 @@ def logistic_penalty_grid(X: np.ndarray, label, unpenalised: np.ndarray, n_alpha
                                               np.asarray(unpenalised, dtype=bool)), n_alphas, alpha_min_ratio)
 
 
-def logistic_alpha_max(X: np.ndarray, label: np.ndarray, unpenalised: np.ndarray) -> float:
-    """The smallest penalty at which every penalised coefficient is 0 (gradient at the null model)."""
+# Fixed-point iterations of logistic_alpha_max with unpenalised columns: each shrinks the error about
+# 1 / unpenalised_weight-fold where the covariates do not separate the classes. Where they do, the iterates
+# fall a few-fold at a time until the gradients are rounding (~1e-13): a "fixed point" that small a
+# fraction of the intercept-only model's is that separation, not a penalty on the features' scale.
+ALPHA_MAX_ITERATIONS = 50
+ALPHA_MAX_RTOL = 1e-13
+SEPARATED_BELOW = 1e-6
+
+
+def logistic_alpha_max(X: np.ndarray, label: np.ndarray, unpenalised: np.ndarray, unpenalised_weight: float = 0.01,
+                       intercept_weight: float = 0.01) -> float:
+    """The smallest penalty at which every penalised coefficient is 0, on centred columns.
+
+    That is the largest |gradient| / n of a penalised column at the fit of the intercept and the
+    unpenalised columns alone, at that same penalty. Without unpenalised columns, a centred column's
+    gradient does not depend on the intercept: X'(y - mean y) / n. With them, their small L1 weight
+    (``unpenalised_weight`` x alpha, as :func:`logistic_l1_path` fits them) ties their fit to the
+    penalty, so the penalty is the fixed point alpha = g(alpha), reached by iteration from the
+    intercept-only model's. Where the unpenalised columns separate the classes there is none on the
+    features' scale (their fit runs off as the penalty falls): the intercept-only model's is kept.
+    """
     penalised = ~np.asarray(unpenalised, dtype=bool)
     if not penalised.any():
         return 1.0
-    gradient = np.abs(X[:, penalised].T @ (label - label.mean())) / len(label)
-    return float(gradient.max()) if gradient.size and gradient.max() > 0 else 1.0
+    n = len(label)
+    start = float(np.abs(X[:, penalised].T @ (label - label.mean())).max(initial=0.0) / n)
+    if start <= 0:
+        return 1.0
+    positives = int(label.sum())
+    if penalised.all() or not 0 < positives < n:
+        return start
+    covariates = X[:, ~penalised]
+    weights = np.full(covariates.shape[1], unpenalised_weight)
+    alpha = start
+    for _ in range(ALPHA_MAX_ITERATIONS):
+        try:
+            coef, intercept = l1_logistic_path(covariates, label, np.array([alpha]), weights, intercept_weight)
+        except ArithmeticError:
+            return start
+        eta = covariates @ coef[:, 0] + intercept[0]
+        fitted = np.exp(-np.logaddexp(0.0, -eta))
+        updated = float(np.abs(X[:, penalised].T @ (label - fitted)).max() / n)
+        if updated <= SEPARATED_BELOW * start:
+            return start
+        if abs(updated - alpha) <= ALPHA_MAX_RTOL * alpha:
+            return updated
+        alpha = updated
+    return start
 
 
 def logistic_l1_path(X: np.ndarray, label, unpenalised: np.ndarray, n_alphas: int = 10,
                      alpha_min_ratio: float = 0.05, alphas=None, unpenalised_weight: float = 0.01,
-                     intercept_weight: float = 0.01,
-                     stop_entered: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     intercept_weight: float = 0.01, stop_entered: int = 0,
+                     first_is_alpha_max: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(alphas, coefficients features x alphas, intercepts) of the L1 logistic path.
 
     A single-class training set carries no information on the features: intercept-only fit.
     ``stop_entered`` > 0: the path stops once that many penalised columns have entered it (NaN after).
+    The first penalty of a grid made on these data (``alphas=None``, or ``first_is_alpha_max`` for one
+    :func:`logistic_penalty_grid` made on them) is solved as glmnet does: the intercept's and unpenalised
+    columns' fit, every penalised coefficient exactly 0.
     """
     X = np.asarray(X, dtype=np.float64)
     label = np.asarray(label, dtype=int)
@@ -129,6 +173,7 @@ def logistic_l1_path(X: np.ndarray, label, unpenalised: np.ndarray, n_alphas: in
     unpenalised = np.asarray(unpenalised, dtype=bool)
     if alphas is None:
         alphas = logistic_penalty_grid(X, label, unpenalised, n_alphas, alpha_min_ratio)
+        first_is_alpha_max = True
     alphas = np.asarray(alphas, dtype=np.float64)
     coef_path = np.zeros((X.shape[1], len(alphas)))
     positives = int(label.sum())
@@ -137,7 +182,7 @@ def logistic_l1_path(X: np.ndarray, label, unpenalised: np.ndarray, n_alphas: in
         try:
             coef_path, intercepts = l1_logistic_path(X, label, alphas, np.where(unpenalised, unpenalised_weight, 1.0),
                                                      intercept_weight, stop_entered=stop_entered,
-                                                     counted=~unpenalised)
+                                                     counted=~unpenalised, first_is_alpha_max=first_is_alpha_max)
         except ArithmeticError as problem:
             LOGGER.warning("L1 logistic path on %d patients x %d features: %s; the path gets NaN coefficients "
                            "and this fit's penalties cannot be chosen", *X.shape, problem)
