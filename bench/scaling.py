@@ -2,7 +2,7 @@
 
 Usage:
     python bench/scaling.py [--patients 20 100 500] [--out /tmp/trialomics-scaling] [--cores 2]
-                            [--settings ci|default] [--no-r] [--write-docs]
+                            [--settings ci|default] [--no-r] [--reuse] [--write-docs]
 
 For each size the demo generator writes a cohort (20,000 genes, 3,000 proteins, exome mutations), the full
 DAG runs from raw inputs to summary.html with the default config (``--settings ci``: the CI's smaller
@@ -11,7 +11,9 @@ time and peak memory, plus the whole run's wall time and the peak memory of any 
 the R peers on the same cohort, each through its own bench script (``bench/deseq2_vs_r.py``,
 ``bench/cox_screen.py``, ``bench/models_vs_glmnet.py``), which print our / R ratios and agreement.
 
-``--write-docs`` also writes the scaling plot ``docs/benchmarks_scaling.png`` and the tables in
+``--reuse`` tabulates a size whose run directory already holds a finished run (``summary.html`` and the
+wall time an earlier run of this script recorded in ``wall_seconds``) instead of running it again: a
+500-patient run at the default settings takes about two hours on 2 cores. ``--write-docs`` also writes the scaling plot ``docs/benchmarks_scaling.png`` and the tables in
 ``docs/benchmarks_scaling.md`` (included by ``docs/benchmarks.md``). Figures are printed, never asserted.
 """
 from __future__ import annotations
@@ -24,9 +26,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
-from rule_benchmarks import collect, logged_cpu  # bench/ is on sys.path when a bench script runs
+from rule_benchmarks import collect, logged_resources  # bench/ is on sys.path when a bench script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEFILE = ROOT / "workflow" / "Snakefile"
@@ -40,6 +43,14 @@ def make_cohort(folder: Path, patients: int, seed: int = 3152) -> None:
     subprocess.run([sys.executable, str(ROOT / "scripts" / "make_demo_cohort.py"), "--out", str(folder),
                     "--patients", str(patients), "--genes", "20000", "--proteins", "3000", "--seed", str(seed)],
                    check=True)
+
+
+def finished_wall_seconds(workdir: Path) -> float | None:
+    """The wall time recorded by a finished earlier run in ``workdir`` (None if there is none)."""
+    recorded = workdir / "wall_seconds"
+    if not ((workdir / "results" / "report" / "summary.html").exists() and recorded.exists()):
+        return None
+    return float(recorded.read_text().split()[0])
 
 
 def run_workflow(cohort: Path, workdir: Path, cores: int, settings: str) -> float:
@@ -56,6 +67,7 @@ def run_workflow(cohort: Path, workdir: Path, cores: int, settings: str) -> floa
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"the workflow failed on {cohort} (see {workdir}/.snakemake/log)")
+    (workdir / "wall_seconds").write_text(f"{elapsed:.1f}\n")
     return elapsed
 
 
@@ -74,14 +86,17 @@ def r_peer_commands(cohort: Path, workdir: Path, patients: int, out: Path) -> li
 
 
 def rule_table(workdir: Path) -> pd.DataFrame:
-    """Per rule: jobs, wall and CPU seconds, peak RSS. CPU from the jobs' own log lines where present
-    (exact), else from the benchmark files (sampled: it misses what a job spends after its last sample)."""
+    """Per rule: jobs, wall and CPU seconds, peak RSS of one job. CPU from the jobs' own log lines where
+    present (exact), else from the benchmark files (sampled: it misses what a job spends after its last
+    sample); peak RSS the larger of the two (the logged one is the job's own high-water mark)."""
     jobs = collect(workdir / "benchmarks")
     table = jobs.groupby("rule").agg(jobs=("seconds", "size"), wall_s=("seconds", "sum"),
                                      cpu_s=("cpu_seconds", "sum"), peak_rss_mb=("max_rss_mb", "max"))
-    logged = logged_cpu(workdir / "logs")
+    logged = logged_resources(workdir / "logs")
     if not logged.empty:
-        table["cpu_s"] = logged.reindex(table.index).fillna(table["cpu_s"])
+        table["cpu_s"] = logged["cpu_s"].reindex(table.index).fillna(table["cpu_s"])
+        table["peak_rss_mb"] = np.fmax(table["peak_rss_mb"].to_numpy(),
+                                       logged["peak_rss_mb"].reindex(table.index).to_numpy())
     return table.sort_values("cpu_s", ascending=False)
 
 
@@ -128,6 +143,7 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--settings", choices=["default", "ci"], default="default")
     parser.add_argument("--no-r", action="store_true", help="skip the R peers")
+    parser.add_argument("--reuse", action="store_true", help="tabulate finished runs instead of rerunning them")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     print(f"machine: {machine()}")
@@ -136,7 +152,9 @@ def main() -> None:
         cohort = args.out / f"cohort_{patients}"
         make_cohort(cohort, patients)
         workdir = args.out / f"run_{patients}_{args.settings}"
-        wall = run_workflow(cohort, workdir, args.cores, args.settings)
+        wall = finished_wall_seconds(workdir) if args.reuse else None
+        if wall is None:
+            wall = run_workflow(cohort, workdir, args.cores, args.settings)
         rules = rule_table(workdir)
         summary_rows.append({"patients": patients, "wall_s": wall, "cpu_s": rules["cpu_s"].sum(),
                              "peak_rss_mb": rules["peak_rss_mb"].max(), "jobs": int(rules["jobs"].sum())})
