@@ -65,6 +65,14 @@ def test_feature_names_are_unique_across_modalities(patient_cohort):
     assert {"rna:CXCL9", "proteins:CXCL9"} <= set(patient_cohort.var_names)
 
 
+def test_per_sample_cohort_keeps_each_modalitys_feature_names_without_a_warning(recwarn):
+    # CXCL9 is in both modalities: its name repeats in the global var_names by design (mudata warned).
+    samples = cohort.build_cohort({"rna": RNA, "proteins": PROTEINS}, LABELS, PATIENTS, covariates=["age"])
+    assert samples.mod["rna"].var_names.tolist() == ["TP53", "KRAS", "CXCL9"]
+    assert samples.mod["proteins"].var_names.tolist() == ["CXCL9", "IL6"]
+    assert not [w for w in recwarn if "not unique" in str(w.message)]
+
+
 def test_written_and_read_back(patient_cohort, tmp_path):
     path = tmp_path / "cohort.h5mu"
     patient_cohort.write(str(path))

@@ -1,6 +1,7 @@
 """Join per-modality AnnData with patient labels and covariates; build the multi-omics cohort."""
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -64,7 +65,7 @@ def label_samples(adata: ad.AnnData, labels: pd.DataFrame, patients: pd.DataFram
     for column in extra.columns:
         series = extra[column]
         if column in NUMERIC_LABELS:
-            series = pd.to_numeric(series.replace("", float("nan")), errors="coerce").astype(float)
+            series = pd.to_numeric(series, errors="coerce").astype(float)
         elif pd.api.types.is_datetime64_any_dtype(series):
             series = series.dt.strftime("%Y-%m-%d").fillna("")
         elif series.dtype == object:
@@ -137,7 +138,11 @@ def build_cohort(adatas: dict[str, ad.AnnData], labels: pd.DataFrame, patients: 
 
     md.set_options(pull_on_update=False)
     labelled = {name: label_samples(adata, labels, patients, covariates) for name, adata in adatas.items()}
-    cohort = md.MuData(labelled)
+    with warnings.catch_warnings():
+        # Each modality keeps its features' names as in its normalised.h5ad, so a gene measured by two
+        # modalities repeats in the global var_names; mudata warns about that by design of this object.
+        warnings.filterwarnings("ignore", message="var_names are not unique", category=UserWarning)
+        cohort = md.MuData(labelled)
     cohort.uns["join_key"] = "patient_id"
     cohort.uns["modalities"] = list(labelled)
     return cohort
@@ -165,7 +170,7 @@ def patient_annotations(labels: pd.DataFrame, patients: pd.DataFrame,
     for column in joined.columns:
         series = joined[column]
         if column in NUMERIC_LABELS:
-            joined[column] = pd.to_numeric(series.replace("", float("nan")), errors="coerce").astype(float)
+            joined[column] = pd.to_numeric(series, errors="coerce").astype(float)
         elif pd.api.types.is_datetime64_any_dtype(series):
             joined[column] = series.dt.strftime("%Y-%m-%d").fillna("")
         elif series.dtype == object:

@@ -73,7 +73,8 @@ LEADING_EDGE_SEPARATORS = re.compile(r"[;,/\s]+")
 
 
 def _numeric(series: pd.Series) -> pd.Series:
-    return pd.to_numeric(series.replace("", np.nan), errors="coerce")
+    """Numbers of a column read as text: blanks (and any other text) become NaN."""
+    return pd.to_numeric(series, errors="coerce")
 
 
 def _modality_key(modality: str) -> int:

@@ -218,7 +218,7 @@ def figures_html(figures) -> str:
 def numeric_column(frame: pd.DataFrame, column: str) -> pd.Series:
     if column not in frame:
         return pd.Series(math.nan, index=frame.index)
-    return pd.to_numeric(frame[column].replace("", math.nan), errors="coerce")
+    return pd.to_numeric(frame[column], errors="coerce")
 
 
 def top_rows(frame: pd.DataFrame, n: int, by=("padj", "pvalue"), ascending: bool = True) -> pd.DataFrame:

@@ -183,8 +183,8 @@ def endpoint_labels(obs: pd.DataFrame, endpoint: str) -> pd.DataFrame:
     table = obs.set_index("patient_id") if "patient_id" in obs.columns else obs
     if endpoint in SURVIVAL_ENDPOINTS:
         time_column, event_column = SURVIVAL_ENDPOINTS[endpoint]
-        time = pd.to_numeric(table[time_column].replace("", np.nan), errors="coerce")
-        event = pd.to_numeric(table[event_column].replace("", np.nan), errors="coerce")
+        time = pd.to_numeric(table[time_column], errors="coerce")
+        event = pd.to_numeric(table[event_column], errors="coerce")
         out = pd.DataFrame({"time": time, "event": event}).dropna()
         out = out[out["time"] >= 0]
         out["event"] = out["event"].astype(bool)
@@ -209,7 +209,7 @@ def covariate_matrix(obs: pd.DataFrame, covariates: list[str]) -> pd.DataFrame:
         raise ValueError(f"covariates not found among the patient columns: {', '.join(missing)}")
     design = {}
     for name in covariates:
-        raw = table[name].replace("", np.nan)
+        raw = table[name].mask(table[name].eq(""))   # (replace() would downcast an all-blank column)
         numeric = pd.to_numeric(raw, errors="coerce")
         if numeric.notna().sum() == raw.notna().sum():
             design[name] = numeric.astype(np.float64)
