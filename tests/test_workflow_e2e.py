@@ -232,6 +232,14 @@ def test_summary_page_is_built(demo_run):
     assert "http://" not in html.replace("http://www.w3.org", "")
 
 
+def test_no_job_log_carries_a_library_warning(demo_run):
+    """A library's warning in a job log (runlog routes them through logging as ``py.warnings``) is either a
+    problem to fix or a known, documented condition to silence where it arises: reviewers read these logs."""
+    warned = {str(path.relative_to(demo_run)): [line for line in path.read_text().splitlines() if "py.warnings" in line]
+              for path in (demo_run / "logs").rglob("*.log")}
+    assert {path: lines for path, lines in warned.items() if lines} == {}
+
+
 def test_every_job_logs_its_exact_cpu_time_and_memory(demo_run):
     """runlog's start line and, at exit, its resources line (Snakemake's benchmark cpu_time is sampled)."""
     started = [path for path in (demo_run / "logs").rglob("*.log")
