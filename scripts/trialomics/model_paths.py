@@ -99,10 +99,12 @@ def _cox_grid(X, means, time, event, penalty, l1_ratio, n_alphas, alpha_min_rati
 
 
 def logistic_penalty_grid(X: np.ndarray, label, unpenalised: np.ndarray, n_alphas: int = 10,
-                          alpha_min_ratio: float = 0.05) -> np.ndarray:
-    """The grid :func:`logistic_l1_path` makes on these data when given none."""
+                          alpha_min_ratio: float = 0.05, unpenalised_weight: float = 0.01,
+                          intercept_weight: float = 0.01) -> np.ndarray:
+    """The grid :func:`logistic_l1_path` makes on these data when given none (with the same weights)."""
     return decreasing_grid(logistic_alpha_max(np.asarray(X, dtype=np.float64), np.asarray(label, dtype=int),
-                                              np.asarray(unpenalised, dtype=bool)), n_alphas, alpha_min_ratio)
+                                              np.asarray(unpenalised, dtype=bool), unpenalised_weight,
+                                              intercept_weight), n_alphas, alpha_min_ratio)
 
 
 # Fixed-point iterations of logistic_alpha_max with unpenalised columns: each shrinks the error about
@@ -172,7 +174,8 @@ def logistic_l1_path(X: np.ndarray, label, unpenalised: np.ndarray, n_alphas: in
     n = len(label)
     unpenalised = np.asarray(unpenalised, dtype=bool)
     if alphas is None:
-        alphas = logistic_penalty_grid(X, label, unpenalised, n_alphas, alpha_min_ratio)
+        alphas = logistic_penalty_grid(X, label, unpenalised, n_alphas, alpha_min_ratio, unpenalised_weight,
+                                       intercept_weight)
         first_is_alpha_max = True
     alphas = np.asarray(alphas, dtype=np.float64)
     coef_path = np.zeros((X.shape[1], len(alphas)))
